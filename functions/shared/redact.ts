@@ -1,0 +1,72 @@
+/**
+ * Keeps credentials out of logs and error messages. Presigned URLs carry their credential in the
+ * query string (X-Amz-Signature, X-Amz-Security-Token, X-Amz-Credential …); tokens and secret values
+ * are registered at the point they are loaded and scrubbed from any text that leaves the process.
+ */
+
+const SENSITIVE_PARAM = /^(x-amz-(signature|security-token|credential)|signature|sig|token|access_token|key|policy|x-goog-signature|x-goog-credential)$/i;
+
+const REDACTED = '[REDACTED]';
+
+/** The URL without its query string and fragment: safe to log, store and send to a vendor as a reference. */
+export function unsignedUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    return `${url.origin}${url.pathname}`;
+  } catch {
+    const cut = raw.search(/[?#]/);
+    return cut === -1 ? raw : raw.slice(0, cut);
+  }
+}
+
+/** The URL with every credential-bearing query value replaced; other parameters stay for debugging. */
+export function redactUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return unsignedUrl(raw);
+  }
+  for (const name of [...url.searchParams.keys()]) {
+    if (SENSITIVE_PARAM.test(name)) url.searchParams.set(name, REDACTED);
+  }
+  return url.toString();
+}
+
+const URL_IN_TEXT = /https?:\/\/[^\s"'<>]+/g;
+
+/**
+ * A registry of secret values seen by this process. Each value is replaced wherever it appears in
+ * text passed through {@link Redactor.text}.
+ */
+export class Redactor {
+  private readonly secrets = new Set<string>();
+
+  /** Register values that must never appear in output. Values shorter than 4 characters are ignored. */
+  add(...values: ReadonlyArray<string | undefined | null>): void {
+    for (const value of values) {
+      if (typeof value === 'string' && value.length >= 4) this.secrets.add(value);
+    }
+  }
+
+  /** Register every string leaf of a secret object. */
+  addObject(value: unknown): void {
+    if (typeof value === 'string') this.add(value);
+    else if (Array.isArray(value)) for (const item of value) this.addObject(item);
+    else if (value !== null && typeof value === 'object') {
+      for (const item of Object.values(value)) this.addObject(item);
+    }
+  }
+
+  /** Text with registered secrets and URL credentials removed. */
+  text(input: string): string {
+    let out = input.replace(URL_IN_TEXT, (match) => redactUrl(match));
+    for (const secret of this.secrets) {
+      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    }
+    return out;
+  }
+}
+
+/** One redactor per process: secrets are registered where they are loaded, used wherever text leaves. */
+export const redactor = new Redactor();

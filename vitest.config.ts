@@ -1,0 +1,40 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One `vitest run` runs every suite. Projects keep their own timeouts: unit and contract tests are
+ * fast; infra tests bundle with esbuild; e2e tests run the whole local pipeline on moto.
+ */
+export default defineConfig({
+  test: {
+    globalSetup: ['test/support/check-node.ts'],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000 },
+      },
+      {
+        extends: true,
+        test: { name: 'sandbox', include: ['test/sandbox/**/*.test.ts'], testTimeout: 60_000 },
+      },
+      {
+        extends: true,
+        test: { name: 'contract', include: ['test/contract/**/*.test.ts'], testTimeout: 60_000 },
+      },
+      {
+        extends: true,
+        test: { name: 'infra', include: ['test/infra/**/*.test.ts'], testTimeout: 180_000, hookTimeout: 180_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'e2e',
+          include: ['test/e2e/**/*.test.ts'],
+          testTimeout: 240_000,
+          hookTimeout: 120_000,
+          // Each e2e file starts its own moto + sandbox + runner; two at once is what 2 cores carry.
+          maxConcurrency: 1,
+        },
+      },
+    ],
+  },
+});
