@@ -28,6 +28,14 @@ export const Env = {
   RETRY_MAX_SECONDS: 'RETRY_MAX_SECONDS',
   /** Use path-style S3 addressing (local emulators). */
   S3_FORCE_PATH_STYLE: 'S3_FORCE_PATH_STYLE',
+  /** Records of one batch worked on at once. */
+  RECORD_CONCURRENCY: 'RECORD_CONCURRENCY',
+  /** Log upload progress every this many bytes (0: never). The local pipeline uses it for its progress bars. */
+  PROGRESS_EVERY_BYTES: 'PROGRESS_EVERY_BYTES',
+  /** First vendor status check after completion, seconds; then doubling up to 900. */
+  STATUS_POLL_FIRST_SECONDS: 'STATUS_POLL_FIRST_SECONDS',
+  /** Stop polling a vendor job after this many seconds. */
+  STATUS_POLL_MAX_SECONDS: 'STATUS_POLL_MAX_SECONDS',
   /** Test-only crash points (comma-separated names); never set in a deployed stack. */
   FAILPOINTS: 'VENDOR_INGEST_FAILPOINTS',
   // Powertools' own variables, set by the stack.
@@ -61,6 +69,8 @@ export const DispatchEnvSchema = z.object({
   [Env.RETRY_BASE_SECONDS]: z.coerce.number().min(0).default(10),
   [Env.RETRY_MAX_SECONDS]: z.coerce.number().min(0).max(43_200).default(900),
   [Env.S3_FORCE_PATH_STYLE]: boolish,
+  [Env.RECORD_CONCURRENCY]: z.coerce.number().int().min(1).max(10).default(4),
+  [Env.PROGRESS_EVERY_BYTES]: z.coerce.number().int().min(0).default(0),
   [Env.FAILPOINTS]: z.string().optional(),
 });
 export type DispatchEnv = z.infer<typeof DispatchEnvSchema>;
@@ -76,6 +86,9 @@ export const CompletionEnvSchema = z.object({
   [Env.VENDOR_TIMEOUT_MS]: z.coerce.number().int().min(100).default(10_000),
   [Env.RETRY_BASE_SECONDS]: z.coerce.number().min(0).default(10),
   [Env.RETRY_MAX_SECONDS]: z.coerce.number().min(0).max(43_200).default(900),
+  [Env.RECORD_CONCURRENCY]: z.coerce.number().int().min(1).max(10).default(8),
+  [Env.STATUS_POLL_FIRST_SECONDS]: z.coerce.number().min(0).max(900).default(60),
+  [Env.STATUS_POLL_MAX_SECONDS]: z.coerce.number().min(0).default(6 * 3600),
   [Env.FAILPOINTS]: z.string().optional(),
 });
 export type CompletionEnv = z.infer<typeof CompletionEnvSchema>;

@@ -59,6 +59,8 @@ export const StatusCheckMessageV1Schema = z.object({
   check: z.int().nonnegative(),
   /** Give up (state stays as last seen, flagged) after this instant. */
   deadline: z.iso.datetime(),
+  /** The completion it follows, so the adapter's status call gets the same input. */
+  completion: CompletionMessageV1Schema,
 });
 export type StatusCheckMessageV1 = z.infer<typeof StatusCheckMessageV1Schema>;
 

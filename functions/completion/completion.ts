@@ -1,0 +1,252 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import {
+  AmbiguousOutcomeError,
+  ErrorCode,
+  errorCodeOf,
+  errorMessageOf,
+  isRetryable,
+  PermanentError,
+  RetryableError,
+} from '../shared/errors';
+import type { FailpointHook } from '../shared/failpoints';
+import {
+  type CompletionMessageV1,
+  CompletionQueueMessageSchema,
+  type StatusCheckMessageV1,
+} from '../shared/messages';
+import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
+import type { RecordContext } from '../shared/queue/sqs-batch';
+import { redactor } from '../shared/redact';
+import type { RouteMatcher } from '../shared/routes/match';
+import type { ResolvedRoute } from '../shared/routes/schema';
+import { type DeliveryLedger, deliveryKeyOf, DeliveryState } from '../shared/state/ledger';
+import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
+import type { CompletionInput, FileDescriptor, VendorRefs } from '../vendors/types';
+
+export interface CompletionDeps {
+  readonly sqs: SQSClient;
+  readonly ledger: DeliveryLedger;
+  readonly routes: RouteMatcher;
+  readonly vendors: VendorRuntime;
+  /** The completion queue itself: delayed status checks are sent back to it. */
+  readonly completionQueueUrl: string;
+  readonly metrics: PipelineMetrics;
+  readonly failpoint: FailpointHook;
+  /** First status check after completion, seconds (then doubling, capped at 900 — SQS's max delay). */
+  readonly statusFirstDelaySeconds: number;
+  /** Stop polling a job after this many seconds. */
+  readonly statusMaxSeconds: number;
+}
+
+export interface CompletionInvocation {
+  readonly requestId: string;
+  readonly deadline: () => number;
+  readonly leaseMs: () => number;
+}
+
+function fileOf(message: CompletionMessageV1): FileDescriptor {
+  const dot = message.fileName.lastIndexOf('.');
+  return {
+    bucket: message.object.bucket,
+    key: message.object.key,
+    versionId: message.object.versionId,
+    eTag: message.object.eTag,
+    size: message.object.size,
+    fileName: message.fileName,
+    extension: dot > 0 ? message.fileName.slice(dot + 1).toLowerCase() : '',
+    contentType: message.contentType,
+    sha256Base64: message.sha256Base64,
+  };
+}
+
+function routeFor(deps: CompletionDeps, routeId: string): ResolvedRoute {
+  const route = deps.routes.byId(routeId);
+  if (!route) {
+    throw new PermanentError(ErrorCode.ROUTE_CONFIG_INVALID, `route "${routeId}" is not configured (removed since the upload?)`);
+  }
+  return route;
+}
+
+/** Handles one message of the completion queue: a completion, or a later vendor status check. */
+export async function completionMessage(
+  deps: CompletionDeps,
+  record: SQSRecord,
+  ctx: RecordContext,
+  invocation: CompletionInvocation,
+  log: CoreLogger,
+): Promise<void> {
+  let json: unknown;
+  try {
+    json = JSON.parse(record.body);
+  } catch {
+    throw new PermanentError(ErrorCode.MALFORMED_MESSAGE, 'completion message is not JSON');
+  }
+  const parsed = CompletionQueueMessageSchema.safeParse(json);
+  if (!parsed.success) {
+    const v = (json as { v?: unknown } | null)?.v;
+    throw new PermanentError(
+      ErrorCode.MALFORMED_MESSAGE,
+      v !== undefined && v !== 1
+        ? `completion message version ${String(v)} is not supported by this function (v1)`
+        : `completion message does not match schema v1: ${parsed.error.issues
+            .slice(0, 5)
+            .map((i) => `${i.path.join('.')}: ${i.message}`)
+            .join('; ')}`,
+    );
+  }
+  if (parsed.data.type === 'status') return checkStatus(deps, parsed.data, invocation, log);
+  return complete(deps, parsed.data, ctx, invocation, log);
+}
+
+async function complete(
+  deps: CompletionDeps,
+  message: CompletionMessageV1,
+  ctx: RecordContext,
+  invocation: CompletionInvocation,
+  parentLog: CoreLogger,
+): Promise<void> {
+  const route = routeFor(deps, message.routeId);
+  const log = parentLog.with({
+    bucket: message.object.bucket,
+    key: message.object.key,
+    versionId: message.object.versionId,
+    route: route.id,
+    vendor: route.vendor,
+    attempt: ctx.receiveCount,
+  });
+  const { adapter, ctx: vendorCtx } = await prepareVendor(deps.vendors, route, message.segments, log, invocation.deadline);
+  const retryAmbiguous = route.retryAmbiguousCompletion ?? adapter.completionIdempotent;
+  const key = deliveryKeyOf(message.object);
+  const owner = invocation.requestId;
+
+  const begin = await deps.ledger.beginCompletion(key, {
+    owner,
+    leaseMs: invocation.leaseMs(),
+    retryAmbiguous,
+    redrive: ctx.redrive,
+  });
+  switch (begin.outcome) {
+    case 'missing':
+      throw new PermanentError(ErrorCode.INTERNAL, `no ledger entry for ${message.deliveryId}`);
+    case 'done':
+      deps.metrics.count(MetricName.DuplicateNotifications, route.vendor);
+      log.info('completion already handled for this version', { state: begin.record.state });
+      return;
+    case 'busy':
+      throw new RetryableError(ErrorCode.LEASE_HELD, `${message.deliveryId} is being completed by another worker`);
+    case 'uncertain': {
+      const text =
+        'a previous completion call was sent and never answered (the worker died or timed out); ' +
+        `${route.vendor} has no idempotency key, so calling again could ingest the file twice — check the vendor, then resolve`;
+      await deps.ledger.markUncertain(key, text);
+      deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
+      log.error('completion outcome unknown; parked', { state: begin.record.state });
+      throw new PermanentError(ErrorCode.COMPLETION_UNCERTAIN, text);
+    }
+    case 'acquired':
+      break;
+  }
+
+  const input: CompletionInput = {
+    file: fileOf(message),
+    upload: message.upload,
+    refs: { ...message.refs, ...(begin.record.refs ?? {}) },
+  };
+  deps.failpoint('completion:before-call');
+  let result: Awaited<ReturnType<typeof adapter.complete>>;
+  try {
+    result = await adapter.complete(input, {
+      ...vendorCtx,
+      checkpoint: (refs: VendorRefs) => deps.ledger.checkpoint(key, owner, refs),
+    });
+  } catch (error) {
+    if (error instanceof AmbiguousOutcomeError && !retryAmbiguous) {
+      const text = `completion call sent, no answer (${redactor.text(error.message)}); ${route.vendor} has no idempotency key, so it is not retried automatically`;
+      await deps.ledger.markUncertain(key, text);
+      deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
+      log.error('completion outcome unknown; parked', { error: text });
+      throw new PermanentError(ErrorCode.COMPLETION_UNCERTAIN, text, { cause: error });
+    }
+    const final = !isRetryable(error) || ctx.lastAttempt;
+    await deps.ledger.recordCompletionFailure(key, owner, {
+      code: errorCodeOf(error),
+      message: redactor.text(errorMessageOf(error)),
+      final,
+    });
+    if (final) deps.metrics.count(MetricName.FilesFailed, route.vendor, 1, errorCodeOf(error));
+    else deps.metrics.count(MetricName.Retries, route.vendor);
+    log.warn(final ? 'completion failed' : 'completion attempt failed; will retry', {
+      errorCode: errorCodeOf(error),
+      error: redactor.text(errorMessageOf(error)),
+    });
+    throw error;
+  }
+  deps.failpoint('completion:after-call');
+  await deps.ledger.markCompleted(key, owner, result.refs, result.vendorState);
+  deps.metrics.count(MetricName.FilesCompleted, route.vendor);
+  log.info('completed', { refs: result.refs, vendorState: result.vendorState });
+
+  if (route.pollStatus && adapter.status) {
+    const check: StatusCheckMessageV1 = {
+      v: 1,
+      type: 'status',
+      deliveryId: message.deliveryId,
+      routeId: route.id,
+      check: 0,
+      deadline: new Date(Date.now() + deps.statusMaxSeconds * 1000).toISOString(),
+      completion: message,
+    };
+    await sendStatusCheck(deps, check, deps.statusFirstDelaySeconds);
+  }
+}
+
+async function sendStatusCheck(deps: CompletionDeps, check: StatusCheckMessageV1, delaySeconds: number): Promise<void> {
+  await deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deps.completionQueueUrl,
+      MessageBody: JSON.stringify(check),
+      DelaySeconds: Math.min(900, Math.max(0, Math.round(delaySeconds))),
+    }),
+  );
+}
+
+async function checkStatus(
+  deps: CompletionDeps,
+  check: StatusCheckMessageV1,
+  invocation: CompletionInvocation,
+  parentLog: CoreLogger,
+): Promise<void> {
+  const { completion } = check;
+  const route = routeFor(deps, check.routeId);
+  const log = parentLog.with({ key: completion.object.key, route: route.id, vendor: route.vendor, statusCheck: check.check });
+  const key = deliveryKeyOf(completion.object);
+  const record = await deps.ledger.get(key);
+  if (!record || record.state !== DeliveryState.COMPLETED) {
+    log.info('status check skipped: delivery is not completed', { state: record?.state });
+    return;
+  }
+  const { adapter, ctx } = await prepareVendor(deps.vendors, route, completion.segments, log, invocation.deadline);
+  if (!adapter.status) return;
+  const status = await adapter.status(
+    { file: fileOf(completion), upload: completion.upload, refs: { ...completion.refs, ...(record.refs ?? {}) }, result: record.refs ?? {} },
+    ctx,
+  );
+  await deps.ledger.updateVendorStatus(key, status);
+  if (status.phase === 'running') {
+    if (Date.now() >= Date.parse(check.deadline)) {
+      log.warn('vendor job still running at the polling deadline; giving up polling', { vendorState: status.vendorState });
+      return;
+    }
+    const delay = Math.min(900, deps.statusFirstDelaySeconds * 2 ** (check.check + 1));
+    await sendStatusCheck(deps, { ...check, check: check.check + 1 }, delay);
+    return;
+  }
+  if (status.phase === 'succeeded') {
+    deps.metrics.count(MetricName.VendorJobSucceeded, route.vendor);
+    log.info('vendor job succeeded', { vendorState: status.vendorState });
+  } else {
+    deps.metrics.count(MetricName.VendorJobFailed, route.vendor, 1, status.vendorState);
+    log.error('vendor job failed', { vendorState: status.vendorState, detail: status.detail });
+  }
+}

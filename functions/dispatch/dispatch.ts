@@ -1,0 +1,349 @@
+import path from 'node:path';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import {
+  ErrorCode,
+  errorCodeOf,
+  errorMessageOf,
+  isRetryable,
+  NoRouteError,
+  PermanentError,
+  RetryableError,
+  UploadUrlExpiredError,
+} from '../shared/errors';
+import type { FailpointHook } from '../shared/failpoints';
+import { type CompletionMessageV1, CompletionMessageV1Schema, type ObjectRef } from '../shared/messages';
+import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
+import type { RecordContext } from '../shared/queue/sqs-batch';
+import { redactor } from '../shared/redact';
+import type { RouteMatcher } from '../shared/routes/match';
+import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
+import { DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
+import { headObject, sha256OfObject } from '../shared/upload/s3-source';
+import { uploadPlan } from '../shared/upload/upload-plan';
+import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
+import type { FileDescriptor, UploadResult } from '../vendors/types';
+
+/** Everything the dispatch core needs; the handler wires real clients, tests pass fakes. */
+export interface DispatchDeps {
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly ledger: DeliveryLedger;
+  readonly routes: RouteMatcher;
+  readonly vendors: VendorRuntime;
+  readonly completionQueueUrl: string;
+  readonly metrics: PipelineMetrics;
+  readonly failpoint: FailpointHook;
+  /** How many times to ask for a fresh URL when one expires within an invocation. */
+  readonly presignAttempts?: number;
+  /** Report upload progress every this many bytes (0 = never). */
+  readonly progressEveryBytes?: number;
+}
+
+/** Per-invocation facts from the Lambda context. */
+export interface InvocationInfo {
+  /** Unique per invocation: the lease owner. */
+  readonly requestId: string;
+  /** Epoch ms by which all work must have stopped (the Lambda's deadline minus a safety margin). */
+  readonly deadline: () => number;
+  /** How long a lease taken now must last: the rest of the invocation plus a margin. */
+  readonly leaseMs: () => number;
+}
+
+function fileNameOf(key: string): string {
+  return path.posix.basename(key);
+}
+
+function extensionOf(fileName: string): string {
+  const ext = path.posix.extname(fileName);
+  return ext ? ext.slice(1).toLowerCase() : '';
+}
+
+/**
+ * Handles one SQS message of the intake queue: an S3 notification with one or more records. Each
+ * object version is delivered at most once thanks to the ledger; the message fails (retryably) if
+ * any record must be retried, or permanently if any record failed permanently.
+ */
+export async function dispatchMessage(
+  deps: DispatchDeps,
+  record: SQSRecord,
+  ctx: RecordContext,
+  invocation: InvocationInfo,
+  log: CoreLogger,
+): Promise<void> {
+  const parsed = parseS3NotificationBody(record.body);
+  if (parsed.kind === 'test-event') {
+    log.info('ignoring s3:TestEvent (sent once when the bucket notification is configured)');
+    return;
+  }
+  if (parsed.kind === 'malformed') {
+    throw new PermanentError(ErrorCode.MALFORMED_MESSAGE, parsed.reason);
+  }
+  let retryable: unknown;
+  let permanent: unknown;
+  for (const item of parsed.records) {
+    if (item.kind === 'malformed') {
+      permanent ??= new PermanentError(ErrorCode.MALFORMED_MESSAGE, item.reason);
+      continue;
+    }
+    if (item.kind === 'skipped') {
+      log.info('skipping record', { reason: item.reason, key: item.key });
+      continue;
+    }
+    try {
+      await deliverObject(deps, item.object, ctx, invocation, log);
+    } catch (error) {
+      if (isRetryable(error)) retryable ??= error;
+      else permanent ??= error;
+    }
+  }
+  // Retry wins: records already finished are skipped by the ledger on the next receive.
+  if (retryable) throw retryable;
+  if (permanent) throw permanent;
+}
+
+/** Delivers one object version: route, lease, checks, presign, stream, completion message. */
+export async function deliverObject(
+  deps: DispatchDeps,
+  event: ObjectCreated,
+  ctx: RecordContext,
+  invocation: InvocationInfo,
+  parentLog: CoreLogger,
+): Promise<void> {
+  const object: ObjectRef = {
+    bucket: event.bucket,
+    key: event.key,
+    versionId: event.versionId,
+    eTag: event.eTag ?? '',
+    size: event.size ?? 0,
+    sequencer: event.sequencer,
+  };
+  const deliveryId = deliveryIdOf(object);
+  const match = deps.routes.match(event.key);
+  const vendor = match?.route.vendor ?? 'unrouted';
+  let log = parentLog.with({
+    bucket: object.bucket,
+    key: object.key,
+    versionId: object.versionId,
+    route: match?.route.id,
+    vendor,
+    attempt: ctx.receiveCount,
+  });
+  deps.metrics.count(MetricName.FilesReceived, vendor);
+
+  const failEarly = async (error: PermanentError): Promise<never> => {
+    await deps.ledger.recordDispatchFailure(object, {
+      code: error.code,
+      message: error.message,
+      final: true,
+      routeId: match?.route.id,
+      vendor: match?.route.vendor,
+    });
+    deps.metrics.count(MetricName.FilesFailed, vendor, 1, error.code);
+    log.warn('file refused', { errorCode: error.code, error: error.message });
+    throw error;
+  };
+
+  if (!match) return failEarly(new NoRouteError(`no route for key "${event.key}"`));
+  const { route, segments } = match;
+  if (object.size === 0) return failEarly(new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)'));
+
+  const begin = await deps.ledger.beginDispatch({
+    object,
+    routeId: route.id,
+    vendor: route.vendor,
+    owner: invocation.requestId,
+    leaseMs: invocation.leaseMs(),
+    redrive: ctx.redrive,
+  });
+  switch (begin.outcome) {
+    case 'done':
+      deps.metrics.count(MetricName.DuplicateNotifications, vendor);
+      log.info('duplicate notification: this version is already handled', { state: begin.record.state });
+      return;
+    case 'busy':
+      throw new RetryableError(ErrorCode.LEASE_HELD, `${deliveryId} is being dispatched by another worker`);
+    case 'resend-completion': {
+      if (!begin.record.completionMessage) throw new PermanentError(ErrorCode.INTERNAL, 'uploaded delivery has no completion message');
+      log.warn('recovering a delivery whose completion message may not have been sent');
+      await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.completionQueueUrl, MessageBody: begin.record.completionMessage }));
+      await deps.ledger.markCompletionEnqueued(deliveryKeyOf(object));
+      return;
+    }
+    case 'acquired':
+      break;
+  }
+  const attempt = begin.record.attempts ?? 1;
+  log = log.with({ dispatchAttempt: attempt });
+  const owner = invocation.requestId;
+
+  try {
+    await deliverLeased(deps, { object, event, route, segments, attempt, owner, invocation, log, vendor, deliveryId });
+  } catch (error) {
+    const final = !isRetryable(error) || ctx.lastAttempt;
+    await deps.ledger
+      .recordDispatchFailure(object, {
+        owner,
+        code: errorCodeOf(error),
+        message: redactor.text(errorMessageOf(error)),
+        final,
+        routeId: route.id,
+        vendor: route.vendor,
+      })
+      .catch((ledgerError: unknown) => log.error('could not record the failure in the ledger', { error: errorMessageOf(ledgerError) }));
+    if (final) deps.metrics.count(MetricName.FilesFailed, vendor, 1, errorCodeOf(error));
+    else deps.metrics.count(MetricName.Retries, vendor);
+    log.warn(final ? 'delivery failed' : 'delivery attempt failed; will retry', {
+      errorCode: errorCodeOf(error),
+      error: redactor.text(errorMessageOf(error)),
+    });
+    throw error;
+  }
+}
+
+interface LeasedDelivery {
+  readonly object: ObjectRef;
+  readonly event: ObjectCreated;
+  readonly route: NonNullable<ReturnType<RouteMatcher['match']>>['route'];
+  readonly segments: Readonly<Record<string, string>>;
+  readonly attempt: number;
+  readonly owner: string;
+  readonly invocation: InvocationInfo;
+  readonly log: CoreLogger;
+  readonly vendor: string;
+  readonly deliveryId: string;
+}
+
+async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<void> {
+  const { object, route, log, invocation } = d;
+  const key = deliveryKeyOf(object);
+  const signal = AbortSignal.timeout(Math.max(1, invocation.deadline() - Date.now()));
+
+  const head = await headObject(deps.s3, object);
+  if (head.size === 0) throw new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)');
+  const versioned: ObjectRef = { ...object, size: head.size, eTag: head.eTag || object.eTag, versionId: object.versionId ?? head.versionId };
+  // Unversioned buckets: pin reads to the ETag the notification named, so a replaced object is noticed.
+  const source = { bucket: object.bucket, key: object.key, versionId: object.versionId, eTag: object.versionId ? undefined : versioned.eTag };
+
+  const { adapter, ctx } = await prepareVendor(deps.vendors, route, d.segments, log, invocation.deadline);
+  const fileName = fileNameOf(object.key);
+  let file: FileDescriptor = {
+    bucket: object.bucket,
+    key: object.key,
+    versionId: object.versionId,
+    eTag: versioned.eTag,
+    size: head.size,
+    fileName,
+    extension: extensionOf(fileName),
+    contentType: head.contentType,
+  };
+  adapter.checkFile(file, ctx.options);
+
+  if (adapter.needsSha256) {
+    const started = Date.now();
+    const sha256Base64 = head.sha256Base64 ?? (await sha256OfObject(deps.s3, source, signal));
+    log.debug('sha256 ready', { fromS3Checksum: head.sha256Base64 !== undefined, ms: Date.now() - started });
+    file = { ...file, sha256Base64 };
+  }
+
+  const presignAttempts = deps.presignAttempts ?? 3;
+  const started = Date.now();
+  let upload: UploadResult | undefined;
+  let refs = {};
+  let contentType = file.contentType ?? 'application/octet-stream';
+  for (let round = 1; ; round++) {
+    const plan = await adapter.requestUpload(file, ctx);
+    if (plan.kind === 'already-present') {
+      await deps.ledger.markDuplicate(key, d.owner, plan.refs);
+      deps.metrics.count(MetricName.FilesDuplicate, d.vendor);
+      log.info('vendor already holds these bytes; nothing to upload or complete', { refs: plan.refs });
+      return;
+    }
+    refs = plan.refs;
+    const firstTarget = plan.kind === 'single' ? plan.target : plan.parts[0]?.target;
+    contentType = headerValue(firstTarget?.headers ?? {}, 'content-type') ?? contentType;
+    let lastReported = 0;
+    const every = deps.progressEveryBytes ?? 0;
+    try {
+      upload = await uploadPlan(plan, {
+        s3: deps.s3,
+        object: source,
+        size: head.size,
+        policy: route,
+        partConcurrency: route.partConcurrency,
+        signal,
+        onRetry: () => deps.metrics.count(MetricName.Retries, d.vendor),
+        onProgress:
+          every > 0
+            ? (sent) => {
+                if (sent - lastReported >= every || sent === head.size) {
+                  lastReported = sent;
+                  log.info('upload progress', { bytesSent: sent, size: head.size });
+                }
+              }
+            : undefined,
+      });
+      break;
+    } catch (error) {
+      if (error instanceof UploadUrlExpiredError && round < presignAttempts) {
+        log.warn('upload URL expired; asking the vendor for a fresh one', { round });
+        deps.metrics.count(MetricName.Retries, d.vendor);
+        continue;
+      }
+      throw error;
+    }
+  }
+  const durationMs = Date.now() - started;
+  deps.failpoint('dispatch:after-upload');
+
+  const message: CompletionMessageV1 = CompletionMessageV1Schema.parse({
+    v: 1,
+    type: 'complete',
+    deliveryId: d.deliveryId,
+    routeId: route.id,
+    vendor: route.vendor,
+    object: versioned,
+    fileName,
+    contentType,
+    segments: d.segments,
+    sha256Base64: file.sha256Base64,
+    upload: {
+      kind: upload.kind,
+      url: upload.url,
+      signedUrl: upload.signedUrl,
+      eTag: upload.eTag,
+      parts: upload.parts ? [...upload.parts] : undefined,
+    },
+    refs,
+    attempt: d.attempt,
+    uploadedAt: new Date().toISOString(),
+  });
+  const body = JSON.stringify(message);
+  await deps.ledger.markUploaded(key, d.owner, { refs, completionMessage: body, leaseMs: invocation.leaseMs() });
+  deps.metrics.count(MetricName.FilesUploaded, d.vendor);
+  deps.metrics.record(MetricName.BytesUploaded, d.vendor, head.size, 'Bytes');
+  deps.metrics.record(MetricName.UploadDurationMs, d.vendor, durationMs, 'Milliseconds');
+  log.info('uploaded', {
+    bytes: head.size,
+    durationMs,
+    mbPerSecond: Number((head.size / 1e6 / Math.max(durationMs / 1000, 0.001)).toFixed(2)),
+    uploadKind: upload.kind,
+    refs,
+  });
+
+  deps.failpoint('dispatch:before-enqueue');
+  await deps.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: deps.completionQueueUrl,
+      MessageBody: body,
+      MessageAttributes: { deliveryId: { DataType: 'String', StringValue: d.deliveryId.slice(0, 1024) } },
+    }),
+  );
+  await deps.ledger.markCompletionEnqueued(key);
+}
+
+function headerValue(headers: Readonly<Record<string, string>>, name: string): string | undefined {
+  const found = Object.entries(headers).find(([k]) => k.toLowerCase() === name);
+  return found?.[1];
+}

@@ -1,0 +1,118 @@
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Context } from 'aws-lambda';
+import { adapterFor } from '../vendors/registry';
+import { Env } from './env';
+import type { CallLimiter } from './http/vendor-http';
+import { queueUrlFromArn } from './queue/sqs-batch';
+import { routesFromDocument } from './routes/load';
+import { RouteMatcher } from './routes/match';
+import { DynamoTokenCache } from './state/dynamo-token-cache';
+import { DeliveryLedger } from './state/ledger';
+import { DynamoSemaphore } from './state/semaphore';
+import { SecretNotFoundError, type SecretSource, type VendorRuntime } from './vendor-context';
+
+/**
+ * Cold-start wiring shared by both handlers: SDK clients (created once per sandbox and reused by
+ * warm invocations), the ledger, the shared token cache, the call limiters and the secret source.
+ * Endpoints come from the SDK's standard variables (AWS_ENDPOINT_URL …), so the same code runs
+ * against AWS and against the local emulator.
+ */
+export interface AwsRuntime {
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  readonly sqs: SQSClient;
+  readonly doc: DynamoDBDocumentClient;
+  readonly ledger: DeliveryLedger;
+  readonly routes: RouteMatcher;
+  readonly vendors: VendorRuntime;
+  /** Source-queue ARN → URL, honouring a custom SQS endpoint. */
+  readonly queueUrlOf: (arn: string) => string;
+}
+
+export function createAwsRuntime(input: {
+  readonly stateTable: string;
+  readonly secretCacheSeconds: number;
+  readonly vendorTimeoutMs: number;
+  readonly env: Record<string, string | undefined>;
+}): AwsRuntime {
+  const logger = new Logger();
+  const metrics = new Metrics();
+  const sqs = new SQSClient({});
+  const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  const routesJson = input.env[Env.ROUTES_JSON];
+  if (!routesJson) throw new Error(`${Env.ROUTES_JSON} is not set`);
+  const routes = new RouteMatcher(routesFromDocument(JSON.parse(routesJson)));
+
+  const provider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) });
+  const secrets: SecretSource = async (secretId) => {
+    try {
+      const value = await provider.get(secretId, { maxAge: input.secretCacheSeconds });
+      if (typeof value === 'string') return value;
+      if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+      throw new SecretNotFoundError(secretId);
+    } catch (error) {
+      const cause = (error as { cause?: { name?: string } }).cause;
+      if (cause?.name === 'ResourceNotFoundException') throw new SecretNotFoundError(secretId, error);
+      throw error;
+    }
+  };
+
+  const limiters = new Map<string, CallLimiter>();
+  const vendors: VendorRuntime = {
+    adapters: adapterFor,
+    secrets,
+    tokens: new DynamoTokenCache({ doc, tableName: input.stateTable }),
+    limiterFor: (key, slots) => {
+      let limiter = limiters.get(`${key}/${slots}`);
+      if (!limiter) {
+        limiter = new DynamoSemaphore({
+          doc,
+          tableName: input.stateTable,
+          key,
+          slots,
+          leaseMs: input.vendorTimeoutMs + 5_000,
+          maxWaitMs: Math.max(10_000, input.vendorTimeoutMs * 2),
+        });
+        limiters.set(`${key}/${slots}`, limiter);
+      }
+      return limiter;
+    },
+    vendorTimeoutMs: input.vendorTimeoutMs,
+    now: Date.now,
+  };
+
+  const sqsEndpoint = input.env.AWS_ENDPOINT_URL_SQS ?? input.env.AWS_ENDPOINT_URL;
+  return {
+    logger,
+    metrics,
+    sqs,
+    doc,
+    ledger: new DeliveryLedger({ doc, tableName: input.stateTable }),
+    routes,
+    vendors,
+    queueUrlOf: (arn) => queueUrlFromArn(arn, sqsEndpoint),
+  };
+}
+
+/** Deadline and lease length for one invocation, from the Lambda context. */
+export function invocationFrom(context: Context): { requestId: string; deadline: () => number; leaseMs: () => number } {
+  const startedAt = Date.now();
+  const remaining = context.getRemainingTimeInMillis();
+  // Stop early enough to record the outcome and hand the message back before Lambda kills us.
+  const margin = Math.min(10_000, Math.max(1_000, remaining * 0.1));
+  const deadline = startedAt + remaining - margin;
+  return {
+    requestId: context.awsRequestId,
+    deadline: () => deadline,
+    // A lease outlives the invocation slightly, so a live worker is never mistaken for a dead one.
+    leaseMs: () => Math.max(0, startedAt + remaining - Date.now()) + 5_000,
+  };
+}

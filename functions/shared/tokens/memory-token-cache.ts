@@ -1,0 +1,41 @@
+import type { MintedToken, TokenCache } from '../../vendors/types';
+
+/**
+ * A process-local token cache: one mint at a time per key, token kept until `validUntil` minus a
+ * safety margin. Used in tests and as the in-memory layer in front of the shared DynamoDB cache.
+ */
+export class MemoryTokenCache implements TokenCache {
+  private readonly tokens = new Map<string, MintedToken>();
+  private readonly minting = new Map<string, Promise<MintedToken>>();
+
+  constructor(
+    private readonly now: () => number = Date.now,
+    /** Tokens this close to expiry are treated as expired. */
+    private readonly marginMs = 60_000,
+  ) {}
+
+  /** Number of mints performed, for tests and metrics. */
+  mints = 0;
+
+  async get(key: string, mint: () => Promise<MintedToken>): Promise<string> {
+    const cached = this.tokens.get(key);
+    if (cached && this.fresh(cached)) return cached.token;
+    let pending = this.minting.get(key);
+    if (!pending) {
+      this.mints++;
+      pending = mint().finally(() => this.minting.delete(key));
+      this.minting.set(key, pending);
+    }
+    const minted = await pending;
+    this.tokens.set(key, minted);
+    return minted.token;
+  }
+
+  async invalidate(key: string, token: string): Promise<void> {
+    if (this.tokens.get(key)?.token === token) this.tokens.delete(key);
+  }
+
+  private fresh(token: MintedToken): boolean {
+    return token.validUntil === null || token.validUntil - this.marginMs > this.now();
+  }
+}
