@@ -153,7 +153,7 @@ async function complete(
     upload: message.upload,
     refs: { ...message.refs, ...(begin.record.refs ?? {}) },
   };
-  deps.failpoint('completion:before-call');
+  deps.failpoint('completion:before-call', message.object.key);
   let result: Awaited<ReturnType<typeof adapter.complete>>;
   try {
     result = await adapter.complete(input, {
@@ -182,7 +182,7 @@ async function complete(
     });
     throw error;
   }
-  deps.failpoint('completion:after-call');
+  deps.failpoint('completion:after-call', message.object.key);
   await deps.ledger.markCompleted(key, owner, result.refs, result.vendorState);
   deps.metrics.count(MetricName.FilesCompleted, route.vendor);
   log.info('completed', { refs: result.refs, vendorState: result.vendorState });

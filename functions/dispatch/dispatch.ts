@@ -117,7 +117,10 @@ export async function deliverObject(
     versionId: event.versionId,
     eTag: event.eTag ?? '',
     size: event.size ?? 0,
-    sequencer: event.sequencer,
+    // Real S3 always sends a sequencer (and a versionId on versioned buckets). Emulators may send
+    // neither; the event time is then the only thing that tells two PUTs of the same bytes apart,
+    // and it is identical in duplicate deliveries of one event.
+    sequencer: event.sequencer ?? (event.versionId ? undefined : `t:${event.eventTime}`),
   };
   const deliveryId = deliveryIdOf(object);
   const match = deps.routes.match(event.key);
@@ -295,7 +298,7 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
     }
   }
   const durationMs = Date.now() - started;
-  deps.failpoint('dispatch:after-upload');
+  deps.failpoint('dispatch:after-upload', object.key);
 
   const message: CompletionMessageV1 = CompletionMessageV1Schema.parse({
     v: 1,
@@ -332,7 +335,7 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
     refs,
   });
 
-  deps.failpoint('dispatch:before-enqueue');
+  deps.failpoint('dispatch:before-enqueue', object.key);
   await deps.sqs.send(
     new SendMessageCommand({
       QueueUrl: deps.completionQueueUrl,

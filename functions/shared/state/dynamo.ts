@@ -9,8 +9,8 @@ export class UpdateBuilder {
   readonly values: Record<string, unknown> = {};
   private n = 0;
 
-  name(attribute: string): string {
-    const placeholder = `#${attribute.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  name(key: string, attribute = key): string {
+    const placeholder = `#${key.replace(/[^A-Za-z0-9_]/g, '_')}`;
     this.names[placeholder] = attribute;
     return placeholder;
   }
@@ -50,11 +50,10 @@ export class UpdateBuilder {
 
   /** SET map.field = v for each entry (the map must exist). */
   setFields(attribute: string, fields: Record<string, unknown>): this {
+    const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
+    if (entries.length === 0) return this;
     const map = this.name(attribute);
-    for (const [field, v] of Object.entries(fields)) {
-      if (v === undefined) continue;
-      this.sets.push(`${map}.${this.name(field)} = ${this.value(v)}`);
-    }
+    for (const [field, v] of entries) this.sets.push(`${map}.${this.name(`f_${field}`, field)} = ${this.value(v)}`);
     return this;
   }
 

@@ -1,0 +1,247 @@
+import { describe, expect, it } from 'vitest';
+import type { ObjectRef } from '../../../functions/shared/messages';
+import { DeliveryLedger, DeliveryState, deliveryKeyOf } from '../../../functions/shared/state/ledger';
+import { useMoto } from '../../support/moto';
+
+const moto = useMoto();
+
+function clock(start = 1_700_000_000_000) {
+  let t = start;
+  return { now: () => t, advance: (ms: number) => (t += ms) };
+}
+
+let n = 0;
+function anObject(overrides: Partial<ObjectRef> = {}): ObjectRef {
+  n++;
+  return { bucket: 'ingest', key: `cleartax/sales/file-${n}.csv`, versionId: `v${n}`, eTag: `etag${n}`, size: 10, ...overrides };
+}
+
+async function ledgerWithClock() {
+  const tableName = await moto.newStateTable();
+  const time = clock();
+  return { ledger: new DeliveryLedger({ doc: moto.aws.doc, tableName, now: time.now }), time };
+}
+
+const begin = (ledger: DeliveryLedger, object: ObjectRef, owner: string, redrive = false) =>
+  ledger.beginDispatch({ object, routeId: 'r', vendor: 'cleartax-gst', owner, leaseMs: 30_000, redrive });
+
+describe('DeliveryLedger dispatch leases', () => {
+  it('gives the first caller the lease and tells a concurrent duplicate the delivery is busy', async () => {
+    const { ledger } = await ledgerWithClock();
+    const object = anObject();
+
+    const [a, b] = await Promise.all([begin(ledger, object, 'A'), begin(ledger, object, 'B')]);
+
+    const outcomes = [a.outcome, b.outcome].sort();
+    expect(outcomes).toEqual(['acquired', 'busy']);
+    const record = await ledger.get(deliveryKeyOf(object));
+    expect(record?.state).toBe(DeliveryState.UPLOADING);
+    expect(record?.attempts).toBe(1);
+  });
+
+  it('lets another worker take over once the lease has expired (a crashed attempt)', async () => {
+    const { ledger, time } = await ledgerWithClock();
+    const object = anObject();
+    await begin(ledger, object, 'A');
+
+    time.advance(30_001);
+    const takeover = await begin(ledger, object, 'B');
+
+    expect(takeover.outcome).toBe('acquired');
+    expect(takeover.outcome === 'acquired' && takeover.record.leaseOwner).toBe('B');
+    expect(takeover.outcome === 'acquired' && takeover.record.attempts).toBe(2);
+  });
+
+  it('answers done to a duplicate notification once the completion message is on its way', async () => {
+    const { ledger } = await ledgerWithClock();
+    const object = anObject();
+    const key = deliveryKeyOf(object);
+    await begin(ledger, object, 'A');
+    await ledger.markUploaded(key, 'A', { refs: { uploadId: 'u1' }, completionMessage: '{"m":1}', leaseMs: 30_000 });
+    await ledger.markCompletionEnqueued(key);
+
+    const duplicate = await begin(ledger, object, 'B');
+
+    expect(duplicate.outcome).toBe('done');
+    expect(duplicate.record.state).toBe(DeliveryState.UPLOADED);
+  });
+
+  it('asks for the completion message to be re-sent when the uploader died before sending it', async () => {
+    const { ledger, time } = await ledgerWithClock();
+    const object = anObject();
+    await begin(ledger, object, 'A');
+    await ledger.markUploaded(deliveryKeyOf(object), 'A', { refs: {}, completionMessage: '{"m":1}', leaseMs: 30_000 });
+
+    const whileAlive = await begin(ledger, object, 'B');
+    time.advance(30_001);
+    const afterDeath = await begin(ledger, object, 'B');
+
+    expect(whileAlive.outcome).toBe('busy');
+    expect(afterDeath.outcome).toBe('resend-completion');
+    expect(afterDeath.record.completionMessage).toBe('{"m":1}');
+  });
+
+  it('refuses to record an upload for a worker that lost its lease', async () => {
+    const { ledger, time } = await ledgerWithClock();
+    const object = anObject();
+    await begin(ledger, object, 'A');
+    time.advance(30_001);
+    await begin(ledger, object, 'B');
+
+    await expect(
+      ledger.markUploaded(deliveryKeyOf(object), 'A', { refs: {}, completionMessage: '{}', leaseMs: 1 }),
+    ).rejects.toThrow(/lease lost/);
+  });
+
+  it('keeps a permanently failed version failed for duplicates but retries it on redrive', async () => {
+    const { ledger } = await ledgerWithClock();
+    const object = anObject();
+    await begin(ledger, object, 'A');
+    await ledger.recordDispatchFailure(object, { owner: 'A', code: 'VENDOR_REJECTED', message: 'nope', final: true });
+
+    const duplicate = await begin(ledger, object, 'B');
+    const redriven = await begin(ledger, object, 'C', true);
+
+    expect(duplicate.outcome).toBe('done');
+    expect(duplicate.record.reason).toBe('VENDOR_REJECTED');
+    expect(redriven.outcome).toBe('acquired');
+  });
+
+  it('releases the lease on a retryable failure so the next receive retries at once', async () => {
+    const { ledger } = await ledgerWithClock();
+    const object = anObject();
+    await begin(ledger, object, 'A');
+    await ledger.recordDispatchFailure(object, { owner: 'A', code: 'NETWORK', message: 'reset', final: false });
+
+    const retry = await begin(ledger, object, 'B');
+
+    expect(retry.outcome).toBe('acquired');
+    expect(retry.outcome === 'acquired' && retry.record.lastError).toBe('reset');
+  });
+
+  it('records failures before any lease (no route) without overwriting a version that got further', async () => {
+    const { ledger } = await ledgerWithClock();
+    const unrouted = anObject({ key: 'nowhere/x.csv' });
+    const delivered = anObject();
+    await begin(ledger, delivered, 'A');
+    await ledger.markUploaded(deliveryKeyOf(delivered), 'A', { refs: {}, completionMessage: '{}', leaseMs: 1 });
+
+    await ledger.recordDispatchFailure(unrouted, { code: 'NO_ROUTE', message: 'no route', final: true });
+    await ledger.recordDispatchFailure(delivered, { code: 'NO_ROUTE', message: 'late duplicate', final: true });
+
+    expect((await ledger.get(deliveryKeyOf(unrouted)))?.state).toBe(DeliveryState.FAILED);
+    expect((await ledger.get(deliveryKeyOf(delivered)))?.state).toBe(DeliveryState.UPLOADED);
+  });
+
+  it('treats a new version of the same key as a new delivery', async () => {
+    const { ledger } = await ledgerWithClock();
+    const first = anObject();
+    const second = { ...first, versionId: 'v-next', eTag: 'other' };
+    await begin(ledger, first, 'A');
+
+    const next = await begin(ledger, second, 'B');
+
+    expect(next.outcome).toBe('acquired');
+    expect(await ledger.listByKey(first.bucket, first.key)).toHaveLength(2);
+  });
+});
+
+describe('DeliveryLedger completion leases', () => {
+  async function uploaded() {
+    const setup = await ledgerWithClock();
+    const object = anObject();
+    const key = deliveryKeyOf(object);
+    await begin(setup.ledger, object, 'D');
+    await setup.ledger.markUploaded(key, 'D', { refs: { uploadId: 'u' }, completionMessage: '{}', leaseMs: 1 });
+    await setup.ledger.markCompletionEnqueued(key);
+    return { ...setup, key };
+  }
+  const opts = (owner: string, retryAmbiguous = false, redrive = false) => ({ owner, leaseMs: 10_000, retryAmbiguous, redrive });
+
+  it('lets exactly one of two concurrent completion messages call the vendor', async () => {
+    const { ledger, key } = await uploaded();
+
+    const [a, b] = await Promise.all([ledger.beginCompletion(key, opts('A')), ledger.beginCompletion(key, opts('B'))]);
+
+    expect([a.outcome, b.outcome].sort()).toEqual(['acquired', 'busy']);
+  });
+
+  it('answers done after completion, keeping the vendor refs', async () => {
+    const { ledger, key } = await uploaded();
+    await ledger.beginCompletion(key, opts('A'));
+    await ledger.markCompleted(key, 'A', { activityId: 'act-1' }, 'ACTIVITY_CREATED');
+
+    const again = await ledger.beginCompletion(key, opts('B'));
+
+    expect(again.outcome).toBe('done');
+    expect(again.outcome === 'done' && again.record.refs).toEqual({ uploadId: 'u', activityId: 'act-1' });
+  });
+
+  it('reports a completion whose worker died mid-call as uncertain unless the vendor is idempotent', async () => {
+    const { ledger, key, time } = await uploaded();
+    await ledger.beginCompletion(key, opts('A'));
+    time.advance(10_001);
+
+    const strict = await ledger.beginCompletion(key, opts('B'));
+    const idempotent = await ledger.beginCompletion(key, opts('C', true));
+
+    expect(strict.outcome).toBe('uncertain');
+    expect(idempotent.outcome).toBe('acquired');
+  });
+
+  it('parks an uncertain completion until an operator resolves it', async () => {
+    const { ledger, key } = await uploaded();
+    await ledger.beginCompletion(key, opts('A'));
+    await ledger.markUncertain(key, 'sent, no answer');
+
+    const redelivered = await ledger.beginCompletion(key, opts('B', false, true));
+    const resolved = await ledger.resolveUncertain(key, 'retry', 'ops@example.com');
+    const retried = await ledger.beginCompletion(key, opts('C'));
+
+    expect(redelivered.outcome).toBe('uncertain');
+    expect(resolved?.state).toBe(DeliveryState.UPLOADED);
+    expect(retried.outcome).toBe('acquired');
+  });
+
+  it('goes back to UPLOADED after a definite vendor failure, and to FAILED when final', async () => {
+    const { ledger, key } = await uploaded();
+    await ledger.beginCompletion(key, opts('A'));
+    await ledger.recordCompletionFailure(key, 'A', { code: 'VENDOR_UNAVAILABLE', message: '500', final: false });
+    const second = await ledger.beginCompletion(key, opts('B'));
+    await ledger.recordCompletionFailure(key, 'B', { code: 'VENDOR_REJECTED', message: '400', final: true });
+
+    const duplicate = await ledger.beginCompletion(key, opts('C'));
+    const redrive = await ledger.beginCompletion(key, opts('D', false, true));
+
+    expect(second.outcome).toBe('acquired');
+    expect(duplicate.outcome).toBe('done');
+    expect(duplicate.outcome === 'done' && duplicate.record.state).toBe(DeliveryState.FAILED);
+    expect(redrive.outcome).toBe('acquired');
+  });
+
+  it('merges checkpointed refs so a retry can skip finished steps', async () => {
+    const { ledger, key } = await uploaded();
+    await ledger.beginCompletion(key, opts('A'));
+
+    await ledger.checkpoint(key, 'A', { multipartCompleted: true });
+
+    expect((await ledger.get(key))?.refs).toEqual({ uploadId: 'u', multipartCompleted: true });
+    await expect(ledger.checkpoint(key, 'someone-else', { x: 1 })).rejects.toThrow(/lease lost/);
+  });
+
+  it('replays a delivered version on operator request and lists versions by state', async () => {
+    const { ledger, key, time } = await uploaded();
+    await ledger.beginCompletion(key, opts('A'));
+    await ledger.markCompleted(key, 'A', {}, undefined);
+    time.advance(1000);
+
+    const replay = await ledger.prepareReplay(key, 'ops@example.com');
+    const record = await ledger.get(key);
+
+    expect(replay?.state).toBe(DeliveryState.RECEIVED);
+    expect(record?.replays).toBe(1);
+    expect(record?.history?.map((h) => h.state)).toEqual(['UPLOADING', 'UPLOADED', 'COMPLETING', 'COMPLETED', 'RECEIVED']);
+    const received = await ledger.listByState(DeliveryState.RECEIVED);
+    expect(received.map((r) => r.pk)).toContain(key.pk);
+  });
+});
