@@ -6,7 +6,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Shown when no moto server can be found. */
-export const MOTO_HINT = 'moto_server not found: install it with `pip install "moto[server]"` (or set MOTO_SERVER to its path)';
+export const MOTO_HINT =
+  'moto_server not found: install it with `pip install "moto[server]"` (or set MOTO_SERVER to its path)';
 
 export interface MotoServer {
   readonly endpoint: string;
@@ -21,7 +22,9 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
     server.once('error', reject);
     server.listen(0, host, () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -47,7 +50,10 @@ export function findMotoServer(): string | undefined {
   const shim = path.join(pyenvRoot, 'shims', 'moto_server');
   if (existsSync(shim)) return shim;
   try {
-    const viaLogin = execFileSync('bash', ['-lc', 'command -v moto_server'], { encoding: 'utf8', timeout: 10_000 }).trim();
+    const viaLogin = execFileSync('bash', ['-lc', 'command -v moto_server'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    }).trim();
     if (viaLogin && existsSync(viaLogin)) return viaLogin;
   } catch {
     // not found in a login shell either
@@ -71,7 +77,9 @@ function installExitHooks(): void {
  * Starts moto_server on a free loopback port and waits until it answers. The server runs as a child
  * of this process and is killed when this process exits.
  */
-export async function startMoto(options: { port?: number; log?: (line: string) => void } = {}): Promise<MotoServer> {
+export async function startMoto(
+  options: { port?: number; log?: (line: string) => void } = {},
+): Promise<MotoServer> {
   const binary = findMotoServer();
   if (!binary) throw new Error(MOTO_HINT);
   const port = options.port ?? (await freePort());
@@ -98,7 +106,8 @@ export async function startMoto(options: { port?: number; log?: (line: string) =
   const endpoint = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (exited !== undefined) throw new Error(`moto_server exited (${exited}) before it was ready:\n${output.slice(-2000)}`);
+    if (exited !== undefined)
+      throw new Error(`moto_server exited (${exited}) before it was ready:\n${output.slice(-2000)}`);
     try {
       const res = await fetch(`${endpoint}/moto-api/`, { signal: AbortSignal.timeout(1000) });
       await res.arrayBuffer();

@@ -20,7 +20,7 @@ import type { RecordContext } from '../shared/queue/sqs-batch';
 import { redactor } from '../shared/redact';
 import type { RouteMatcher } from '../shared/routes/match';
 import type { ResolvedRoute } from '../shared/routes/schema';
-import { type DeliveryLedger, deliveryKeyOf, DeliveryState } from '../shared/state/ledger';
+import { type DeliveryLedger, DeliveryState, deliveryKeyOf } from '../shared/state/ledger';
 import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
 import type { CompletionInput, FileDescriptor, VendorRefs } from '../vendors/types';
 
@@ -63,7 +63,10 @@ function fileOf(message: CompletionMessageV1): FileDescriptor {
 function routeFor(deps: CompletionDeps, routeId: string): ResolvedRoute {
   const route = deps.routes.byId(routeId);
   if (!route) {
-    throw new PermanentError(ErrorCode.ROUTE_CONFIG_INVALID, `route "${routeId}" is not configured (removed since the upload?)`);
+    throw new PermanentError(
+      ErrorCode.ROUTE_CONFIG_INVALID,
+      `route "${routeId}" is not configured (removed since the upload?)`,
+    );
   }
   return route;
 }
@@ -115,7 +118,13 @@ async function complete(
     vendor: route.vendor,
     attempt: ctx.receiveCount,
   });
-  const { adapter, ctx: vendorCtx } = await prepareVendor(deps.vendors, route, message.segments, log, invocation.deadline);
+  const { adapter, ctx: vendorCtx } = await prepareVendor(
+    deps.vendors,
+    route,
+    message.segments,
+    log,
+    invocation.deadline,
+  );
   const retryAmbiguous = route.retryAmbiguousCompletion ?? adapter.completionIdempotent;
   const key = deliveryKeyOf(message.object);
   const owner = invocation.requestId;
@@ -134,7 +143,10 @@ async function complete(
       log.info('completion already handled for this version', { state: begin.record.state });
       return;
     case 'busy':
-      throw new RetryableError(ErrorCode.LEASE_HELD, `${message.deliveryId} is being completed by another worker`);
+      throw new RetryableError(
+        ErrorCode.LEASE_HELD,
+        `${message.deliveryId} is being completed by another worker`,
+      );
     case 'uncertain': {
       const text =
         'a previous completion call was sent and never answered (the worker died or timed out); ' +
@@ -201,7 +213,11 @@ async function complete(
   }
 }
 
-async function sendStatusCheck(deps: CompletionDeps, check: StatusCheckMessageV1, delaySeconds: number): Promise<void> {
+async function sendStatusCheck(
+  deps: CompletionDeps,
+  check: StatusCheckMessageV1,
+  delaySeconds: number,
+): Promise<void> {
   await deps.sqs.send(
     new SendMessageCommand({
       QueueUrl: deps.completionQueueUrl,
@@ -219,23 +235,41 @@ async function checkStatus(
 ): Promise<void> {
   const { completion } = check;
   const route = routeFor(deps, check.routeId);
-  const log = parentLog.with({ key: completion.object.key, route: route.id, vendor: route.vendor, statusCheck: check.check });
+  const log = parentLog.with({
+    key: completion.object.key,
+    route: route.id,
+    vendor: route.vendor,
+    statusCheck: check.check,
+  });
   const key = deliveryKeyOf(completion.object);
   const record = await deps.ledger.get(key);
   if (!record || record.state !== DeliveryState.COMPLETED) {
     log.info('status check skipped: delivery is not completed', { state: record?.state });
     return;
   }
-  const { adapter, ctx } = await prepareVendor(deps.vendors, route, completion.segments, log, invocation.deadline);
+  const { adapter, ctx } = await prepareVendor(
+    deps.vendors,
+    route,
+    completion.segments,
+    log,
+    invocation.deadline,
+  );
   if (!adapter.status) return;
   const status = await adapter.status(
-    { file: fileOf(completion), upload: completion.upload, refs: { ...completion.refs, ...(record.refs ?? {}) }, result: record.refs ?? {} },
+    {
+      file: fileOf(completion),
+      upload: completion.upload,
+      refs: { ...completion.refs, ...(record.refs ?? {}) },
+      result: record.refs ?? {},
+    },
     ctx,
   );
   await deps.ledger.updateVendorStatus(key, status);
   if (status.phase === 'running') {
     if (Date.now() >= Date.parse(check.deadline)) {
-      log.warn('vendor job still running at the polling deadline; giving up polling', { vendorState: status.vendorState });
+      log.warn('vendor job still running at the polling deadline; giving up polling', {
+        vendorState: status.vendorState,
+      });
       return;
     }
     const delay = Math.min(900, deps.statusFirstDelaySeconds * 2 ** (check.check + 1));

@@ -32,18 +32,22 @@ const deps: CompletionDeps = {
 /** Completion queue → the vendor's complete / trigger-ingestion call (and later status checks). */
 export async function completionBatch(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const invocation = invocationFrom(context);
-  return processSqsBatch(event.Records, (record, ctx) => completionMessage(deps, record, ctx, invocation, log), {
-    sqs: runtime.sqs,
-    log,
-    dlqUrlFor: () => env[Env.COMPLETION_DLQ_URL],
-    queueUrlOf: runtime.queueUrlOf,
-    maxReceiveCount: env[Env.MAX_RECEIVE_COUNT],
-    retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
-    retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],
-    concurrency: env[Env.RECORD_CONCURRENCY],
-    remainingMs: () => invocation.deadline() - Date.now(),
-    minStartMs: 1_000,
-  });
+  return processSqsBatch(
+    event.Records,
+    (record, ctx) => completionMessage(deps, record, ctx, invocation, log),
+    {
+      sqs: runtime.sqs,
+      log,
+      dlqUrlFor: () => env[Env.COMPLETION_DLQ_URL],
+      queueUrlOf: runtime.queueUrlOf,
+      maxReceiveCount: env[Env.MAX_RECEIVE_COUNT],
+      retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
+      retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],
+      concurrency: env[Env.RECORD_CONCURRENCY],
+      remainingMs: () => invocation.deadline() - Date.now(),
+      minStartMs: 1_000,
+    },
+  );
 }
 
 export const handler = middy(completionBatch)

@@ -19,7 +19,7 @@ import type { RecordContext } from '../shared/queue/sqs-batch';
 import { redactor } from '../shared/redact';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
-import { DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
+import { type DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
 import { headObject, sha256OfObject } from '../shared/upload/s3-source';
 import { uploadPlan } from '../shared/upload/upload-plan';
 import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
@@ -150,7 +150,8 @@ export async function deliverObject(
 
   if (!match) return failEarly(new NoRouteError(`no route for key "${event.key}"`));
   const { route, segments } = match;
-  if (object.size === 0) return failEarly(new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)'));
+  if (object.size === 0)
+    return failEarly(new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)'));
 
   const begin = await deps.ledger.beginDispatch({
     object,
@@ -168,9 +169,15 @@ export async function deliverObject(
     case 'busy':
       throw new RetryableError(ErrorCode.LEASE_HELD, `${deliveryId} is being dispatched by another worker`);
     case 'resend-completion': {
-      if (!begin.record.completionMessage) throw new PermanentError(ErrorCode.INTERNAL, 'uploaded delivery has no completion message');
+      if (!begin.record.completionMessage)
+        throw new PermanentError(ErrorCode.INTERNAL, 'uploaded delivery has no completion message');
       log.warn('recovering a delivery whose completion message may not have been sent');
-      await deps.sqs.send(new SendMessageCommand({ QueueUrl: deps.completionQueueUrl, MessageBody: begin.record.completionMessage }));
+      await deps.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: deps.completionQueueUrl,
+          MessageBody: begin.record.completionMessage,
+        }),
+      );
       await deps.ledger.markCompletionEnqueued(deliveryKeyOf(object));
       return;
     }
@@ -182,7 +189,18 @@ export async function deliverObject(
   const owner = invocation.requestId;
 
   try {
-    await deliverLeased(deps, { object, event, route, segments, attempt, owner, invocation, log, vendor, deliveryId });
+    await deliverLeased(deps, {
+      object,
+      event,
+      route,
+      segments,
+      attempt,
+      owner,
+      invocation,
+      log,
+      vendor,
+      deliveryId,
+    });
   } catch (error) {
     const final = !isRetryable(error) || ctx.lastAttempt;
     await deps.ledger
@@ -194,7 +212,9 @@ export async function deliverObject(
         routeId: route.id,
         vendor: route.vendor,
       })
-      .catch((ledgerError: unknown) => log.error('could not record the failure in the ledger', { error: errorMessageOf(ledgerError) }));
+      .catch((ledgerError: unknown) =>
+        log.error('could not record the failure in the ledger', { error: errorMessageOf(ledgerError) }),
+      );
     if (final) deps.metrics.count(MetricName.FilesFailed, vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, vendor);
     log.warn(final ? 'delivery failed' : 'delivery attempt failed; will retry', {
@@ -221,13 +241,23 @@ interface LeasedDelivery {
 async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<void> {
   const { object, route, log, invocation } = d;
   const key = deliveryKeyOf(object);
-  const signal = AbortSignal.timeout(Math.max(1, invocation.deadline() - Date.now()));
+  const signal = AbortSignal.timeout(Math.max(1, Math.floor(invocation.deadline() - Date.now())));
 
   const head = await headObject(deps.s3, object);
   if (head.size === 0) throw new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)');
-  const versioned: ObjectRef = { ...object, size: head.size, eTag: head.eTag || object.eTag, versionId: object.versionId ?? head.versionId };
+  // Identity fields stay exactly as the notification gave them: they are the ledger key.
+  const versioned: ObjectRef = {
+    ...object,
+    size: head.size,
+    eTag: object.eTag || head.eTag.replaceAll('"', ''),
+  };
   // Unversioned buckets: pin reads to the ETag the notification named, so a replaced object is noticed.
-  const source = { bucket: object.bucket, key: object.key, versionId: object.versionId, eTag: object.versionId ? undefined : versioned.eTag };
+  const source = {
+    bucket: object.bucket,
+    key: object.key,
+    versionId: object.versionId,
+    eTag: object.versionId ? undefined : versioned.eTag,
+  };
 
   const { adapter, ctx } = await prepareVendor(deps.vendors, route, d.segments, log, invocation.deadline);
   const fileName = fileNameOf(object.key);
@@ -323,7 +353,11 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
     uploadedAt: new Date().toISOString(),
   });
   const body = JSON.stringify(message);
-  await deps.ledger.markUploaded(key, d.owner, { refs, completionMessage: body, leaseMs: invocation.leaseMs() });
+  await deps.ledger.markUploaded(key, d.owner, {
+    refs,
+    completionMessage: body,
+    leaseMs: invocation.leaseMs(),
+  });
   deps.metrics.count(MetricName.FilesUploaded, d.vendor);
   deps.metrics.record(MetricName.BytesUploaded, d.vendor, head.size, 'Bytes');
   deps.metrics.record(MetricName.UploadDurationMs, d.vendor, durationMs, 'Milliseconds');

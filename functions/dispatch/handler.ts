@@ -41,18 +41,22 @@ const dlqByQueueArn = env[Env.INTAKE_DLQ_URLS];
 /** Intake queue → vendor upload → completion message. Partial batch responses. */
 export async function dispatchBatch(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const invocation = invocationFrom(context);
-  return processSqsBatch(event.Records, (record, ctx) => dispatchMessage(deps, record, ctx, invocation, log), {
-    sqs: runtime.sqs,
-    log,
-    dlqUrlFor: (record) => dlqByQueueArn[record.eventSourceARN],
-    queueUrlOf: runtime.queueUrlOf,
-    maxReceiveCount: env[Env.MAX_RECEIVE_COUNT],
-    retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
-    retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],
-    concurrency: env[Env.RECORD_CONCURRENCY],
-    remainingMs: () => invocation.deadline() - Date.now(),
-    minStartMs: 1_000,
-  });
+  return processSqsBatch(
+    event.Records,
+    (record, ctx) => dispatchMessage(deps, record, ctx, invocation, log),
+    {
+      sqs: runtime.sqs,
+      log,
+      dlqUrlFor: (record) => dlqByQueueArn[record.eventSourceARN],
+      queueUrlOf: runtime.queueUrlOf,
+      maxReceiveCount: env[Env.MAX_RECEIVE_COUNT],
+      retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
+      retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],
+      concurrency: env[Env.RECORD_CONCURRENCY],
+      remainingMs: () => invocation.deadline() - Date.now(),
+      minStartMs: 1_000,
+    },
+  );
 }
 
 export const handler = middy(dispatchBatch)

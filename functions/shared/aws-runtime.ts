@@ -103,11 +103,15 @@ export function createAwsRuntime(input: {
 }
 
 /** Deadline and lease length for one invocation, from the Lambda context. */
-export function invocationFrom(context: Context): { requestId: string; deadline: () => number; leaseMs: () => number } {
+export function invocationFrom(context: Context): {
+  requestId: string;
+  deadline: () => number;
+  leaseMs: () => number;
+} {
   const startedAt = Date.now();
   const remaining = context.getRemainingTimeInMillis();
   // Stop early enough to record the outcome and hand the message back before Lambda kills us.
-  const margin = Math.min(10_000, Math.max(1_000, remaining * 0.1));
+  const margin = Math.round(Math.min(10_000, Math.max(1_000, remaining * 0.1)));
   const deadline = startedAt + remaining - margin;
   return {
     requestId: context.awsRequestId,

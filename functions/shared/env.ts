@@ -52,16 +52,14 @@ const boolish = z
 export const DispatchEnvSchema = z.object({
   [Env.STAGE]: z.string().min(1),
   [Env.COMPLETION_QUEUE_URL]: z.url(),
-  [Env.INTAKE_DLQ_URLS]: z
-    .string()
-    .transform((s, ctx) => {
-      try {
-        return z.record(z.string(), z.url()).parse(JSON.parse(s));
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be a JSON object of queue ARN → DLQ URL' });
-        return z.NEVER;
-      }
-    }),
+  [Env.INTAKE_DLQ_URLS]: z.string().transform((s, ctx) => {
+    try {
+      return z.record(z.string(), z.url()).parse(JSON.parse(s));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of queue ARN → DLQ URL' });
+      return z.NEVER;
+    }
+  }),
   [Env.MAX_RECEIVE_COUNT]: z.coerce.number().int().min(1),
   [Env.STATE_TABLE]: z.string().min(1),
   [Env.SECRET_CACHE_SECONDS]: z.coerce.number().int().min(0).default(300),
@@ -88,13 +86,19 @@ export const CompletionEnvSchema = z.object({
   [Env.RETRY_MAX_SECONDS]: z.coerce.number().min(0).max(43_200).default(900),
   [Env.RECORD_CONCURRENCY]: z.coerce.number().int().min(1).max(10).default(8),
   [Env.STATUS_POLL_FIRST_SECONDS]: z.coerce.number().min(0).max(900).default(60),
-  [Env.STATUS_POLL_MAX_SECONDS]: z.coerce.number().min(0).default(6 * 3600),
+  [Env.STATUS_POLL_MAX_SECONDS]: z.coerce
+    .number()
+    .min(0)
+    .default(6 * 3600),
   [Env.FAILPOINTS]: z.string().optional(),
 });
 export type CompletionEnv = z.infer<typeof CompletionEnvSchema>;
 
 /** Parses the environment, listing every problem at once. */
-export function parseEnv<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>): z.infer<T> {
+export function parseEnv<T extends z.ZodType>(
+  schema: T,
+  env: Record<string, string | undefined>,
+): z.infer<T> {
   const result = schema.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((i) => `${i.path.join('.') || '(env)'}: ${i.message}`);

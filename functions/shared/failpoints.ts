@@ -1,4 +1,4 @@
-import { openSync, closeSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 
 /**
  * Named crash points for the end-to-end fault tests ("the dispatch process killed between upload and

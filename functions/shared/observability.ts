@@ -71,10 +71,15 @@ export function powertoolsMetrics(metrics: Metrics): PipelineMetrics {
   return {
     count(name, vendor, value = 1, reason) {
       single(metrics, { Vendor: vendor }).addMetric(name, MetricUnit.Count, value);
-      if (reason) single(metrics, { Vendor: vendor, Reason: reason }).addMetric(name, MetricUnit.Count, value);
+      if (reason)
+        single(metrics, { Vendor: vendor, Reason: reason }).addMetric(name, MetricUnit.Count, value);
     },
     record(name, vendor, value, unit) {
-      single(metrics, { Vendor: vendor }).addMetric(name, unit === 'Bytes' ? MetricUnit.Bytes : MetricUnit.Milliseconds, value);
+      single(metrics, { Vendor: vendor }).addMetric(
+        name,
+        unit === 'Bytes' ? MetricUnit.Bytes : MetricUnit.Milliseconds,
+        value,
+      );
     },
   };
 }

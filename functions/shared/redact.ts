@@ -4,7 +4,8 @@
  * are registered at the point they are loaded and scrubbed from any text that leaves the process.
  */
 
-const SENSITIVE_PARAM = /^(x-amz-(signature|security-token|credential)|signature|sig|token|access_token|key|policy|x-goog-signature|x-goog-credential)$/i;
+const SENSITIVE_PARAM =
+  /^(x-amz-(signature|security-token|credential)|signature|sig|token|access_token|key|policy|x-goog-signature|x-goog-credential)$/i;
 
 const REDACTED = '[REDACTED]';
 

@@ -66,7 +66,10 @@ export function encodeS3Key(key: string): string {
 function parseRecord(raw: unknown): ParsedRecord {
   const rec = S3RecordSchema.safeParse(raw);
   if (!rec.success) {
-    return { kind: 'malformed', reason: `not an S3 event record: ${rec.error.issues[0]?.message ?? 'invalid'}` };
+    return {
+      kind: 'malformed',
+      reason: `not an S3 event record: ${rec.error.issues[0]?.message ?? 'invalid'}`,
+    };
   }
   const { s3, eventName, eventTime } = rec.data;
   if (!eventName.startsWith('ObjectCreated:')) {
@@ -107,6 +110,7 @@ export function parseS3NotificationBody(body: string): ParsedBody {
   }
   if (S3TestEventSchema.safeParse(json).success) return { kind: 'test-event' };
   const event = S3EventSchema.safeParse(json);
-  if (!event.success) return { kind: 'malformed', reason: 'body is not an S3 event notification (no Records)' };
+  if (!event.success)
+    return { kind: 'malformed', reason: 'body is not an S3 event notification (no Records)' };
   return { kind: 'records', records: event.data.Records.map(parseRecord) };
 }

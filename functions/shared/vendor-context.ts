@@ -1,10 +1,10 @@
-import type { AdapterLookup } from './routes/load';
-import type { ResolvedRoute } from './routes/schema';
 import type { AnyVendorAdapter, TokenCache, VendorContext } from '../vendors/types';
 import { ErrorCode, PermanentError, RetryableError } from './errors';
 import { type CallLimiter, createVendorHttp } from './http/vendor-http';
 import type { CoreLogger } from './observability';
 import { redactor } from './redact';
+import type { AdapterLookup } from './routes/load';
+import type { ResolvedRoute } from './routes/schema';
 
 /** Reads a secret's string value. Throws {@link SecretNotFoundError} when the secret does not exist. */
 export type SecretSource = (secretId: string) => Promise<string>;
@@ -50,7 +50,10 @@ export async function prepareVendor(
 ): Promise<PreparedVendor> {
   const adapter = runtime.adapters(route.vendor);
   if (!adapter) {
-    throw new PermanentError(ErrorCode.ROUTE_CONFIG_INVALID, `route "${route.id}" names unknown vendor "${route.vendor}"`);
+    throw new PermanentError(
+      ErrorCode.ROUTE_CONFIG_INVALID,
+      `route "${route.id}" names unknown vendor "${route.vendor}"`,
+    );
   }
   const options = adapter.optionsSchema.safeParse({ ...route.options, ...segments });
   if (!options.success) {
@@ -65,7 +68,9 @@ export async function prepareVendor(
     raw = await runtime.secrets(route.secretId);
   } catch (error) {
     if (error instanceof PermanentError) throw error;
-    throw new RetryableError(ErrorCode.NETWORK, `could not read secret "${route.secretId}"`, { cause: error });
+    throw new RetryableError(ErrorCode.NETWORK, `could not read secret "${route.secretId}"`, {
+      cause: error,
+    });
   }
   let json: unknown;
   try {
@@ -87,7 +92,10 @@ export async function prepareVendor(
   const limiter =
     slots === undefined
       ? undefined
-      : runtime.limiterFor(adapter.accountKey?.(secret.data, options.data) ?? `${route.vendor}:${route.secretId}`, slots);
+      : runtime.limiterFor(
+          adapter.accountKey?.(secret.data, options.data) ?? `${route.vendor}:${route.secretId}`,
+          slots,
+        );
 
   const http = createVendorHttp({
     baseUrl: route.baseUrl,

@@ -13,14 +13,23 @@ export interface VendorHttpOptions {
   readonly timeoutMs: number;
   readonly limiter?: CallLimiter | undefined;
   /** Called with each finished call (for logs and metrics); never sees secrets or signed query strings. */
-  readonly onCall?: ((info: { operation: string; method: string; url: string; status: number; ms: number }) => void) | undefined;
+  readonly onCall?:
+    | ((info: { operation: string; method: string; url: string; status: number; ms: number }) => void)
+    | undefined;
   /** Stop before this epoch ms (the Lambda's remaining time). */
   readonly deadline?: (() => number) | undefined;
   readonly fetch?: typeof fetch;
 }
 
 /** Transport errors raised before a request could reach the server: safe to retry for any call. */
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
 
 function causeCode(error: unknown): string | undefined {
   let current: unknown = error;
@@ -68,8 +77,9 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
       let timeoutMs = request.timeoutMs ?? options.timeoutMs;
       if (options.deadline) {
         const left = options.deadline() - Date.now();
-        if (left <= 0) throw new TimeoutError(`${request.operation}: no time left before the function times out`);
-        timeoutMs = Math.min(timeoutMs, left);
+        if (left <= 0)
+          throw new TimeoutError(`${request.operation}: no time left before the function times out`);
+        timeoutMs = Math.floor(Math.min(timeoutMs, left));
       }
       const headers: Record<string, string> = { accept: 'application/json', ...request.headers };
       let body: string | undefined;
@@ -94,14 +104,21 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
           const code = causeCode(error);
           const name = (error as { name?: string }).name;
           if (name === 'TimeoutError' || name === 'AbortError') {
-            throw new AmbiguousOutcomeError(`${request.operation} ${request.method} ${safeUrl}: no answer within ${timeoutMs} ms`, {
-              cause: error,
-            });
+            throw new AmbiguousOutcomeError(
+              `${request.operation} ${request.method} ${safeUrl}: no answer within ${timeoutMs} ms`,
+              {
+                cause: error,
+              },
+            );
           }
           if (code && NOT_SENT.has(code)) {
-            throw new RetryableError(ErrorCode.NETWORK, `${request.operation} ${request.method} ${safeUrl}: ${code}`, {
-              cause: error,
-            });
+            throw new RetryableError(
+              ErrorCode.NETWORK,
+              `${request.operation} ${request.method} ${safeUrl}: ${code}`,
+              {
+                cause: error,
+              },
+            );
           }
           throw new AmbiguousOutcomeError(
             `${request.operation} ${request.method} ${safeUrl}: connection failed after sending (${code ?? name ?? 'unknown'})`,
@@ -112,13 +129,22 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
         try {
           text = await response.text();
         } catch (error) {
-          throw new AmbiguousOutcomeError(`${request.operation} ${request.method} ${safeUrl}: answer cut off`, { cause: error });
+          throw new AmbiguousOutcomeError(
+            `${request.operation} ${request.method} ${safeUrl}: answer cut off`,
+            { cause: error },
+          );
         }
         const responseHeaders: Record<string, string> = {};
         response.headers.forEach((value, name) => {
           responseHeaders[name] = value;
         });
-        options.onCall?.({ operation: request.operation, method: request.method, url: safeUrl, status: response.status, ms: Date.now() - started });
+        options.onCall?.({
+          operation: request.operation,
+          method: request.method,
+          url: safeUrl,
+          status: response.status,
+          ms: Date.now() - started,
+        });
         return {
           status: response.status,
           headers: responseHeaders,

@@ -1,4 +1,9 @@
-import { ChangeMessageVisibilityCommand, type MessageAttributeValue, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  type MessageAttributeValue,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { errorCodeOf, errorMessageOf, isRetryable, PipelineError } from '../errors';
 import { DlqAttribute } from '../messages';
@@ -49,7 +54,8 @@ function attr(value: string): MessageAttributeValue {
 function originalAttributes(record: SQSRecord): Record<string, MessageAttributeValue> {
   const out: Record<string, MessageAttributeValue> = {};
   for (const [name, value] of Object.entries(record.messageAttributes ?? {})) {
-    if (value.stringValue !== undefined) out[name] = { DataType: value.dataType, StringValue: value.stringValue };
+    if (value.stringValue !== undefined)
+      out[name] = { DataType: value.dataType, StringValue: value.stringValue };
   }
   return out;
 }
@@ -148,11 +154,21 @@ export async function processSqsBatch(
   return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
-async function park(record: SQSRecord, error: unknown, ctx: RecordContext, options: BatchOptions): Promise<boolean> {
+async function park(
+  record: SQSRecord,
+  error: unknown,
+  ctx: RecordContext,
+  options: BatchOptions,
+): Promise<boolean> {
   const dlqUrl = options.dlqUrlFor(record);
   const code = errorCodeOf(error);
   const message = redactor.text(errorMessageOf(error)).slice(0, MAX_ATTRIBUTE_TEXT);
-  const log = { messageId: record.messageId, errorCode: code, error: message, receiveCount: ctx.receiveCount };
+  const log = {
+    messageId: record.messageId,
+    errorCode: code,
+    error: message,
+    receiveCount: ctx.receiveCount,
+  };
   if (!dlqUrl) {
     options.log.error('no DLQ configured for this queue; leaving the message to the redrive policy', log);
     return false;
@@ -165,13 +181,22 @@ async function park(record: SQSRecord, error: unknown, ctx: RecordContext, optio
     [DlqAttribute.SOURCE_QUEUE]: attr(record.eventSourceARN),
     [DlqAttribute.FAILED_AT]: attr(new Date().toISOString()),
   };
-  if (error instanceof PipelineError && error.vendorCode) attributes[DlqAttribute.VENDOR_CODE] = attr(error.vendorCode);
+  if (error instanceof PipelineError && error.vendorCode)
+    attributes[DlqAttribute.VENDOR_CODE] = attr(error.vendorCode);
   try {
-    await options.sqs.send(new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: record.body, MessageAttributes: attributes }));
-    options.log.error(isRetryable(error) ? 'retries exhausted; parked in DLQ' : 'permanent failure; parked in DLQ', log);
+    await options.sqs.send(
+      new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: record.body, MessageAttributes: attributes }),
+    );
+    options.log.error(
+      isRetryable(error) ? 'retries exhausted; parked in DLQ' : 'permanent failure; parked in DLQ',
+      log,
+    );
     return true;
   } catch (sendError) {
-    options.log.error('could not park the message in its DLQ; it will be retried', { ...log, parkError: errorMessageOf(sendError) });
+    options.log.error('could not park the message in its DLQ; it will be retried', {
+      ...log,
+      parkError: errorMessageOf(sendError),
+    });
     return false;
   }
 }

@@ -12,7 +12,9 @@ import {
 /** Every problem found in a route file, reported at once. */
 export class RouteConfigError extends Error {
   constructor(readonly problems: readonly string[]) {
-    super(`route configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`);
+    super(
+      `route configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`,
+    );
     this.name = 'RouteConfigError';
   }
 }
@@ -41,7 +43,9 @@ function optionProblems(route: Route, adapter: AnyVendorAdapter): string[] {
   const segments = new Set(segmentsOf(route.prefix));
   const result = adapter.optionsSchema.safeParse(route.options);
   if (result.success) return [];
-  const issues = result.error.issues.filter((issue) => !(issue.path.length > 0 && segments.has(String(issue.path[0]))));
+  const issues = result.error.issues.filter(
+    (issue) => !(issue.path.length > 0 && segments.has(String(issue.path[0]))),
+  );
   return formatIssues(`route "${route.id}" options`, issues);
 }
 
@@ -79,7 +83,9 @@ export function resolveRouteFile(raw: unknown, stage: string, lookup: AdapterLoo
       ...route,
       ...(override.baseUrl !== undefined && { baseUrl: override.baseUrl }),
       ...(override.secretId !== undefined && { secretId: override.secretId }),
-      ...(override.uploadHostAllowList !== undefined && { uploadHostAllowList: override.uploadHostAllowList }),
+      ...(override.uploadHostAllowList !== undefined && {
+        uploadHostAllowList: override.uploadHostAllowList,
+      }),
       options: { ...route.options, ...override.options },
     };
   });
@@ -90,12 +96,17 @@ export function resolveRouteFile(raw: unknown, stage: string, lookup: AdapterLoo
 }
 
 /** Checks a list of routes (after overrides): ids, prefixes, vendors, options, URLs. */
-export function checkRouteSet(routes: readonly Route[], allowLoopbackHttp: boolean, lookup: AdapterLookup): string[] {
+export function checkRouteSet(
+  routes: readonly Route[],
+  allowLoopbackHttp: boolean,
+  lookup: AdapterLookup,
+): string[] {
   const problems: string[] = [];
   const seenIds = new Map<string, number>();
   routes.forEach((route, i) => {
     const prior = seenIds.get(route.id);
-    if (prior !== undefined) problems.push(`routes[${i}]: duplicate route id "${route.id}" (also routes[${prior}])`);
+    if (prior !== undefined)
+      problems.push(`routes[${i}]: duplicate route id "${route.id}" (also routes[${prior}])`);
     else seenIds.set(route.id, i);
 
     const adapter = lookup(route.vendor);
@@ -108,9 +119,12 @@ export function checkRouteSet(routes: readonly Route[], allowLoopbackHttp: boole
     const base = new URL(route.baseUrl);
     if (base.protocol !== 'https:') {
       const loopback = base.protocol === 'http:' && isLoopbackHost(base.hostname);
-      if (!loopback) problems.push(`route "${route.id}": baseUrl must be https (got ${base.protocol}//${base.host})`);
+      if (!loopback)
+        problems.push(`route "${route.id}": baseUrl must be https (got ${base.protocol}//${base.host})`);
       else if (!allowLoopbackHttp) {
-        problems.push(`route "${route.id}": baseUrl is loopback http but the stage does not set allowLoopbackHttp`);
+        problems.push(
+          `route "${route.id}": baseUrl is loopback http but the stage does not set allowLoopbackHttp`,
+        );
       }
     }
     const names = segmentsOf(route.prefix);

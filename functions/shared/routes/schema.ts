@@ -15,7 +15,10 @@ export const RouteOverrideSchema = z
   .object({
     baseUrl: z.url().optional(),
     secretId: z.string().min(1).optional(),
-    uploadHostAllowList: z.array(z.string().regex(HOST_PATTERN, 'host name, *.domain or host:port')).min(1).optional(),
+    uploadHostAllowList: z
+      .array(z.string().regex(HOST_PATTERN, 'host name, *.domain or host:port'))
+      .min(1)
+      .optional(),
     options: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();

@@ -50,7 +50,11 @@ export class DynamoTokenCache implements TokenCache {
 
   private async read(key: string): Promise<TokenItem | undefined> {
     const out = await this.options.doc.send(
-      new GetCommand({ TableName: this.options.tableName, Key: { pk: `token#${key}`, sk: 'token' }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: { pk: `token#${key}`, sk: 'token' },
+        ConsistentRead: true,
+      }),
     );
     return out.Item as TokenItem | undefined;
   }
@@ -83,7 +87,10 @@ export class DynamoTokenCache implements TokenCache {
         return minted.token;
       }
       if (this.now() >= deadline) {
-        throw new RetryableError(ErrorCode.AUTH_FAILED, `waited too long for another function to mint the ${key.split(':')[0]} token`);
+        throw new RetryableError(
+          ErrorCode.AUTH_FAILED,
+          `waited too long for another function to mint the ${key.split(':')[0]} token`,
+        );
       }
       await sleep(pause);
       pause = Math.min(pause * 2, 500);
@@ -142,7 +149,8 @@ export class DynamoTokenCache implements TokenCache {
       new UpdateCommand({
         TableName: this.options.tableName,
         Key: { pk: `token#${key}`, sk: 'token' },
-        UpdateExpression: 'SET #t = :t, validUntil = :v, neverExpires = :n, mintedAt = :at REMOVE mintLockOwner, mintLockUntil',
+        UpdateExpression:
+          'SET #t = :t, validUntil = :v, neverExpires = :n, mintedAt = :at REMOVE mintLockOwner, mintLockUntil',
         ConditionExpression: 'mintLockOwner = :o',
         ExpressionAttributeNames: { '#t': 'token' },
         ExpressionAttributeValues: {

@@ -44,7 +44,9 @@ export class UpdateBuilder {
   /** SET list = list_append(if_not_exists(list, []), [entry]) */
   append(attribute: string, entry: unknown): this {
     const name = this.name(attribute);
-    this.sets.push(`${name} = list_append(if_not_exists(${name}, ${this.value([])}), ${this.value([entry])})`);
+    this.sets.push(
+      `${name} = list_append(if_not_exists(${name}, ${this.value([])}), ${this.value([entry])})`,
+    );
     return this;
   }
 
@@ -53,7 +55,8 @@ export class UpdateBuilder {
     const entries = Object.entries(fields).filter(([, v]) => v !== undefined);
     if (entries.length === 0) return this;
     const map = this.name(attribute);
-    for (const [field, v] of entries) this.sets.push(`${map}.${this.name(`f_${field}`, field)} = ${this.value(v)}`);
+    for (const [field, v] of entries)
+      this.sets.push(`${map}.${this.name(`f_${field}`, field)} = ${this.value(v)}`);
     return this;
   }
 

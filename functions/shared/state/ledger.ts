@@ -80,7 +80,9 @@ export interface DeliveryRecord {
 }
 
 /** Ledger key for an object version: the key's versions share a partition, so `status <key>` is one query. */
-export function deliveryKeyOf(object: Pick<ObjectRef, 'bucket' | 'key' | 'versionId' | 'eTag' | 'sequencer'>): DeliveryKey {
+export function deliveryKeyOf(
+  object: Pick<ObjectRef, 'bucket' | 'key' | 'versionId' | 'eTag' | 'sequencer'>,
+): DeliveryKey {
   return {
     pk: `d#${object.bucket}/${object.key}`,
     sk: object.versionId ? `v#${object.versionId}` : `e#${object.eTag ?? ''}#${object.sequencer ?? ''}`,
@@ -88,8 +90,12 @@ export function deliveryKeyOf(object: Pick<ObjectRef, 'bucket' | 'key' | 'versio
 }
 
 /** Human-readable id used in logs and DLQ attributes. */
-export function deliveryIdOf(object: Pick<ObjectRef, 'bucket' | 'key' | 'versionId' | 'eTag' | 'sequencer'>): string {
-  const version = object.versionId ? `versionId=${object.versionId}` : `etag=${object.eTag ?? ''}&sequencer=${object.sequencer ?? ''}`;
+export function deliveryIdOf(
+  object: Pick<ObjectRef, 'bucket' | 'key' | 'versionId' | 'eTag' | 'sequencer'>,
+): string {
+  const version = object.versionId
+    ? `versionId=${object.versionId}`
+    : `etag=${object.eTag ?? ''}&sequencer=${object.sequencer ?? ''}`;
   return `s3://${object.bucket}/${object.key}?${version}`;
 }
 
@@ -136,7 +142,11 @@ export class DeliveryLedger {
 
   async get(key: DeliveryKey): Promise<DeliveryRecord | undefined> {
     const out = await this.options.doc.send(
-      new GetCommand({ TableName: this.options.tableName, Key: { pk: key.pk, sk: key.sk }, ConsistentRead: true }),
+      new GetCommand({
+        TableName: this.options.tableName,
+        Key: { pk: key.pk, sk: key.sk },
+        ConsistentRead: true,
+      }),
     );
     return out.Item as DeliveryRecord | undefined;
   }
@@ -240,7 +250,9 @@ export class DeliveryLedger {
         const lease = u.name('leaseUntil');
         const nowV = u.value(now);
         const open = `(${state} IN (${u.value(DeliveryState.RECEIVED)}, ${u.value(DeliveryState.UPLOADING)}) AND (attribute_not_exists(${lease}) OR ${lease} < ${nowV}))`;
-        const retryFailed = input.redrive ? ` OR (${state} = ${u.value(DeliveryState.FAILED)} AND ${u.name('failedStep')} = ${u.value('dispatch')})` : '';
+        const retryFailed = input.redrive
+          ? ` OR (${state} = ${u.value(DeliveryState.FAILED)} AND ${u.name('failedStep')} = ${u.value('dispatch')})`
+          : '';
         return `attribute_not_exists(pk) OR ${open}${retryFailed}`;
       },
       DeliveryState.UPLOADING,
@@ -317,7 +329,14 @@ export class DeliveryLedger {
    */
   async recordDispatchFailure(
     object: ObjectRef,
-    failure: { owner?: string | undefined; code: string; message: string; final: boolean; routeId?: string | undefined; vendor?: string | undefined },
+    failure: {
+      owner?: string | undefined;
+      code: string;
+      message: string;
+      final: boolean;
+      routeId?: string | undefined;
+      vendor?: string | undefined;
+    },
   ): Promise<void> {
     const key = deliveryKeyOf(object);
     await this.update(
@@ -387,7 +406,9 @@ export class DeliveryLedger {
     if (!record) return { outcome: 'missing' };
     switch (record.state) {
       case DeliveryState.COMPLETING:
-        return (record.leaseUntil ?? 0) >= now ? { outcome: 'busy', record } : { outcome: 'uncertain', record };
+        return (record.leaseUntil ?? 0) >= now
+          ? { outcome: 'busy', record }
+          : { outcome: 'uncertain', record };
       case DeliveryState.COMPLETION_UNCERTAIN:
         return { outcome: 'uncertain', record };
       case DeliveryState.RECEIVED:
@@ -408,7 +429,12 @@ export class DeliveryLedger {
     if (!out) throw new LeaseLostError('saving completion progress');
   }
 
-  async markCompleted(key: DeliveryKey, owner: string, refs: VendorRefs, vendorState: string | undefined): Promise<DeliveryRecord> {
+  async markCompleted(
+    key: DeliveryKey,
+    owner: string,
+    refs: VendorRefs,
+    vendorState: string | undefined,
+  ): Promise<DeliveryRecord> {
     const out = await this.update(
       key,
       (u) => {
@@ -460,7 +486,10 @@ export class DeliveryLedger {
   }
 
   /** Latest vendor job status (from the status poller). */
-  async updateVendorStatus(key: DeliveryKey, status: { phase: string; vendorState: string; detail?: Record<string, unknown> | undefined }): Promise<void> {
+  async updateVendorStatus(
+    key: DeliveryKey,
+    status: { phase: string; vendorState: string; detail?: Record<string, unknown> | undefined },
+  ): Promise<void> {
     await this.update(key, (u) => {
       u.set('vendorPhase', status.phase);
       u.set('vendorState', status.vendorState);
@@ -478,7 +507,18 @@ export class DeliveryLedger {
       key,
       (u) => {
         u.increment('replays');
-        u.remove('leaseOwner', 'leaseUntil', 'completionEnqueuedAt', 'completionMessage', 'reason', 'failedStep', 'vendorState', 'vendorPhase', 'vendorDetail', 'completedAt');
+        u.remove(
+          'leaseOwner',
+          'leaseUntil',
+          'completionEnqueuedAt',
+          'completionMessage',
+          'reason',
+          'failedStep',
+          'vendorState',
+          'vendorPhase',
+          'vendorDetail',
+          'completedAt',
+        );
         u.set('refs', {});
         return `attribute_exists(pk) AND NOT ${u.name('state')} IN (${u.value(DeliveryState.UPLOADING)}, ${u.value(DeliveryState.COMPLETING)})`;
       },
@@ -491,7 +531,11 @@ export class DeliveryLedger {
    * Operator action for COMPLETION_UNCERTAIN: `completed` after checking the vendor shows the job,
    * `retry` to call the vendor again (back to UPLOADED; the caller re-sends the completion message).
    */
-  async resolveUncertain(key: DeliveryKey, as: 'completed' | 'retry', operator: string): Promise<DeliveryRecord | undefined> {
+  async resolveUncertain(
+    key: DeliveryKey,
+    as: 'completed' | 'retry',
+    operator: string,
+  ): Promise<DeliveryRecord | undefined> {
     return this.update(
       key,
       (u) => {

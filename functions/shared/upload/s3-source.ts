@@ -20,6 +20,12 @@ export interface ObjectHead {
   readonly versionId: string | undefined;
 }
 
+/** S3 event notifications carry the ETag without quotes; `If-Match` wants the quoted entity tag. */
+function ifMatch(object: ObjectVersion): { IfMatch?: string } {
+  if (object.versionId !== undefined || !object.eTag) return {};
+  return { IfMatch: object.eTag.startsWith('"') ? object.eTag : `"${object.eTag}"` };
+}
+
 function s3ErrorName(error: unknown): string {
   const e = error as { name?: string; Code?: string; $metadata?: { httpStatusCode?: number } };
   return e.name ?? e.Code ?? 'Unknown';
@@ -30,16 +36,24 @@ export function classifyS3Error(error: unknown, what: string): Error {
   const name = s3ErrorName(error);
   const status = (error as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
   if (name === 'NoSuchKey' || name === 'NoSuchVersion' || name === 'NotFound' || status === 404) {
-    return new PermanentError(ErrorCode.OBJECT_NOT_FOUND, `${what}: the object (version) no longer exists`, { cause: error });
-  }
-  if (name === 'PreconditionFailed' || status === 412) {
-    return new PermanentError(ErrorCode.OBJECT_CHANGED, `${what}: the object was replaced since the notification`, {
+    return new PermanentError(ErrorCode.OBJECT_NOT_FOUND, `${what}: the object (version) no longer exists`, {
       cause: error,
     });
   }
+  if (name === 'PreconditionFailed' || status === 412) {
+    return new PermanentError(
+      ErrorCode.OBJECT_CHANGED,
+      `${what}: the object was replaced since the notification`,
+      {
+        cause: error,
+      },
+    );
+  }
   if (name === 'AccessDenied' || status === 403) {
     // Usually a missing grant or KMS permission: retrying cannot fix it, but an operator can.
-    return new PermanentError(ErrorCode.INTERNAL, `${what}: access denied reading the object`, { cause: error });
+    return new PermanentError(ErrorCode.INTERNAL, `${what}: access denied reading the object`, {
+      cause: error,
+    });
   }
   return new RetryableError(ErrorCode.NETWORK, `${what}: ${name}`, { cause: error });
 }
@@ -53,7 +67,7 @@ export async function headObject(s3: S3Client, object: ObjectVersion): Promise<O
         Key: object.key,
         VersionId: object.versionId,
         ChecksumMode: 'ENABLED',
-        ...(object.versionId === undefined && object.eTag ? { IfMatch: object.eTag } : {}),
+        ...ifMatch(object),
       }),
     );
     const checksum = head.ChecksumSHA256;
@@ -91,7 +105,7 @@ export async function openObject(
         Bucket: object.bucket,
         Key: object.key,
         VersionId: object.versionId,
-        ...(object.versionId === undefined && object.eTag ? { IfMatch: object.eTag } : {}),
+        ...ifMatch(object),
         ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
       }),
       { abortSignal: signal },
@@ -101,7 +115,10 @@ export async function openObject(
     const expected = range ? range.end - range.start + 1 : out.ContentLength;
     if (out.ContentLength !== undefined && expected !== undefined && out.ContentLength !== expected) {
       body.destroy();
-      throw new RetryableError(ErrorCode.NETWORK, `GetObject returned ${out.ContentLength} bytes, expected ${expected}`);
+      throw new RetryableError(
+        ErrorCode.NETWORK,
+        `GetObject returned ${out.ContentLength} bytes, expected ${expected}`,
+      );
     }
     return { body, length: out.ContentLength ?? expected ?? 0 };
   } catch (error) {
@@ -111,7 +128,11 @@ export async function openObject(
 }
 
 /** One streaming pass over the object computing its SHA-256 (base64 of the raw digest). */
-export async function sha256OfObject(s3: S3Client, object: ObjectVersion, signal?: AbortSignal): Promise<string> {
+export async function sha256OfObject(
+  s3: S3Client,
+  object: ObjectVersion,
+  signal?: AbortSignal,
+): Promise<string> {
   const { body } = await openObject(s3, object, undefined, signal);
   const hash = createHash('sha256');
   try {

@@ -103,7 +103,11 @@ export async function streamPut(request: StreamPutRequest): Promise<StreamPutRes
       throw new TimeoutError(`upload to ${shown}: stopped before the function's time ran out`, { cause });
     }
     const code = (error as { code?: string }).code ?? (pipelineError as { code?: string } | undefined)?.code;
-    throw new RetryableError(ErrorCode.NETWORK, `upload to ${shown}: connection failed (${code ?? 'unknown'})`, { cause });
+    throw new RetryableError(
+      ErrorCode.NETWORK,
+      `upload to ${shown}: connection failed (${code ?? 'unknown'})`,
+      { cause },
+    );
   }
 
   if (response.statusCode !== 200) {
@@ -118,7 +122,9 @@ export async function streamPut(request: StreamPutRequest): Promise<StreamPutRes
   await sent;
   if (pipelineError) {
     body.destroy();
-    throw new RetryableError(ErrorCode.NETWORK, `upload to ${shown}: body stream failed`, { cause: pipelineError });
+    throw new RetryableError(ErrorCode.NETWORK, `upload to ${shown}: body stream failed`, {
+      cause: pipelineError,
+    });
   }
   const eTag = response.headers.etag;
   return { status: 200, eTag: typeof eTag === 'string' ? eTag : undefined };

@@ -2,7 +2,7 @@ import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
-import type { UploadPart, UploadPlan, UploadResult, UploadTarget, UploadedPart } from '../../vendors/types';
+import type { UploadedPart, UploadPart, UploadPlan, UploadResult, UploadTarget } from '../../vendors/types';
 import { isRetryable, UploadUrlExpiredError } from '../errors';
 import { unsignedUrl } from '../redact';
 import { type ObjectVersion, openObject } from './s3-source';
@@ -51,7 +51,9 @@ async function putRange(
   let delay = options.retryDelayMs ?? 250;
   for (let attempt = 1; ; attempt++) {
     if (target.expiresAt !== undefined && target.expiresAt <= now()) {
-      throw new UploadUrlExpiredError(`upload URL for ${unsignedUrl(target.url)} expired before the upload started`);
+      throw new UploadUrlExpiredError(
+        `upload URL for ${unsignedUrl(target.url)} expired before the upload started`,
+      );
     }
     const source = await openObject(options.s3, options.object, range, options.signal);
     let sentHere = 0;
@@ -126,7 +128,13 @@ export async function uploadPlan(
       const url = urls[index];
       if (!part || !url) return;
       try {
-        const eTag = await putRange({ ...options, signal }, part.target, url, { start: part.start, end: part.end }, report);
+        const eTag = await putRange(
+          { ...options, signal },
+          part.target,
+          url,
+          { start: part.start, end: part.end },
+          report,
+        );
         if (!eTag) throw new Error(`part ${part.partNumber}: the upload answer carried no ETag`);
         done.push({ partNumber: part.partNumber, eTag });
       } catch (error) {
@@ -148,7 +156,9 @@ function checkPartsCoverObject(parts: readonly UploadPart[], size: number): void
   let expectedStart = 0;
   parts.forEach((part, i) => {
     if (part.partNumber !== i + 1 || part.start !== expectedStart || part.end < part.start) {
-      throw new Error(`multipart plan does not cover the object: part ${part.partNumber} is ${part.start}-${part.end}`);
+      throw new Error(
+        `multipart plan does not cover the object: part ${part.partNumber} is ${part.start}-${part.end}`,
+      );
     }
     expectedStart = part.end + 1;
   });

@@ -38,7 +38,8 @@ export function assertSafeUploadTarget(raw: string, policy: UploadGuardPolicy): 
     throw new UnsafeUploadTargetError('upload URL is not a valid absolute URL');
   }
   const shown = redactUrl(url.toString());
-  if (url.username || url.password) throw new UnsafeUploadTargetError(`upload URL carries credentials: ${shown}`);
+  if (url.username || url.password)
+    throw new UnsafeUploadTargetError(`upload URL carries credentials: ${shown}`);
   const hostname = url.hostname.toLowerCase();
   if (url.protocol === 'http:') {
     if (!(policy.allowLoopbackHttp && isLoopbackHost(hostname))) {

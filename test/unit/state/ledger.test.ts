@@ -13,7 +13,14 @@ function clock(start = 1_700_000_000_000) {
 let n = 0;
 function anObject(overrides: Partial<ObjectRef> = {}): ObjectRef {
   n++;
-  return { bucket: 'ingest', key: `cleartax/sales/file-${n}.csv`, versionId: `v${n}`, eTag: `etag${n}`, size: 10, ...overrides };
+  return {
+    bucket: 'ingest',
+    key: `cleartax/sales/file-${n}.csv`,
+    versionId: `v${n}`,
+    eTag: `etag${n}`,
+    size: 10,
+    ...overrides,
+  };
 }
 
 async function ledgerWithClock() {
@@ -57,7 +64,11 @@ describe('DeliveryLedger dispatch leases', () => {
     const object = anObject();
     const key = deliveryKeyOf(object);
     await begin(ledger, object, 'A');
-    await ledger.markUploaded(key, 'A', { refs: { uploadId: 'u1' }, completionMessage: '{"m":1}', leaseMs: 30_000 });
+    await ledger.markUploaded(key, 'A', {
+      refs: { uploadId: 'u1' },
+      completionMessage: '{"m":1}',
+      leaseMs: 30_000,
+    });
     await ledger.markCompletionEnqueued(key);
 
     const duplicate = await begin(ledger, object, 'B');
@@ -70,7 +81,11 @@ describe('DeliveryLedger dispatch leases', () => {
     const { ledger, time } = await ledgerWithClock();
     const object = anObject();
     await begin(ledger, object, 'A');
-    await ledger.markUploaded(deliveryKeyOf(object), 'A', { refs: {}, completionMessage: '{"m":1}', leaseMs: 30_000 });
+    await ledger.markUploaded(deliveryKeyOf(object), 'A', {
+      refs: {},
+      completionMessage: '{"m":1}',
+      leaseMs: 30_000,
+    });
 
     const whileAlive = await begin(ledger, object, 'B');
     time.advance(30_001);
@@ -97,7 +112,12 @@ describe('DeliveryLedger dispatch leases', () => {
     const { ledger } = await ledgerWithClock();
     const object = anObject();
     await begin(ledger, object, 'A');
-    await ledger.recordDispatchFailure(object, { owner: 'A', code: 'VENDOR_REJECTED', message: 'nope', final: true });
+    await ledger.recordDispatchFailure(object, {
+      owner: 'A',
+      code: 'VENDOR_REJECTED',
+      message: 'nope',
+      final: true,
+    });
 
     const duplicate = await begin(ledger, object, 'B');
     const redriven = await begin(ledger, object, 'C', true);
@@ -111,7 +131,12 @@ describe('DeliveryLedger dispatch leases', () => {
     const { ledger } = await ledgerWithClock();
     const object = anObject();
     await begin(ledger, object, 'A');
-    await ledger.recordDispatchFailure(object, { owner: 'A', code: 'NETWORK', message: 'reset', final: false });
+    await ledger.recordDispatchFailure(object, {
+      owner: 'A',
+      code: 'NETWORK',
+      message: 'reset',
+      final: false,
+    });
 
     const retry = await begin(ledger, object, 'B');
 
@@ -124,10 +149,18 @@ describe('DeliveryLedger dispatch leases', () => {
     const unrouted = anObject({ key: 'nowhere/x.csv' });
     const delivered = anObject();
     await begin(ledger, delivered, 'A');
-    await ledger.markUploaded(deliveryKeyOf(delivered), 'A', { refs: {}, completionMessage: '{}', leaseMs: 1 });
+    await ledger.markUploaded(deliveryKeyOf(delivered), 'A', {
+      refs: {},
+      completionMessage: '{}',
+      leaseMs: 1,
+    });
 
     await ledger.recordDispatchFailure(unrouted, { code: 'NO_ROUTE', message: 'no route', final: true });
-    await ledger.recordDispatchFailure(delivered, { code: 'NO_ROUTE', message: 'late duplicate', final: true });
+    await ledger.recordDispatchFailure(delivered, {
+      code: 'NO_ROUTE',
+      message: 'late duplicate',
+      final: true,
+    });
 
     expect((await ledger.get(deliveryKeyOf(unrouted)))?.state).toBe(DeliveryState.FAILED);
     expect((await ledger.get(deliveryKeyOf(delivered)))?.state).toBe(DeliveryState.UPLOADED);
@@ -152,16 +185,28 @@ describe('DeliveryLedger completion leases', () => {
     const object = anObject();
     const key = deliveryKeyOf(object);
     await begin(setup.ledger, object, 'D');
-    await setup.ledger.markUploaded(key, 'D', { refs: { uploadId: 'u' }, completionMessage: '{}', leaseMs: 1 });
+    await setup.ledger.markUploaded(key, 'D', {
+      refs: { uploadId: 'u' },
+      completionMessage: '{}',
+      leaseMs: 1,
+    });
     await setup.ledger.markCompletionEnqueued(key);
     return { ...setup, key };
   }
-  const opts = (owner: string, retryAmbiguous = false, redrive = false) => ({ owner, leaseMs: 10_000, retryAmbiguous, redrive });
+  const opts = (owner: string, retryAmbiguous = false, redrive = false) => ({
+    owner,
+    leaseMs: 10_000,
+    retryAmbiguous,
+    redrive,
+  });
 
   it('lets exactly one of two concurrent completion messages call the vendor', async () => {
     const { ledger, key } = await uploaded();
 
-    const [a, b] = await Promise.all([ledger.beginCompletion(key, opts('A')), ledger.beginCompletion(key, opts('B'))]);
+    const [a, b] = await Promise.all([
+      ledger.beginCompletion(key, opts('A')),
+      ledger.beginCompletion(key, opts('B')),
+    ]);
 
     expect([a.outcome, b.outcome].sort()).toEqual(['acquired', 'busy']);
   });
@@ -206,7 +251,11 @@ describe('DeliveryLedger completion leases', () => {
   it('goes back to UPLOADED after a definite vendor failure, and to FAILED when final', async () => {
     const { ledger, key } = await uploaded();
     await ledger.beginCompletion(key, opts('A'));
-    await ledger.recordCompletionFailure(key, 'A', { code: 'VENDOR_UNAVAILABLE', message: '500', final: false });
+    await ledger.recordCompletionFailure(key, 'A', {
+      code: 'VENDOR_UNAVAILABLE',
+      message: '500',
+      final: false,
+    });
     const second = await ledger.beginCompletion(key, opts('B'));
     await ledger.recordCompletionFailure(key, 'B', { code: 'VENDOR_REJECTED', message: '400', final: true });
 
@@ -240,7 +289,13 @@ describe('DeliveryLedger completion leases', () => {
 
     expect(replay?.state).toBe(DeliveryState.RECEIVED);
     expect(record?.replays).toBe(1);
-    expect(record?.history?.map((h) => h.state)).toEqual(['UPLOADING', 'UPLOADED', 'COMPLETING', 'COMPLETED', 'RECEIVED']);
+    expect(record?.history?.map((h) => h.state)).toEqual([
+      'UPLOADING',
+      'UPLOADED',
+      'COMPLETING',
+      'COMPLETED',
+      'RECEIVED',
+    ]);
     const received = await ledger.listByState(DeliveryState.RECEIVED);
     expect(received.map((r) => r.pk)).toContain(key.pk);
   });
