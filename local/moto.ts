@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Shown when no moto server can be found. */
@@ -37,28 +38,58 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-/**
- * Finds moto_server: $MOTO_SERVER, then PATH, then pyenv's shims (moto is often installed under
- * pyenv, whose shims are only on a login shell's PATH), then a login shell's own lookup.
- */
-export function findMotoServer(): string | undefined {
-  const explicit = process.env.MOTO_SERVER;
-  if (explicit && existsSync(explicit)) return explicit;
-  const found = onPath('moto_server');
-  if (found) return found;
-  const pyenvRoot = process.env.PYENV_ROOT ?? path.join(os.homedir(), '.pyenv');
-  const shim = path.join(pyenvRoot, 'shims', 'moto_server');
-  if (existsSync(shim)) return shim;
+/** A command that runs a Python interpreter able to import moto's server. */
+export interface MotoCommand {
+  readonly command: string;
+  readonly args: readonly string[];
+  /** False when only a plain moto_server binary was found (DynamoDB writes not serialised). */
+  readonly atomicDynamo: boolean;
+}
+
+const WRAPPER = fileURLToPath(new URL('./moto_server.py', import.meta.url));
+
+function canImportMoto(python: string): boolean {
   try {
-    const viaLogin = execFileSync('bash', ['-lc', 'command -v moto_server'], {
-      encoding: 'utf8',
-      timeout: 10_000,
-    }).trim();
-    if (viaLogin && existsSync(viaLogin)) return viaLogin;
+    execFileSync(python, ['-c', 'import moto.server, moto.dynamodb.models'], { stdio: 'ignore', timeout: 30_000 });
+    return true;
   } catch {
-    // not found in a login shell either
+    return false;
+  }
+}
+
+let cached: MotoCommand | undefined;
+
+/**
+ * Finds moto: a Python with moto installed runs our wrapper (moto_server.py, atomic DynamoDB writes);
+ * failing that, a plain moto_server binary. Looks at $MOTO_PYTHON / $MOTO_SERVER, then PATH, then
+ * pyenv's shims (pyenv puts them only on a login shell's PATH), then a login shell's own lookup.
+ */
+export function findMoto(): MotoCommand | undefined {
+  if (cached) return cached;
+  const pyenvShims = path.join(process.env.PYENV_ROOT ?? path.join(os.homedir(), '.pyenv'), 'shims');
+  const pythons = [process.env.MOTO_PYTHON, onPath('python3'), path.join(pyenvShims, 'python3'), loginShellLookup('python3')];
+  for (const python of pythons) {
+    if (python && existsSync(python) && canImportMoto(python)) {
+      cached = { command: python, args: [WRAPPER], atomicDynamo: true };
+      return cached;
+    }
+  }
+  const servers = [process.env.MOTO_SERVER, onPath('moto_server'), path.join(pyenvShims, 'moto_server'), loginShellLookup('moto_server')];
+  for (const server of servers) {
+    if (server && existsSync(server)) {
+      cached = { command: server, args: [], atomicDynamo: false };
+      return cached;
+    }
   }
   return undefined;
+}
+
+function loginShellLookup(name: string): string | undefined {
+  try {
+    return execFileSync('bash', ['-lc', `command -v ${name}`], { encoding: 'utf8', timeout: 10_000 }).trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const running = new Set<ChildProcess>();
@@ -80,10 +111,13 @@ function installExitHooks(): void {
 export async function startMoto(
   options: { port?: number; log?: (line: string) => void } = {},
 ): Promise<MotoServer> {
-  const binary = findMotoServer();
-  if (!binary) throw new Error(MOTO_HINT);
+  const moto = findMoto();
+  if (!moto) throw new Error(MOTO_HINT);
+  if (!moto.atomicDynamo) {
+    options.log?.('warning: running plain moto_server; concurrent DynamoDB conditional writes are not atomic in it\n');
+  }
   const port = options.port ?? (await freePort());
-  const child = spawn(binary, ['-H', '127.0.0.1', '-p', String(port)], {
+  const child = spawn(moto.command, [...moto.args, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, PYTHONUNBUFFERED: '1' },
   });

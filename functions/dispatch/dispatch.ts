@@ -344,7 +344,8 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
     upload: {
       kind: upload.kind,
       url: upload.url,
-      signedUrl: upload.signedUrl,
+      // A presigned URL is a short-lived credential: kept only for a vendor whose completion call wants it.
+      signedUrl: adapter.completionNeedsSignedUrl?.(ctx.options) ? upload.signedUrl : undefined,
       eTag: upload.eTag,
       parts: upload.parts ? [...upload.parts] : undefined,
     },

@@ -69,6 +69,7 @@ export interface VendorResponse {
   readonly headers: Readonly<Record<string, string>>;
   /** Parsed JSON when the body is JSON, else the raw text (`''` for an empty body). */
   readonly body: unknown;
+  /** The body as text, redacted and cut to 2,000 characters: for error messages only. */
   readonly text: string;
 }
 
@@ -181,6 +182,11 @@ export interface VendorAdapter<TSecret = unknown, TOptions = unknown> {
    * When false, an ambiguous completion is parked as COMPLETION_UNCERTAIN instead of retried.
    */
   readonly completionIdempotent: boolean;
+  /**
+   * True when the completion call needs the presigned URL exactly as signed (ClearTax GST's sample
+   * passes it whole). Otherwise only the unsigned URL is kept in the completion message and ledger.
+   */
+  completionNeedsSignedUrl?(options: TOptions): boolean;
   /** Default cap on concurrent API calls per vendor account (CleverTap: 3). Routes may lower it. */
   readonly defaultMaxConcurrentCalls?: number;
   /**
@@ -195,7 +201,10 @@ export interface VendorAdapter<TSecret = unknown, TOptions = unknown> {
   /** Tell the vendor the bytes are there (mark complete / trigger ingestion). */
   complete(input: CompletionInput, ctx: CompletionContext<TSecret, TOptions>): Promise<CompletionResult>;
   /** The vendor's job state, for vendors that publish one. */
-  status?(input: CompletionInput & { readonly result: VendorRefs }, ctx: VendorContext<TSecret, TOptions>): Promise<VendorJobStatus>;
+  status?(
+    input: CompletionInput & { readonly result: VendorRefs },
+    ctx: VendorContext<TSecret, TOptions>,
+  ): Promise<VendorJobStatus>;
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: the registry holds adapters of every secret/option shape

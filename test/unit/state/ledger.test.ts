@@ -33,15 +33,18 @@ const begin = (ledger: DeliveryLedger, object: ObjectRef, owner: string, redrive
   ledger.beginDispatch({ object, routeId: 'r', vendor: 'cleartax-gst', owner, leaseMs: 30_000, redrive });
 
 describe('DeliveryLedger dispatch leases', () => {
-  it('gives the first caller the lease and tells a concurrent duplicate the delivery is busy', async () => {
+  it('gives exactly one of several concurrent callers the lease; the others are told it is busy', async () => {
     const { ledger } = await ledgerWithClock();
-    const object = anObject();
+    const objects = Array.from({ length: 20 }, () => anObject());
 
-    const [a, b] = await Promise.all([begin(ledger, object, 'A'), begin(ledger, object, 'B')]);
+    const results = await Promise.all(
+      objects.map((object) => Promise.all(['A', 'B', 'C'].map((owner) => begin(ledger, object, owner)))),
+    );
 
-    const outcomes = [a.outcome, b.outcome].sort();
-    expect(outcomes).toEqual(['acquired', 'busy']);
-    const record = await ledger.get(deliveryKeyOf(object));
+    for (const outcomes of results) {
+      expect(outcomes.map((o) => o.outcome).sort()).toEqual(['acquired', 'busy', 'busy']);
+    }
+    const record = await ledger.get(deliveryKeyOf(objects[0] as ObjectRef));
     expect(record?.state).toBe(DeliveryState.UPLOADING);
     expect(record?.attempts).toBe(1);
   });

@@ -1,0 +1,76 @@
+import { z } from 'zod';
+import {
+  ApiPathSchema,
+  CLEARTAX_TOKEN_PATH,
+  ClearTaxCredentialShape,
+  hasExactlyOneCredential,
+  ONE_CREDENTIAL_MESSAGE,
+} from '../cleartax-common/schemas';
+
+/**
+ * Secrets Manager JSON: `authToken` or `clientSecret`, plus the `integrationId` ClearTax issues at
+ * onboarding (a 36-character UUID, sent as `x-integration-id`).
+ */
+export const OneSecretSchema = z
+  .object({ ...ClearTaxCredentialShape, integrationId: z.guid('a 36-character UUID') })
+  .refine(hasExactlyOneCredential, ONE_CREDENTIAL_MESSAGE);
+export type OneSecret = z.infer<typeof OneSecretSchema>;
+
+/** API paths; all documented except the token path, which is assumed to be the GST flow's. */
+export const OnePathsSchema = z.strictObject({
+  token: ApiPathSchema.default(CLEARTAX_TOKEN_PATH),
+  presign: ApiPathSchema.default('/one-integration/action/pre-sign'),
+  ingest: ApiPathSchema.default('/one-integration/api/v1/ingest'),
+  status: ApiPathSchema.default('/one-integration/workflow/status'),
+});
+export type OnePaths = z.infer<typeof OnePathsSchema>;
+
+/** A dotted JSON path into the ingest answer, e.g. `result.taskId`. */
+const JsonPathSchema = z
+  .string()
+  .regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, 'a dotted path such as result.taskId');
+
+/** Route options. */
+export const OneOptionsSchema = z.strictObject({
+  /** Logical file type fixed at onboarding (e.g. `sales`), sent as `fileInfo[].fileType`. */
+  fileType: z.string().min(1),
+  /** `SALES`, `PURCHASE`, `TDSV2_PR`, `GENERAL_LEDGER` or an onboarded template. */
+  templateType: z.string().min(1),
+  /** Free-form object sent as the ingest call's `metadata`. */
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  paths: OnePathsSchema.prefault({}),
+  /** Where the task id sits in the ingest answer (assumed `result.taskId`: the reference does not show it). */
+  taskIdField: JsonPathSchema.default('result.taskId'),
+});
+export type OneOptions = z.infer<typeof OneOptionsSchema>;
+
+/** The error object of the one-integration envelope. */
+export const OneErrorSchema = z.object({
+  code: z.union([z.string(), z.number()]).nullish(),
+  message: z.string().nullish(),
+  validationErrors: z.unknown().optional(),
+});
+
+/** Every one-integration JSON answer: `{status, success, message, result, error, metadata}`. */
+export const OneEnvelopeSchema = z.object({
+  status: z.number().nullish(),
+  success: z.boolean(),
+  message: z.string().nullish(),
+  result: z.unknown(),
+  error: OneErrorSchema.nullish(),
+  metadata: z.unknown().optional(),
+});
+export type OneEnvelope = z.infer<typeof OneEnvelopeSchema>;
+
+/** Pre-sign `result`. The URL is valid for one hour. */
+export const OnePresignResultSchema = z.object({
+  status: z.string().nullish(),
+  uploadUrl: z.string().min(1),
+});
+export type OnePresignResult = z.infer<typeof OnePresignResultSchema>;
+
+/** Workflow status `result`; `null` when the task is unknown. Other fields are kept as detail. */
+export const OneStatusResultSchema = z.looseObject({
+  workflowStatus: z.string().min(1),
+});
+export type OneStatusResult = z.infer<typeof OneStatusResultSchema>;

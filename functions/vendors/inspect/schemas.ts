@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/** Secrets Manager JSON: the API token. */
+export const InspectSecretSchema = z.object({
+  token: z.string().min(1),
+});
+export type InspectSecret = z.infer<typeof InspectSecretSchema>;
+
+const ApiPathSchema = z.string().regex(/^\/[^?#\s]*$/, 'a path starting with "/", without query or fragment');
+
+/** `type/subtype`, parameters allowed (RFC 9110 token characters). */
+export const MimeTypeSchema = z
+  .string()
+  .regex(
+    /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;\s*[\w!#$&^.+-]+=("[^"]*"|[\w!#$&^.+-]+))*$/,
+    'a MIME type such as image/png',
+  );
+
+/**
+ * API paths. `presign` is documented; `complete` is assumed (the reference names "Complete File
+ * Upload" but its path was not readable).
+ */
+export const InspectPathsSchema = z.strictObject({
+  presign: ApiPathSchema.default('/api/inspect/v1/file/upload/presigned'),
+  complete: ApiPathSchema.default('/api/inspect/v1/file/upload/complete'),
+});
+export type InspectPaths = z.infer<typeof InspectPathsSchema>;
+
+/** Route options (the `{assetId}` key segment arrives here). */
+export const InspectOptionsSchema = z.strictObject({
+  /** The asset (entity) the file belongs to. */
+  assetId: z.uuid(),
+  /** Header carrying the token (assumed `Authorization`: the reference does not show it). */
+  authHeader: z
+    .string()
+    .regex(/^[A-Za-z0-9-]+$/, 'an HTTP header name')
+    .default('Authorization'),
+  /** Scheme before the token (assumed `Bearer`); `''` sends the bare token. */
+  authScheme: z
+    .string()
+    .regex(/^[A-Za-z0-9-]*$/, 'an auth scheme such as Bearer')
+    .default('Bearer'),
+  /** MIME type sent for every file of this route; else the object's own when specific, else by extension. */
+  contentType: MimeTypeSchema.optional(),
+  /** Refuse larger files before asking for a URL (the vendor checks `size` against limits it does not publish). */
+  maxSizeBytes: z.int().positive().optional(),
+  /**
+   * When the vendor already holds the bytes (presign answers 200), still call the completion endpoint
+   * for that file id. Off by default: the contract reads a 200 as a file that is already complete.
+   */
+  completeOnDuplicate: z.boolean().default(false),
+  /** JSON field of the completion body carrying the file id (assumed `id`). */
+  completeIdField: z
+    .string()
+    .regex(/^[A-Za-z_$][\w$]*$/, 'a JSON field name')
+    .default('id'),
+  paths: InspectPathsSchema.prefault({}),
+});
+export type InspectOptions = z.infer<typeof InspectOptionsSchema>;
+
+/** Presign 201: upload needed; the URL is valid for 15 minutes. */
+export const PresignCreatedResponseSchema = z.object({
+  data: z.object({ presignedURL: z.string().min(1), id: z.string().min(1) }),
+});
+export type PresignCreatedResponse = z.infer<typeof PresignCreatedResponseSchema>;
+
+/** Presign 200: a file with this hash is already uploaded. */
+export const PresignExistingResponseSchema = z.object({
+  data: z.object({ id: z.string().min(1) }),
+});
+export type PresignExistingResponse = z.infer<typeof PresignExistingResponseSchema>;
+
+/** Every error answer (400, 401, 403, 404, 500). */
+export const InspectErrorSchema = z.object({
+  error: z.string().nullish(),
+  errorDescription: z.string().nullish(),
+});
+export type InspectError = z.infer<typeof InspectErrorSchema>;
