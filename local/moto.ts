@@ -3,8 +3,8 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 
 /** Shown when no moto server can be found. */
 export const MOTO_HINT =
@@ -50,7 +50,10 @@ const WRAPPER = fileURLToPath(new URL('./moto_server.py', import.meta.url));
 
 function canImportMoto(python: string): boolean {
   try {
-    execFileSync(python, ['-c', 'import moto.server, moto.dynamodb.models'], { stdio: 'ignore', timeout: 30_000 });
+    execFileSync(python, ['-c', 'import moto.server, moto.dynamodb.models'], {
+      stdio: 'ignore',
+      timeout: 30_000,
+    });
     return true;
   } catch {
     return false;
@@ -67,14 +70,24 @@ let cached: MotoCommand | undefined;
 export function findMoto(): MotoCommand | undefined {
   if (cached) return cached;
   const pyenvShims = path.join(process.env.PYENV_ROOT ?? path.join(os.homedir(), '.pyenv'), 'shims');
-  const pythons = [process.env.MOTO_PYTHON, onPath('python3'), path.join(pyenvShims, 'python3'), loginShellLookup('python3')];
+  const pythons = [
+    process.env.MOTO_PYTHON,
+    onPath('python3'),
+    path.join(pyenvShims, 'python3'),
+    loginShellLookup('python3'),
+  ];
   for (const python of pythons) {
     if (python && existsSync(python) && canImportMoto(python)) {
       cached = { command: python, args: [WRAPPER], atomicDynamo: true };
       return cached;
     }
   }
-  const servers = [process.env.MOTO_SERVER, onPath('moto_server'), path.join(pyenvShims, 'moto_server'), loginShellLookup('moto_server')];
+  const servers = [
+    process.env.MOTO_SERVER,
+    onPath('moto_server'),
+    path.join(pyenvShims, 'moto_server'),
+    loginShellLookup('moto_server'),
+  ];
   for (const server of servers) {
     if (server && existsSync(server)) {
       cached = { command: server, args: [], atomicDynamo: false };
@@ -86,7 +99,10 @@ export function findMoto(): MotoCommand | undefined {
 
 function loginShellLookup(name: string): string | undefined {
   try {
-    return execFileSync('bash', ['-lc', `command -v ${name}`], { encoding: 'utf8', timeout: 10_000 }).trim() || undefined;
+    return (
+      execFileSync('bash', ['-lc', `command -v ${name}`], { encoding: 'utf8', timeout: 10_000 }).trim() ||
+      undefined
+    );
   } catch {
     return undefined;
   }
@@ -114,7 +130,9 @@ export async function startMoto(
   const moto = findMoto();
   if (!moto) throw new Error(MOTO_HINT);
   if (!moto.atomicDynamo) {
-    options.log?.('warning: running plain moto_server; concurrent DynamoDB conditional writes are not atomic in it\n');
+    options.log?.(
+      'warning: running plain moto_server; concurrent DynamoDB conditional writes are not atomic in it\n',
+    );
   }
   const port = options.port ?? (await freePort());
   const child = spawn(moto.command, [...moto.args, '-H', '127.0.0.1', '-p', String(port)], {

@@ -186,6 +186,7 @@ export async function deliverObject(
   }
   const attempt = begin.record.attempts ?? 1;
   log = log.with({ dispatchAttempt: attempt });
+  log.info('dispatching', { size: object.size });
   const owner = invocation.requestId;
 
   try {
