@@ -110,7 +110,7 @@ function catalog(): string {
 
 /** A minimal, valid Office Open XML workbook (one sheet, inline strings), zipped with DEFLATE. */
 function xlsx(rows: ReadonlyArray<ReadonlyArray<string | number>>): Buffer {
-  const escape = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+  const xmlText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
   const col = (i: number) => String.fromCharCode(65 + i);
   const sheetRows = rows
     .map((row, r) => {
@@ -118,7 +118,7 @@ function xlsx(rows: ReadonlyArray<ReadonlyArray<string | number>>): Buffer {
         .map((v, c) =>
           typeof v === 'number'
             ? `<c r="${col(c)}${r + 1}"><v>${v}</v></c>`
-            : `<c r="${col(c)}${r + 1}" t="inlineStr"><is><t>${escape(v)}</t></is></c>`,
+            : `<c r="${col(c)}${r + 1}" t="inlineStr"><is><t>${xmlText(v)}</t></is></c>`,
         )
         .join('');
       return `<row r="${r + 1}">${cells}</row>`;
