@@ -28,6 +28,8 @@ export function redactUrl(raw: string): string {
   } catch {
     return unsignedUrl(raw);
   }
+  url.username = '';
+  url.password = '';
   for (const name of [...url.searchParams.keys()]) {
     if (SENSITIVE_PARAM.test(name)) url.searchParams.set(name, REDACTED);
   }
@@ -61,9 +63,27 @@ export class Redactor {
 
   /** Text with registered secrets and URL credentials removed. */
   text(input: string): string {
-    let out = input.replace(URL_IN_TEXT, (match) => redactUrl(match));
+    // Secrets are scrubbed before and after URL redaction: rebuilding a URL percent-encodes its
+    // query values, which would hide a secret from a plain search.
+    return this.scrub(this.scrub(input).replace(URL_IN_TEXT, (match) => redactUrl(match)));
+  }
+
+  /** Every registered secret in each form it may take in text (raw, URI- and form-encoded), longest first. */
+  private forms(): string[] {
+    const all = new Set<string>();
     for (const secret of this.secrets) {
-      if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+      all.add(secret);
+      all.add(encodeURIComponent(secret));
+      all.add(new URLSearchParams([['', secret]]).toString().slice(1));
+    }
+    // Longest first, so a secret that contains a shorter one is removed whole.
+    return [...all].sort((a, b) => b.length - a.length);
+  }
+
+  private scrub(text: string): string {
+    let out = text;
+    for (const form of this.forms()) {
+      if (out.includes(form)) out = out.split(form).join(REDACTED);
     }
     return out;
   }

@@ -13,7 +13,7 @@ export function backoffSeconds(input: {
   const random = input.random ?? Math.random;
   const exponent = Math.min(Math.max(input.attempt, 1) - 1, 30);
   const ceiling = Math.min(input.maxSeconds, input.baseSeconds * 2 ** exponent);
-  let seconds = Math.floor(random() * (ceiling + 1));
+  let seconds = Math.floor(random() * (Math.floor(ceiling) + 1));
   if (input.retryAfterMs !== undefined) seconds = Math.max(seconds, Math.ceil(input.retryAfterMs / 1000));
   return Math.min(Math.max(seconds, 0), 43_200);
 }

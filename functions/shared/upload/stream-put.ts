@@ -45,6 +45,8 @@ export function classifyUploadAnswer(status: number, body: string, shownUrl: str
   if (status === 403 && (code === 'AccessDenied' || code === undefined) && /expired/i.test(message ?? body)) {
     return new UploadUrlExpiredError(text, options);
   }
+  // 501 NotImplemented (a chunked body, an unsupported header) fails the same way every time.
+  if (status === 501) return new PermanentError(ErrorCode.UPLOAD_REJECTED, text, options);
   if (status === 408 || status === 429 || status >= 500 || code === 'RequestTimeout' || code === 'SlowDown') {
     return new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, text, options);
   }
@@ -110,13 +112,15 @@ export async function streamPut(request: StreamPutRequest): Promise<StreamPutRes
     );
   }
 
-  if (response.statusCode !== 200) {
+  const status = response.statusCode ?? 0;
+  // Any 2xx is success: S3 answers 200, Azure Blob's Put Blob answers 201.
+  if (status < 200 || status > 299) {
     // The server may answer before it has read the whole body (403, 411, 501): stop sending.
     const text = await readSmallBody(response);
     body.destroy();
     req.destroy();
     await sent;
-    throw classifyUploadAnswer(response.statusCode ?? 0, text, shown);
+    throw classifyUploadAnswer(status, text, shown);
   }
   response.resume();
   await sent;
@@ -127,5 +131,5 @@ export async function streamPut(request: StreamPutRequest): Promise<StreamPutRes
     });
   }
   const eTag = response.headers.etag;
-  return { status: 200, eTag: typeof eTag === 'string' ? eTag : undefined };
+  return { status, eTag: typeof eTag === 'string' ? eTag : undefined };
 }

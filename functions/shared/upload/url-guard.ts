@@ -11,13 +11,13 @@ export interface UploadGuardPolicy {
 
 const DEFAULT_PORT: Record<string, string> = { 'https:': '443', 'http:': '80' };
 
-function hostMatches(pattern: string, hostname: string, port: string): boolean {
+function hostMatches(pattern: string, hostname: string, port: string, defaultPort: string): boolean {
   const colon = pattern.lastIndexOf(':');
   const hasPort = colon !== -1 && /^\d+$/.test(pattern.slice(colon + 1));
   const hostPattern = (hasPort ? pattern.slice(0, colon) : pattern).toLowerCase();
-  const patternPort = hasPort ? pattern.slice(colon + 1) : undefined;
   // Without an explicit port the pattern means the scheme's default port only.
-  if (patternPort !== undefined ? patternPort !== port : port !== '') return false;
+  const patternPort = hasPort ? pattern.slice(colon + 1) : defaultPort;
+  if (patternPort !== (port || defaultPort)) return false;
   if (hostPattern.startsWith('*.')) {
     const suffix = hostPattern.slice(1);
     return hostname.endsWith(suffix) && hostname.length > suffix.length;
@@ -48,8 +48,8 @@ export function assertSafeUploadTarget(raw: string, policy: UploadGuardPolicy): 
   } else if (url.protocol !== 'https:') {
     throw new UnsafeUploadTargetError(`upload URL scheme ${url.protocol} is not allowed: ${shown}`);
   }
-  const port = url.port === DEFAULT_PORT[url.protocol] ? '' : url.port;
-  if (!policy.uploadHostAllowList.some((pattern) => hostMatches(pattern, hostname, port))) {
+  const defaultPort = DEFAULT_PORT[url.protocol] ?? '';
+  if (!policy.uploadHostAllowList.some((pattern) => hostMatches(pattern, hostname, url.port, defaultPort))) {
     throw new UnsafeUploadTargetError(`upload host ${url.host} is not on the route's allow-list: ${shown}`);
   }
   return url;

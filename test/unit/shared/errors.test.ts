@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AmbiguousOutcomeError,
+  ErrorCode,
+  errorCodeOf,
+  errorMessageOf,
+  FileRejectedError,
+  isRetryable,
+  NoRouteError,
+  PermanentError,
+  RetryableError,
+  ThrottledError,
+  TimeoutError,
+  UnsafeUploadTargetError,
+  UploadUrlExpiredError,
+} from '../../../functions/shared/errors';
+
+describe('isRetryable', () => {
+  it.each([
+    ['a RetryableError', new RetryableError(ErrorCode.NETWORK, 'reset'), true],
+    ['a ThrottledError', new ThrottledError('429'), true],
+    ['an UploadUrlExpiredError', new UploadUrlExpiredError('expired'), true],
+    ['a TimeoutError', new TimeoutError('late'), true],
+    ['an AmbiguousOutcomeError', new AmbiguousOutcomeError('no answer'), true],
+    ['a PermanentError', new PermanentError(ErrorCode.VENDOR_REJECTED, 'no'), false],
+    ['a NoRouteError', new NoRouteError('no route'), false],
+    ['a FileRejectedError', new FileRejectedError('.exe'), false],
+    ['an UnsafeUploadTargetError', new UnsafeUploadTargetError('evil host'), false],
+  ])('answers for %s', (_label, error, retryable) => {
+    expect(isRetryable(error)).toBe(retryable);
+  });
+
+  it.each([
+    ['a plain Error', new Error('boom')],
+    ['a TypeError', new TypeError('x is undefined')],
+    ['a thrown string', 'boom'],
+    ['undefined', undefined],
+    ['an object', { code: 'ECONNRESET' }],
+  ])('treats %s as retryable (unknown errors are)', (_label, error) => {
+    expect(isRetryable(error)).toBe(true);
+  });
+});
+
+describe('PipelineError', () => {
+  it('keeps the cause and the answer details', () => {
+    const cause = new Error('socket hang up');
+
+    const error = new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'presign: HTTP 503', {
+      cause,
+      status: 503,
+      vendorCode: 'SERVICE_DOWN',
+      retryAfterMs: 2000,
+    });
+
+    expect(error.cause).toBe(cause);
+    expect(error).toMatchObject({
+      code: 'VENDOR_UNAVAILABLE',
+      status: 503,
+      vendorCode: 'SERVICE_DOWN',
+      retryAfterMs: 2000,
+      message: 'presign: HTTP 503',
+      retryable: true,
+    });
+  });
+
+  it('keeps the cause through the named subclasses', () => {
+    const cause = new Error('403 Request has expired');
+
+    const error = new UploadUrlExpiredError('upload URL expired', { cause, status: 403 });
+
+    expect(error.cause).toBe(cause);
+    expect(error.code).toBe(ErrorCode.UPLOAD_URL_EXPIRED);
+    expect(error.status).toBe(403);
+  });
+
+  it('has no cause property when none was given', () => {
+    const error = new PermanentError(ErrorCode.MALFORMED_MESSAGE, 'bad body');
+
+    expect('cause' in error).toBe(false);
+  });
+
+  it('is named after its class and is an Error', () => {
+    const error = new ThrottledError('slow down');
+
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toBeInstanceOf(RetryableError);
+    expect(error.name).toBe('ThrottledError');
+    expect(error.code).toBe(ErrorCode.VENDOR_THROTTLED);
+  });
+});
+
+describe('errorCodeOf / errorMessageOf', () => {
+  it('gives the code of a pipeline error and INTERNAL for anything else', () => {
+    expect(errorCodeOf(new NoRouteError('x'))).toBe(ErrorCode.NO_ROUTE);
+    expect(errorCodeOf(new Error('x'))).toBe(ErrorCode.INTERNAL);
+    expect(errorCodeOf(42)).toBe(ErrorCode.INTERNAL);
+  });
+
+  it('gives the message of an Error and the string form of anything else', () => {
+    expect(errorMessageOf(new Error('boom'))).toBe('boom');
+    expect(errorMessageOf('plain')).toBe('plain');
+    expect(errorMessageOf(undefined)).toBe('undefined');
+  });
+});
