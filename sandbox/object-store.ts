@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { S3_PATH_PREFIX } from './s3-presign';
+import type { ContentSample } from './sniff';
+import type { SandboxVendor } from './types';
+
+/** The bucket each vendor's presigned URLs point into. */
+export const VENDOR_BUCKETS: Readonly<Record<SandboxVendor, string>> = {
+  'cleartax-gst': 'ingestionv2-sandbox',
+  'cleartax-one': 'one-integration-sandbox',
+  'clevertap-catalog': 'clevertap-catalog-uploads',
+  inspect: 'inspect-file-uploads',
+};
+
+/** What a successful PUT left behind: digests, size and the sniffed head. The bytes themselves are gone. */
+export interface StoredBytes extends ContentSample {
+  sha256Hex: string;
+  sha256Base64: string;
+  md5Hex: string;
+  contentType: string;
+  at: string;
+}
+
+/** A multipart upload (S3 semantics: parts may be re-sent until the upload is completed). */
+export interface MultipartState {
+  /** S3's upload id, carried by every part URL. */
+  uploadId: string;
+  totalParts: number;
+  parts: Map<number, StoredBytes>;
+  completed?: { parts: Array<{ partNumber: number; eTag: string }>; sample: ContentSample };
+}
+
+/** An object a vendor handed out a presigned URL for. */
+export interface StoredObject {
+  vendor: SandboxVendor;
+  objectId: string;
+  bucket: string;
+  fileName: string;
+  /** The Content-Type the URL is signed for. */
+  contentType: string;
+  /** Vendor id the object is known by (CleverTap uploadId, Inspect file id), for the call log. */
+  ref?: string;
+  /** Last successful single PUT. */
+  single?: StoredBytes;
+  multipart?: MultipartState;
+}
+
+/** Presigned objects by id. */
+export interface ObjectStore {
+  create(init: {
+    vendor: SandboxVendor;
+    fileName: string;
+    contentType: string;
+    ref?: string;
+    totalParts?: number;
+  }): StoredObject;
+  get(objectId: string): StoredObject | undefined;
+  /**
+   * The object of `vendor` a presigned URL names, with or without its query string; `undefined` when the
+   * URL names none.
+   */
+  fromUrl(vendor: SandboxVendor, url: string): StoredObject | undefined;
+  reset(): void;
+}
+
+/** The complete content of `object`, or `undefined` when it has not been fully uploaded yet. */
+export function contentOf(object: StoredObject): ContentSample | undefined {
+  if (object.multipart !== undefined) return object.multipart.completed?.sample;
+  return object.single;
+}
+
+/** Creates an empty store. */
+export function createObjectStore(): ObjectStore {
+  const objects = new Map<string, StoredObject>();
+  return {
+    create({ vendor, fileName, contentType, ref, totalParts }) {
+      const object: StoredObject = {
+        vendor,
+        objectId: randomUUID().replaceAll('-', ''),
+        bucket: VENDOR_BUCKETS[vendor],
+        fileName,
+        contentType,
+        ...(ref === undefined ? {} : { ref }),
+        ...(totalParts === undefined
+          ? {}
+          : {
+              multipart: {
+                uploadId: randomUUID().replaceAll('-', '') + randomUUID().replaceAll('-', ''),
+                totalParts,
+                parts: new Map(),
+              },
+            }),
+      };
+      objects.set(object.objectId, object);
+      return object;
+    },
+    get: (objectId) => objects.get(objectId),
+    fromUrl(vendor, url) {
+      let pathname: string;
+      try {
+        pathname = new URL(url).pathname;
+      } catch {
+        return undefined;
+      }
+      if (!pathname.startsWith(S3_PATH_PREFIX)) return undefined;
+      let segments: string[];
+      try {
+        segments = pathname.slice(S3_PATH_PREFIX.length).split('/').map(decodeURIComponent);
+      } catch {
+        return undefined;
+      }
+      const [bucket, objectId, fileName] = segments;
+      const object = objectId === undefined ? undefined : objects.get(objectId);
+      if (
+        object === undefined ||
+        segments.length !== 3 ||
+        object.vendor !== vendor ||
+        object.bucket !== bucket ||
+        object.fileName !== fileName
+      ) {
+        return undefined;
+      }
+      return object;
+    },
+    reset: () => objects.clear(),
+  };
+}

@@ -1,0 +1,337 @@
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { type AdminDeps, handleAdmin } from './admin';
+import { createCallRecorder } from './call-log';
+import { resolveCredentials } from './credentials';
+import { createFaultRegistry, injectedReply, TRUNCATED_JSON } from './faults';
+import { recordForeignRequest } from './foreign';
+import { jsonReply, MAX_API_BODY, type Reply, readText, s3ErrorReply, sendReply } from './http-util';
+import { createObjectStore, VENDOR_BUCKETS } from './object-store';
+import { createUrlSigner, S3_PATH_PREFIX } from './s3-presign';
+import { handleUpload, INCOMPLETE_BODY, type UploadDeps } from './s3-upload';
+import type { CallRecord, Sandbox, SandboxOptions, SandboxVendor } from './types';
+import { createCleartaxAuth } from './vendors/cleartax-auth';
+import { createCleartaxGst } from './vendors/cleartax-gst';
+import { createCleartaxOne } from './vendors/cleartax-one';
+import { createClevertapCatalog } from './vendors/clevertap-catalog';
+import { createInspect } from './vendors/inspect';
+import type {
+  ApiRequest,
+  ApiRoute,
+  PresignOverrides,
+  ResolvedOptions,
+  VendorEnv,
+  VendorModule,
+} from './vendors/types';
+
+const ADMIN_PREFIX = '/_sandbox/';
+
+/**
+ * Starts the vendor sandbox: one loopback HTTP server speaking the four vendor contracts and the S3
+ * presigned-URL rules, plus a second listener on `foreignHost` that only records what reaches it.
+ */
+export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
+  const settings: ResolvedOptions = {
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    foreignHost: options.foreignHost ?? '127.0.0.2',
+    jobDurationMs: options.jobDurationMs ?? 3000,
+    tokenTtlMs: options.tokenTtlMs ?? 3_600_000,
+    mintDailyLimit: options.mintDailyLimit ?? 288,
+    clevertapMaxConcurrent: options.clevertapMaxConcurrent ?? 3,
+    clevertapLatencyMs: options.clevertapLatencyMs ?? 25,
+    clevertapSingleUploadLimit: options.clevertapSingleUploadLimit ?? 100 * 1024 * 1024,
+    minPartSize: options.minPartSize ?? 5 * 1024 * 1024,
+  };
+  const credentials = resolveCredentials(options.credentials);
+  const recorder = createCallRecorder();
+  const faults = createFaultRegistry();
+  const store = createObjectStore();
+  const signer = createUrlSigner();
+  const writeLog = options.log;
+
+  const timers = new Set<NodeJS.Timeout>();
+  const sleep = (ms: number): Promise<void> =>
+    new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        resolve();
+      }, ms);
+      // Cleared by close(); unref'd as well so a sandbox nobody closes cannot hold the process open.
+      timer.unref();
+      timers.add(timer);
+    });
+  const sockets = new Set<Socket>();
+  const pendingBodies = new WeakMap<Socket, CallRecord>();
+
+  // No whole-request deadline (Node's default is 300 s): a multi-GB upload over a slow link is legitimate.
+  const main = createServer({ keepAliveTimeout: 5000, requestTimeout: 0 });
+  const foreign = createServer();
+  for (const server of [main, foreign]) {
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+  }
+  await listen(main, settings.port, settings.host);
+  const port = (main.address() as AddressInfo).port;
+  // The same port on the second address when it is free, so the two URLs differ only by host.
+  await listen(foreign, port, settings.foreignHost).catch(() => listen(foreign, 0, settings.foreignHost));
+  const foreignPort = (foreign.address() as AddressInfo).port;
+  const url = `http://${urlHost(settings.host)}:${port}`;
+  const foreignUrl = `http://${urlHost(settings.foreignHost)}:${foreignPort}`;
+
+  const env: VendorEnv = {
+    options: settings,
+    credentials,
+    store,
+    presignUrl(object, expiresInSeconds, overrides, now, partNumber) {
+      return signer.sign({
+        origin: overrides.foreign ? foreignUrl : url,
+        bucket: object.bucket,
+        objectId: object.objectId,
+        fileName: object.fileName,
+        contentType: object.contentType,
+        expiresInSeconds,
+        // Signed long enough ago that the expiry has passed.
+        signedAt: overrides.expired ? now - (expiresInSeconds + 60) * 1000 : now,
+        ...(partNumber === undefined ? {} : { partNumber, uploadId: object.multipart?.uploadId ?? '' }),
+      });
+    },
+  };
+  const auth = createCleartaxAuth(env);
+  const modules: Record<SandboxVendor, VendorModule> = {
+    'cleartax-gst': createCleartaxGst(env, auth),
+    'cleartax-one': createCleartaxOne(env, auth),
+    'clevertap-catalog': createClevertapCatalog(env),
+    inspect: createInspect(env),
+  };
+  const routes = Object.values(modules).flatMap((module) => module.routes);
+  const vendorByBucket = new Map(
+    Object.entries(VENDOR_BUCKETS).map(([vendor, bucket]) => [bucket, vendor as SandboxVendor]),
+  );
+
+  function reset(): void {
+    recorder.reset();
+    faults.clear();
+    store.reset();
+    auth.reset();
+    for (const module of Object.values(modules)) module.reset();
+  }
+
+  const admin: AdminDeps = { recorder, faults, reset, url, foreignUrl };
+  const uploadDeps: UploadDeps = {
+    store,
+    signer,
+    faults,
+    recorder,
+    sleep,
+    singleUploadLimit: (vendor) => modules[vendor].singleUploadLimit,
+    pendingBodies,
+  };
+
+  /** Opens the call record and logs the call once it is over, answered or not. */
+  function track(res: ServerResponse, record: CallRecord): void {
+    res.once('close', () => {
+      writeLog?.(
+        `${record.method} ${record.path} ${record.status === 0 ? 'no answer' : record.status} ` +
+          `[${record.vendor} ${record.operation}${record.fault === undefined ? '' : ` fault=${record.fault}`}]`,
+      );
+    });
+  }
+
+  async function handleApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: ApiRoute,
+    params: Record<string, string>,
+    path: string,
+    query: URLSearchParams,
+  ): Promise<void> {
+    const method = req.method ?? 'GET';
+    const record = recorder.begin(route.vendor, route.operation, method, path);
+    track(res, record);
+    const module = modules[route.vendor];
+    const answer = (reply: Reply): void => {
+      record.status = reply.status;
+      if (reply.error !== undefined) record.error = reply.error;
+      sendReply(res, reply);
+    };
+    if (method !== route.method) {
+      return answer({
+        ...module.errorReply(405, `Method ${method} not allowed`),
+        error: 'method not allowed',
+      });
+    }
+    const admission = module.admit?.(req.headers);
+    if (admission !== undefined && 'reply' in admission) return answer(admission.reply);
+    if (admission !== undefined) res.once('close', admission.release);
+    if (module.latencyMs !== undefined && module.latencyMs > 0) await sleep(module.latencyMs);
+
+    const body = method === 'POST' ? await readText(req) : '';
+    if (body === undefined) {
+      return answer(module.errorReply(413, `Request body larger than ${MAX_API_BODY} bytes`));
+    }
+    const request: ApiRequest = { method, path, params, query, headers: req.headers, body };
+    const identified = route.identify?.(request) ?? {};
+    if (identified.fileName !== undefined) record.fileName = identified.fileName;
+    if (identified.ref !== undefined) record.ref = identified.ref;
+
+    const action = faults.take(route.vendor, route.operation, record.fileName);
+    if (action !== undefined) record.fault = action.kind;
+    const presign: PresignOverrides = { expired: false, foreign: false };
+    switch (action?.kind) {
+      case 'delay':
+        await sleep(action.ms);
+        break;
+      case 'status':
+        return answer(injectedReply(action, module.errorReply(action.status, 'Injected fault')));
+      case 'reset':
+        req.socket.destroy();
+        return;
+      case 'hang':
+        return;
+      case 'malformed-json':
+        return answer({ ...jsonReply(200, null), body: TRUNCATED_JSON });
+      case 'expired-url':
+        presign.expired = true;
+        break;
+      case 'foreign-host':
+        presign.foreign = true;
+        break;
+      default:
+        break;
+    }
+
+    let reply: Reply;
+    try {
+      reply = route.handle(request, presign, Date.now());
+    } catch (error) {
+      reply = { ...module.errorReply(500, 'Internal error'), error: `sandbox error: ${String(error)}` };
+    }
+    if (reply.fileName !== undefined) record.fileName = reply.fileName;
+    if (reply.ref !== undefined) record.ref = reply.ref;
+    if (action?.kind === 'reset-after-commit') {
+      if (reply.error !== undefined) record.error = reply.error;
+      req.socket.destroy();
+      return;
+    }
+    answer(reply);
+  }
+
+  main.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const rawUrl = req.url ?? '/';
+    const queryAt = rawUrl.indexOf('?');
+    const path = queryAt === -1 ? rawUrl : rawUrl.slice(0, queryAt);
+    const query = new URLSearchParams(queryAt === -1 ? '' : rawUrl.slice(queryAt + 1));
+    const done = (work: Promise<void> | undefined): void => {
+      work?.catch((error: unknown) => {
+        writeLog?.(`sandbox error on ${req.method} ${path}: ${String(error)}`);
+        sendReply(res, jsonReply(500, { error: 'sandbox internal error' }));
+      });
+    };
+    if (path.startsWith(ADMIN_PREFIX)) {
+      return done(handleAdmin(req, res, path.slice(ADMIN_PREFIX.length), query, admin));
+    }
+    if (path.startsWith(S3_PATH_PREFIX)) {
+      const [bucket, objectId] = path.slice(S3_PATH_PREFIX.length).split('/');
+      const vendor = vendorByBucket.get(bucket ?? '');
+      if (vendor === undefined) {
+        return sendReply(res, s3ErrorReply(404, 'NoSuchBucket', 'The specified bucket does not exist'));
+      }
+      const record = recorder.begin(vendor, 'upload', req.method ?? 'PUT', path);
+      track(res, record);
+      return done(handleUpload(req, res, record, objectId, uploadDeps));
+    }
+    for (const route of routes) {
+      const match = route.pattern.exec(path);
+      if (match !== null) return done(handleApi(req, res, route, { ...match.groups }, path, query));
+    }
+    sendReply(res, jsonReply(404, { error: 'NotFound', message: `No vendor endpoint at ${path}` }));
+  });
+
+  main.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
+    const record = pendingBodies.get(socket);
+    if (record !== undefined && error.code === 'HPE_INVALID_EOF_STATE' && socket.writable) {
+      // The client half-closed before sending Content-Length bytes: S3 answers IncompleteBody.
+      record.status = INCOMPLETE_BODY.status;
+      record.error = INCOMPLETE_BODY.error;
+      socket.end(rawResponse(INCOMPLETE_BODY));
+      return;
+    }
+    if (socket.writable && error.code !== 'ECONNRESET') {
+      socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    } else {
+      socket.destroy();
+    }
+  });
+
+  foreign.on('request', recordForeignRequest(recorder));
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    foreignUrl,
+    credentials,
+    faults: { inject: (spec) => faults.inject(spec), clear: () => faults.clear(), list: () => faults.list() },
+    log: recorder.view,
+    reset,
+    close() {
+      closing ??= (async () => {
+        for (const timer of timers) clearTimeout(timer);
+        timers.clear();
+        const closed = Promise.all([closeServer(main), closeServer(foreign)]);
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (error: Error): void => {
+      server.off('listening', onListening);
+      reject(error);
+    };
+    const onListening = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    if (!server.listening) return resolve();
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function rawResponse(reply: Reply): string {
+  const headers = Object.entries({
+    ...reply.headers,
+    'content-length': String(Buffer.byteLength(reply.body)),
+  })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return `HTTP/1.1 ${reply.status} ${STATUS_CODES[reply.status] ?? ''}\r\n${headers}connection: close\r\n\r\n${reply.body}`;
+}

@@ -1,0 +1,220 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import {
+  header,
+  isJsonContentType,
+  jsonReply,
+  parseJson,
+  type Reply,
+  stringAt,
+  textReply,
+} from '../http-util';
+import { contentOf } from '../object-store';
+import { type ContentKind, type ContentSample, looksLike } from '../sniff';
+import type { CleartaxAuth } from './cleartax-auth';
+import {
+  type ApiRequest,
+  type ApiRoute,
+  extensionOf,
+  jobPhase,
+  type VendorEnv,
+  type VendorModule,
+} from './types';
+
+/** Allowed extensions and the Content-Type the upload URL is signed for. */
+const EXTENSIONS: Readonly<Record<string, { mime: string; kind: ContentKind }>> = {
+  csv: { mime: 'text/csv', kind: 'csv' },
+  xls: { mime: 'application/vnd.ms-excel', kind: 'xls' },
+  xlsx: { mime: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet', kind: 'xlsx' },
+  zip: { mime: 'application/zip', kind: 'zip' },
+};
+
+const PRESIGN_TTL_SECONDS = 60 * 60;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+const IngestBodySchema = z.object({
+  fileInfo: z
+    .array(
+      z.object({
+        uploadUrl: z.string().min(1),
+        filename: z.string().min(1).optional(),
+        fileType: z.string().min(1),
+      }),
+    )
+    .min(1),
+  templateType: z.string().min(1),
+  metadata: z.record(z.string(), z.unknown()).nullable().optional(),
+});
+
+interface Task {
+  id: string;
+  templateType: string;
+  files: Array<{ fileName: string; kind: ContentKind; sample: ContentSample }>;
+  createdAt: number;
+}
+
+/** ClearTax "one-integration" advanced ingestion (`/one-integration/...`). */
+export function createCleartaxOne(env: VendorEnv, auth: CleartaxAuth): VendorModule {
+  const { store, options, credentials } = env;
+  let kinds = new Map<string, ContentKind>();
+  let tasks = new Map<string, Task>();
+
+  /** Token, then integration id, on every call. */
+  function refuse(req: ApiRequest, now: number): Reply | undefined {
+    if (!auth.isValid(header(req.headers, 'x-clear-auth-token'), now)) {
+      // Documented: the 401 body is the plain text UNAUTHORIZED, not the JSON envelope.
+      return textReply(401, 'UNAUTHORIZED', 'UNAUTHORIZED: missing or invalid x-clear-auth-token');
+    }
+    const integrationId = header(req.headers, 'x-integration-id');
+    if (integrationId === undefined || !UUID.test(integrationId)) {
+      return failure(400, 'x-integration-id must be the 36-character UUID issued at onboarding');
+    }
+    if (integrationId.toLowerCase() !== credentials.cleartax.integrationId.toLowerCase()) {
+      return failure(403, 'Forbidden: unknown integration id');
+    }
+    return undefined;
+  }
+
+  const presign: ApiRoute = {
+    vendor: 'cleartax-one',
+    operation: 'presign',
+    method: 'GET',
+    pattern: /^\/one-integration\/action\/pre-sign$/,
+    identify: (req) => ({ fileName: req.query.get('filename') ?? undefined }),
+    handle(req, overrides, now) {
+      const refused = refuse(req, now);
+      if (refused !== undefined) return refused;
+      const fileName = req.query.get('filename') ?? '';
+      if (fileName.trim() === '') return failure(400, 'Filename cannot be empty');
+      // Extensions compare case-insensitively [assumed]: the reference lists them in lower case only.
+      const type = EXTENSIONS[extensionOf(fileName)];
+      if (type === undefined)
+        return failure(406, 'Invalid file extension. Allowed extensions: csv, xlsx, xls, zip');
+      const object = store.create({ vendor: 'cleartax-one', fileName, contentType: type.mime });
+      kinds.set(object.objectId, type.kind);
+      const uploadUrl = env.presignUrl(object, PRESIGN_TTL_SECONDS, overrides, now);
+      return {
+        ...envelope(200, 'generated pre-sign url successfully', { status: 'OK', uploadUrl }),
+        ref: object.objectId,
+      };
+    },
+  };
+
+  const ingest: ApiRoute = {
+    vendor: 'cleartax-one',
+    operation: 'complete',
+    method: 'POST',
+    pattern: /^\/one-integration\/api\/v1\/ingest$/,
+    identify(req) {
+      const body = parseJson(req.body);
+      const url = stringAt(body, 'fileInfo', 0, 'uploadUrl');
+      const object = url === undefined ? undefined : store.fromUrl('cleartax-one', url);
+      return { fileName: object?.fileName ?? stringAt(body, 'fileInfo', 0, 'filename') };
+    },
+    handle(req, _overrides, now) {
+      const refused = refuse(req, now);
+      if (refused !== undefined) return refused;
+      if (!isJsonContentType(req.headers)) return failure(400, 'Content-Type must be application/json');
+      const parsed = IngestBodySchema.safeParse(parseJson(req.body));
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0];
+        return failure(
+          400,
+          `Invalid request: ${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'malformed JSON'}`,
+        );
+      }
+      const files: Task['files'] = [];
+      for (const [index, info] of parsed.data.fileInfo.entries()) {
+        const object = store.fromUrl('cleartax-one', info.uploadUrl);
+        const kind = object === undefined ? undefined : kinds.get(object.objectId);
+        if (object === undefined || kind === undefined) {
+          return failure(400, `fileInfo[${index}].uploadUrl does not name a presigned file`);
+        }
+        const sample = contentOf(object);
+        if (sample === undefined)
+          return failure(400, `fileInfo[${index}]: no file has been uploaded to uploadUrl`);
+        if (info.filename !== undefined && info.filename !== object.fileName) {
+          return failure(
+            400,
+            `fileInfo[${index}].filename differs from the file name the URL was generated for`,
+          );
+        }
+        files.push({ fileName: object.fileName, kind, sample });
+      }
+      // No idempotency: every accepted call is a new task.
+      const task: Task = { id: randomUUID(), templateType: parsed.data.templateType, files, createdAt: now };
+      tasks.set(task.id, task);
+      return {
+        ...envelope(200, 'ingestion activity created successfully', { taskId: task.id, status: 'CREATED' }),
+        ref: task.id,
+        fileName: files[0]?.fileName,
+      };
+    },
+  };
+
+  const status: ApiRoute = {
+    vendor: 'cleartax-one',
+    operation: 'status',
+    method: 'GET',
+    pattern: /^\/one-integration\/workflow\/status$/,
+    identify(req) {
+      const taskId = req.query.get('taskId') ?? undefined;
+      return { ref: taskId, fileName: tasks.get(taskId ?? '')?.files[0]?.fileName };
+    },
+    handle(req, _overrides, now) {
+      const refused = refuse(req, now);
+      if (refused !== undefined) return refused;
+      const taskId = req.query.get('taskId') ?? '';
+      if (taskId === '') return failure(400, 'taskId is required');
+      const task = tasks.get(taskId);
+      if (task === undefined) return { ...envelope(200, 'no workflow found for taskId', null), ref: taskId };
+      return {
+        ...envelope(200, 'workflow status fetched successfully', {
+          taskId: task.id,
+          templateType: task.templateType,
+          workflowStatus: workflowStatus(task, now),
+        }),
+        ref: task.id,
+      };
+    },
+  };
+
+  function workflowStatus(task: Task, now: number): string {
+    const phase = jobPhase(now - task.createdAt, options.jobDurationMs);
+    if (phase === 'created') return 'CREATED';
+    if (phase === 'running') return 'PROCESSING';
+    // "The extension must match the content": a file whose bytes are not its extension's type fails.
+    return task.files.every((file) => looksLike(file.kind, file.sample)) ? 'SUCCESS' : 'FAILED';
+  }
+
+  return {
+    routes: [presign, ingest, status],
+    errorReply: (statusCode, message) =>
+      statusCode === 401 ? textReply(401, 'UNAUTHORIZED') : failure(statusCode, message),
+    reset() {
+      kinds = new Map();
+      tasks = new Map();
+    },
+  };
+}
+
+/** The success envelope. */
+function envelope(status: number, message: string, result: unknown): Reply {
+  return jsonReply(status, { status, success: true, message, result, error: null, metadata: null });
+}
+
+/** The error envelope (`message` "ERROR", the detail in `error.message`, as in the vendor's 406 sample). */
+function failure(status: number, message: string): Reply {
+  return jsonReply(
+    status,
+    {
+      status,
+      success: false,
+      message: 'ERROR',
+      result: null,
+      error: { code: String(status), message, validationErrors: null },
+      metadata: null,
+    },
+    `${status}: ${message}`,
+  );
+}

@@ -1,0 +1,92 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Reply } from '../http-util';
+import type { ObjectStore, StoredObject } from '../object-store';
+import type { SandboxCredentials, SandboxOperation, SandboxOptions, SandboxVendor } from '../types';
+
+/** Options with every default applied. */
+export type ResolvedOptions = Required<Omit<SandboxOptions, 'credentials' | 'log'>>;
+
+/** A vendor API request, body already read. */
+export interface ApiRequest {
+  method: string;
+  /** Path without the query string. */
+  path: string;
+  /** Named groups of the route pattern. */
+  params: Record<string, string>;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** Raw body text (`''` when there is none). */
+  body: string;
+}
+
+/** How a presign call hands out its URL; set by the `expired-url` and `foreign-host` faults. */
+export interface PresignOverrides {
+  expired: boolean;
+  foreign: boolean;
+}
+
+/** One vendor endpoint. */
+export interface ApiRoute {
+  vendor: SandboxVendor;
+  operation: SandboxOperation;
+  method: 'GET' | 'POST';
+  /** Matches the whole path; named groups become `params`. */
+  pattern: RegExp;
+  /**
+   * The file and vendor id the call concerns, known before acting (fault matching and the call log need
+   * them even for calls that are then refused or faulted).
+   */
+  identify?(req: ApiRequest): { fileName?: string | undefined; ref?: string | undefined };
+  handle(req: ApiRequest, presign: PresignOverrides, now: number): Reply;
+}
+
+/** One vendor's endpoints and state. */
+export interface VendorModule {
+  routes: ApiRoute[];
+  /** The vendor's error shape, for an injected `status` fault without a body and for internal errors. */
+  errorReply(status: number, message: string): Reply;
+  /**
+   * Admission control before a call is handled (CleverTap's per-account concurrency limit): a release
+   * function for an admitted call, or the refusal to send.
+   */
+  admit?(headers: IncomingHttpHeaders): { release: () => void } | { reply: Reply };
+  /** Every call takes at least this long (CleverTap), so overlapping calls are observable. */
+  latencyMs?: number;
+  /** Largest single (non-multipart) PUT this vendor's URLs take, in bytes, exclusive. */
+  singleUploadLimit?: number;
+  /** Forget everything but credentials. */
+  reset(): void;
+}
+
+/** What a vendor module is built from. */
+export interface VendorEnv {
+  options: ResolvedOptions;
+  credentials: SandboxCredentials;
+  store: ObjectStore;
+  /** A presigned PUT URL for `object` (or one of its parts), signed for `object.contentType`. */
+  presignUrl(
+    object: StoredObject,
+    expiresInSeconds: number,
+    overrides: PresignOverrides,
+    now: number,
+    partNumber?: number,
+  ): string;
+}
+
+/** Job phase after `elapsed` ms of a job lasting `duration` ms: a quarter created, then running, then done. */
+export function jobPhase(elapsed: number, duration: number): 'created' | 'running' | 'done' {
+  if (elapsed >= duration) return 'done';
+  return elapsed < duration / 4 ? 'created' : 'running';
+}
+
+/** A random lower-case hex id of `bytes` bytes. */
+export function hexId(bytes = 16): string {
+  return randomBytes(bytes).toString('hex');
+}
+
+/** The extension of `fileName`, lower-cased, without the dot (`''` when there is none). */
+export function extensionOf(fileName: string): string {
+  const dot = fileName.lastIndexOf('.');
+  return dot <= 0 || dot === fileName.length - 1 ? '' : fileName.slice(dot + 1).toLowerCase();
+}
