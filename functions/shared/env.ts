@@ -41,6 +41,7 @@ export const Env = {
   // Powertools' own variables, set by the stack.
   POWERTOOLS_SERVICE_NAME: 'POWERTOOLS_SERVICE_NAME',
   POWERTOOLS_METRICS_NAMESPACE: 'POWERTOOLS_METRICS_NAMESPACE',
+  POWERTOOLS_LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 
 const boolish = z

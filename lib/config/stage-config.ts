@@ -1,0 +1,238 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+
+/**
+ * Per-stage deployment settings (`config/stages/<stage>.json`), read by the CDK app and by the local
+ * pipeline. Everything here is validated at once; see {@link loadStageConfig}.
+ */
+
+/** Repository root: `lib/config/` is two levels below it. */
+export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Stage names become part of stack, queue and table names. */
+export const STAGE_NAME = /^[a-z][a-z0-9-]{0,15}$/;
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+] as const;
+export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
+
+/** SQS event sources take at most 10 messages per batch unless a batching window is set. */
+const MAX_BATCH_WITHOUT_WINDOW = 10;
+
+interface FunctionDefaults {
+  readonly memoryMb: number;
+  readonly timeoutSeconds: number;
+  readonly batchSize: number;
+  readonly maxConcurrency: number;
+  readonly maxReceiveCount: number;
+}
+
+/** Settings of one function and the queue(s) it consumes. */
+function functionSettingsSchema(defaults: FunctionDefaults) {
+  return z
+    .object({
+      /** Lambda memory, MB. CPU and network bandwidth scale with it. */
+      memoryMb: z.int().min(128).max(10_240).default(defaults.memoryMb),
+      /** Lambda timeout, seconds. */
+      timeoutSeconds: z.int().min(1).max(900).default(defaults.timeoutSeconds),
+      /** Messages per invocation. */
+      batchSize: z.int().min(1).max(10_000).default(defaults.batchSize),
+      /** Seconds the event source waits to fill a batch; 0 = invoke as soon as a message arrives. */
+      batchWindowSeconds: z.int().min(0).max(300).default(0),
+      /**
+       * Cap on concurrent invocations per event source mapping (`ScalingConfig.MaximumConcurrency`).
+       * For dispatch this is the default for every route's intake queue.
+       */
+      maxConcurrency: z
+        .int()
+        .min(2, 'must be at least 2 (the lowest MaximumConcurrency AWS accepts)')
+        .max(1000)
+        .default(defaults.maxConcurrency),
+      /** Receives before SQS moves a message to the dead-letter queue. */
+      maxReceiveCount: z.int().min(1).max(1000).default(defaults.maxReceiveCount),
+      /** Visibility timeout of the consumed queue(s), seconds. @default 6 × timeoutSeconds */
+      visibilityTimeoutSeconds: z.int().min(0).max(43_200).optional(),
+    })
+    .strict()
+    .superRefine((s, ctx) => {
+      if (s.batchSize > MAX_BATCH_WITHOUT_WINDOW && s.batchWindowSeconds === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['batchWindowSeconds'],
+          message: `must be at least 1 when batchSize exceeds ${MAX_BATCH_WITHOUT_WINDOW} (an SQS event source rule)`,
+        });
+      }
+    });
+}
+
+export const DispatchSettingsSchema = functionSettingsSchema({
+  memoryMb: 1024,
+  timeoutSeconds: 300,
+  batchSize: 1,
+  maxConcurrency: 5,
+  maxReceiveCount: 8,
+});
+export type DispatchSettings = z.infer<typeof DispatchSettingsSchema>;
+
+export const CompletionSettingsSchema = functionSettingsSchema({
+  memoryMb: 256,
+  timeoutSeconds: 60,
+  batchSize: 5,
+  maxConcurrency: 2,
+  maxReceiveCount: 10,
+});
+export type CompletionSettings = z.infer<typeof CompletionSettingsSchema>;
+export type FunctionSettings = DispatchSettings | CompletionSettings;
+
+export const RouteSettingsSchema = z
+  .object({
+    /** Overrides `dispatch.maxConcurrency` for this route's intake queue. */
+    maxConcurrency: z
+      .int()
+      .min(2, 'must be at least 2 (the lowest MaximumConcurrency AWS accepts)')
+      .max(1000)
+      .optional(),
+  })
+  .strict();
+export type RouteSettings = z.infer<typeof RouteSettingsSchema>;
+
+export const AlarmSettingsSchema = z
+  .object({
+    /** Alarm when the oldest message on a queue is older than this, seconds. */
+    maxQueueAgeSeconds: z.int().min(60).default(3600),
+    /** Alarm when a vendor's share of failed deliveries (failed / (completed + failed)) exceeds this, %. */
+    maxFailureRatePercent: z.number().min(0).max(100).default(5),
+  })
+  .strict();
+export type AlarmSettings = z.infer<typeof AlarmSettingsSchema>;
+
+export const StageConfigSchema = z
+  .object({
+    $schema: z.string().optional(),
+    /** AWS account to deploy to. @default the CLI's account (`CDK_DEFAULT_ACCOUNT`) */
+    account: z
+      .string()
+      .regex(/^\d{12}$/, '12 digits')
+      .optional(),
+    /** AWS region to deploy to. @default the CLI's region (`CDK_DEFAULT_REGION`) */
+    region: z
+      .string()
+      .regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'a region name such as ap-south-1')
+      .optional(),
+    /** Route file, relative to the repository root. */
+    routesFile: z.string().min(1).default('config/routes.json'),
+    dispatch: DispatchSettingsSchema.prefault({}),
+    completion: CompletionSettingsSchema.prefault({}),
+    /** Per-route settings, keyed by route id. */
+    routes: z.record(z.string(), RouteSettingsSchema).default({}),
+    /** Backoff base for retries through the queue, seconds. */
+    retryBaseSeconds: z.number().min(0).default(10),
+    /** Backoff cap, seconds (SQS visibility can be extended by at most 12 hours). */
+    retryMaxSeconds: z.number().min(0).max(43_200).default(900),
+    /** Seconds a vendor secret is cached in a warm function. */
+    secretCacheSeconds: z.int().min(0).default(300),
+    /** Timeout of one vendor API call, ms. */
+    vendorTimeoutMs: z.int().min(100).default(10_000),
+    /** Powertools log level. */
+    logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+    /** CloudWatch Logs retention for both functions (and expiry of S3 access logs), days. */
+    logRetentionDays: z
+      .number()
+      .refine((d): d is LogRetentionDays => (LOG_RETENTION_DAYS as readonly number[]).includes(d), {
+        message: `one of ${LOG_RETENTION_DAYS.join(', ')}`,
+      })
+      .default(30),
+    /** E-mail address subscribed to the alarm topic. @default no subscription */
+    alarmEmail: z.email().optional(),
+    alarms: AlarmSettingsSchema.prefault({}),
+    /** Days a noncurrent object version stays in the ingest bucket. */
+    noncurrentVersionExpiryDays: z.int().min(1).default(30),
+    /** Keep the ingest bucket, its log bucket, the state table and log groups when the stack is deleted. */
+    retain: z.boolean().default(false),
+    /** Encrypt bucket, queues, table and alarm topic with one customer-managed KMS key. */
+    kms: z.boolean().default(false),
+  })
+  .strict();
+export type StageConfig = z.infer<typeof StageConfigSchema>;
+export type StageConfigInput = z.input<typeof StageConfigSchema>;
+
+/** Every problem found in a stage's configuration (stage file, route file, cross-checks), at once. */
+export class StageConfigError extends Error {
+  constructor(
+    readonly stage: string,
+    readonly problems: readonly string[],
+  ) {
+    super(
+      `configuration for stage "${stage}" is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`,
+    );
+    this.name = 'StageConfigError';
+  }
+}
+
+/** Formats zod issues as `where: field.path: message`. */
+export function formatIssues(where: string, issues: readonly z.core.$ZodIssue[]): string[] {
+  return issues.map((issue) => {
+    const path = issue.path.map(String).join('.');
+    return `${where}: ${path ? `${path}: ` : ''}${issue.message}`;
+  });
+}
+
+export interface LoadOptions {
+  /** Directory holding `config/`. @default the repository root */
+  readonly rootDir?: string;
+}
+
+/** Path of a stage's config file. */
+export function stageConfigPath(stage: string, options: LoadOptions = {}): string {
+  return join(options.rootDir ?? PROJECT_ROOT, 'config', 'stages', `${stage}.json`);
+}
+
+/** Reads and parses a JSON file, returning problems instead of throwing. */
+export function readJson(path: string, label: string): { value?: unknown; problems: string[] } {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return {
+      problems: [`${label}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? String(error)})`],
+    };
+  }
+  try {
+    return { value: JSON.parse(text) as unknown, problems: [] };
+  } catch (error) {
+    return { problems: [`${label}: ${path} is not valid JSON (${(error as Error).message})`] };
+  }
+}
+
+/** Validates a parsed stage file; returns the config or the list of problems. */
+export function parseStageConfig(
+  stage: string,
+  raw: unknown,
+): { config: StageConfig; problems: [] } | { config?: undefined; problems: string[] } {
+  const problems: string[] = [];
+  if (!STAGE_NAME.test(stage)) {
+    problems.push(
+      `stage name "${stage}": lower-case letters, digits and dashes, starting with a letter, at most 16`,
+    );
+  }
+  const parsed = StageConfigSchema.safeParse(raw);
+  if (!parsed.success) problems.push(...formatIssues(`config/stages/${stage}.json`, parsed.error.issues));
+  if (problems.length > 0 || !parsed.success) return { problems };
+  return { config: parsed.data, problems: [] };
+}
+
+/**
+ * Loads `config/stages/<stage>.json` and validates it, throwing {@link StageConfigError} with every
+ * problem. Cross-checks against the route file live in `loadDeploymentConfig` (deployment-config.ts).
+ */
+export function loadStageConfig(stage: string, options: LoadOptions = {}): StageConfig {
+  const file = readJson(stageConfigPath(stage, options), `stage "${stage}"`);
+  if (file.problems.length > 0) throw new StageConfigError(stage, file.problems);
+  const result = parseStageConfig(stage, file.value);
+  if (!result.config) throw new StageConfigError(stage, result.problems);
+  return result.config;
+}

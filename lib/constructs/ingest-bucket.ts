@@ -1,0 +1,92 @@
+import { Duration, Validations } from 'aws-cdk-lib';
+import type { IGrantable } from 'aws-cdk-lib/aws-iam';
+import { Grant } from 'aws-cdk-lib/aws-iam';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import { Bucket } from 'aws-cdk-lib/aws-s3';
+import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
+import { Construct } from 'constructs';
+import { secureBucketProps } from '../secure-defaults';
+
+export interface IngestBucketProps {
+  /** Customer-managed key for SSE-KMS. @default SSE-S3 (S3-managed keys) */
+  readonly encryptionKey?: IKey;
+  /** How long an overwritten or deleted object version is kept. @default Duration.days(30) */
+  readonly noncurrentVersionExpiration?: Duration;
+  /** How long server access logs are kept. @default Duration.days(365) */
+  readonly accessLogExpiration?: Duration;
+  /** Keep both buckets and their objects when the stack is deleted. @default false */
+  readonly retain?: boolean;
+}
+
+/**
+ * The bucket vendors' files are dropped in: private, encrypted, TLS-only, versioned (the version id
+ * is the delivery identity), with server access logs in a separate bucket.
+ */
+export class IngestBucket extends Construct {
+  /** Actions that read one object version and its metadata: GetObject, HeadObject, GetObjectAttributes (checksums included). */
+  public static readonly OBJECT_READ_ACTIONS: readonly string[] = [
+    's3:GetObject',
+    's3:GetObjectVersion',
+    's3:GetObjectAttributes',
+    's3:GetObjectVersionAttributes',
+  ];
+
+  public readonly bucket: Bucket;
+  public readonly accessLogBucket: Bucket;
+  public readonly encryptionKey: IKey | undefined;
+
+  constructor(scope: Construct, id: string, props: IngestBucketProps = {}) {
+    super(scope, id);
+    const retain = props.retain ?? false;
+    this.encryptionKey = props.encryptionKey;
+
+    // Access-log delivery must be granted by bucket policy: ACLs are off (bucket owner enforced). Set
+    // here, not only in cdk.json, so the construct is correct in any app.
+    this.node.setContext(S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY, true);
+
+    // S3 delivers access logs only to buckets encrypted with SSE-S3, so this one never takes the key.
+    this.accessLogBucket = new Bucket(this, 'AccessLogs', {
+      ...secureBucketProps({ retain }),
+      lifecycleRules: [
+        { id: 'expire-access-logs', expiration: props.accessLogExpiration ?? Duration.days(365) },
+      ],
+    });
+    Validations.of(this.accessLogBucket).acknowledge({
+      id: 'AwsSolutions-S1',
+      reason:
+        'This is the server-access-log bucket itself; logging it into itself would log its own log writes.',
+    });
+
+    this.bucket = new Bucket(this, 'Bucket', {
+      ...secureBucketProps({ encryptionKey: props.encryptionKey, retain }),
+      versioned: true,
+      serverAccessLogsBucket: this.accessLogBucket,
+      serverAccessLogsPrefix: 'ingest/',
+      lifecycleRules: [
+        {
+          id: 'expire-noncurrent-versions',
+          noncurrentVersionExpiration: props.noncurrentVersionExpiration ?? Duration.days(30),
+          abortIncompleteMultipartUploadAfter: Duration.days(7),
+        },
+      ],
+    });
+  }
+
+  /**
+   * Read-only access to object versions under the given key prefixes (each ending in `/`), plus
+   * decryption when the bucket uses a customer-managed key, plus `s3:ListBucket` on this bucket:
+   * without it S3 answers 403 instead of 404 for a missing object, and a file deleted before
+   * dispatch could not be told from a permissions problem. No writes.
+   */
+  public grantReadObjects(grantee: IGrantable, prefixes: readonly string[]): Grant {
+    const unique = [...new Set(prefixes)].sort();
+    const grant = Grant.addToPrincipal({
+      grantee,
+      actions: [...IngestBucket.OBJECT_READ_ACTIONS],
+      resourceArns: unique.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
+    });
+    Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
+    this.encryptionKey?.grantDecrypt(grantee);
+    return grant;
+  }
+}

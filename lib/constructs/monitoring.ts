@@ -1,0 +1,215 @@
+import { Validations } from 'aws-cdk-lib';
+import { ComparisonOperator, type Dashboard, TreatMissingData } from 'aws-cdk-lib/aws-cloudwatch';
+import type { ITable } from 'aws-cdk-lib/aws-dynamodb';
+import type { IKey } from 'aws-cdk-lib/aws-kms';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
+import {
+  type AlarmWithAnnotation,
+  DefaultDashboardFactory,
+  MetricStatistic,
+  type MetricWithAlarmSupport,
+  MonitoringFacade,
+  SnsAlarmActionStrategy,
+} from 'cdk-monitoring-constructs';
+import { Construct } from 'constructs';
+import { MetricName } from '../../functions/shared/observability';
+import { METRICS_NAMESPACE } from '../naming';
+import { secureTopicProps } from '../secure-defaults';
+import type { QueueWithDlq } from './queue-with-dlq';
+
+/**
+ * Dimensions of a vendor's pipeline metrics. The functions publish each metric with exactly these
+ * (they clear Powertools' default `service` dimension), and CloudWatch matches dimensions exactly.
+ * `FilesFailed` has a second series with `Reason` too; alarms use the `Vendor`-only one.
+ */
+export function vendorDimensions(vendor: string): Record<string, string> {
+  return { Vendor: vendor };
+}
+
+export interface MonitoredQueue {
+  /** Short id for alarm names, e.g. `intake-cleartax-sales`. */
+  readonly id: string;
+  /** Dashboard title. */
+  readonly title: string;
+  readonly queues: QueueWithDlq;
+}
+
+export interface PipelineMonitoringProps {
+  /** Prefix of alarm and dashboard names. */
+  readonly namePrefix: string;
+  /** Key encrypting the alarm topic; its policy must let CloudWatch use it. */
+  readonly topicKey: IKey;
+  /** Address subscribed to the alarm topic. @default no subscription */
+  readonly alarmEmail?: string;
+  readonly dispatchFunction: IFunction;
+  readonly completionFunction: IFunction;
+  readonly queues: readonly MonitoredQueue[];
+  readonly table: ITable;
+  /** Vendor names (the `Vendor` dimension). */
+  readonly vendors: readonly string[];
+  /** Alarm when a queue's oldest message is older than this. @default 3600 */
+  readonly maxQueueAgeSeconds?: number;
+  /** Alarm when a vendor's failed / (completed + failed) exceeds this, %. @default 5 */
+  readonly maxFailureRatePercent?: number;
+}
+
+/**
+ * Alarms (to one encrypted, TLS-only SNS topic) and the dashboard: every DLQ, queue age, both
+ * functions' errors and throttles, and per vendor the pipeline's own delivery metrics.
+ */
+export class PipelineMonitoring extends Construct {
+  public readonly alarmTopic: Topic;
+  public readonly facade: MonitoringFacade;
+  public readonly dashboard: Dashboard;
+
+  constructor(scope: Construct, id: string, props: PipelineMonitoringProps) {
+    super(scope, id);
+    this.alarmTopic = new Topic(this, 'AlarmTopic', {
+      ...secureTopicProps(props.topicKey),
+      displayName: `${props.namePrefix} alarms`,
+    });
+    if (props.alarmEmail) {
+      const subscription = this.alarmTopic.addSubscription(new EmailSubscription(props.alarmEmail));
+      Validations.of(subscription).acknowledge({
+        id: 'Serverless-SNSRedrivePolicy',
+        reason:
+          'The e-mail is a notification copy: alarm state and history stay in CloudWatch and on the dashboard, so an undeliverable e-mail loses nothing a dead-letter queue would keep.',
+      });
+    }
+
+    const dashboards = new DefaultDashboardFactory(this, 'Dashboards', {
+      dashboardNamePrefix: props.namePrefix,
+      createDashboard: true,
+      createSummaryDashboard: false,
+      createAlarmDashboard: false,
+    });
+    this.facade = new MonitoringFacade(this, 'Facade', {
+      alarmFactoryDefaults: {
+        alarmNamePrefix: props.namePrefix,
+        actionsEnabled: true,
+        action: new SnsAlarmActionStrategy({ onAlarmTopic: this.alarmTopic }),
+        datapointsToAlarm: 1,
+        evaluationPeriods: 1,
+      },
+      dashboardFactory: dashboards,
+    });
+    const dashboard = dashboards.createdDashboard();
+    if (!dashboard) throw new Error('cdk-monitoring-constructs did not create the dashboard');
+    this.dashboard = dashboard;
+
+    this.facade.addLargeHeader(`Vendor ingest (${props.namePrefix})`);
+    for (const vendor of props.vendors) this.monitorVendor(vendor, props.maxFailureRatePercent ?? 5);
+
+    for (const [name, fn] of [
+      ['dispatch', props.dispatchFunction],
+      ['completion', props.completionFunction],
+    ] as const) {
+      this.facade.monitorLambdaFunction({
+        lambdaFunction: fn,
+        humanReadableName: `${name} function`,
+        alarmFriendlyName: name,
+        addFaultCountAlarm: { Errors: { maxErrorCount: 0 } },
+        addThrottlesCountAlarm: { Throttles: { maxErrorCount: 0 } },
+      });
+    }
+
+    for (const q of props.queues) {
+      this.facade.monitorSqsQueueWithDlq({
+        queue: q.queues.queue,
+        deadLetterQueue: q.queues.deadLetterQueue,
+        humanReadableName: q.title,
+        alarmFriendlyName: q.id,
+        addQueueMaxMessageAgeAlarm: { OldestMessage: { maxAgeInSeconds: props.maxQueueAgeSeconds ?? 3600 } },
+        // Any dead-lettered message is a delivery that needs a person.
+        addDeadLetterQueueMaxSizeAlarm: { DeadLetters: { maxMessageCount: 0 } },
+      });
+    }
+
+    this.facade.monitorDynamoTable({ table: props.table, humanReadableName: 'State table' });
+  }
+
+  /** Every alarm created, in creation order. */
+  public get alarms(): AlarmWithAnnotation[] {
+    return this.facade.createdAlarms();
+  }
+
+  private monitorVendor(vendor: string, maxFailureRatePercent: number): void {
+    const factory = this.facade.createMetricFactory();
+    const metric = (name: string, statistic: MetricStatistic, label: string): MetricWithAlarmSupport =>
+      factory.createMetric(name, statistic, label, vendorDimensions(vendor), undefined, METRICS_NAMESPACE);
+
+    const received = metric(MetricName.FilesReceived, MetricStatistic.SUM, 'Received');
+    const uploaded = metric(MetricName.FilesUploaded, MetricStatistic.SUM, 'Uploaded');
+    const completed = metric(MetricName.FilesCompleted, MetricStatistic.SUM, 'Completed');
+    const failed = metric(MetricName.FilesFailed, MetricStatistic.SUM, 'Failed');
+    const bytes = metric(MetricName.BytesUploaded, MetricStatistic.SUM, 'Bytes uploaded');
+    const durationSum = metric(MetricName.UploadDurationMs, MetricStatistic.SUM, 'Upload time');
+    const retries = metric(MetricName.Retries, MetricStatistic.SUM, 'Retries');
+    const uncertain = metric(MetricName.CompletionUncertain, MetricStatistic.SUM, 'Completion uncertain');
+
+    const throughput = factory.createMetricMath(
+      'IF(duration > 0, bytes / (duration / 1000), 0)',
+      { bytes, duration: durationSum },
+      'Upload throughput (bytes/s)',
+    );
+    const failureRate = factory.createMetricMath(
+      'IF(FILL(completed, 0) + FILL(failed, 0) > 0, 100 * FILL(failed, 0) / (FILL(completed, 0) + FILL(failed, 0)), 0)',
+      { completed, failed },
+      'Failed deliveries (%)',
+    );
+
+    this.facade.monitorCustom({
+      humanReadableName: `Vendor ${vendor}`,
+      alarmFriendlyName: `vendor-${vendor}`,
+      metricGroups: [
+        { title: 'Files', metrics: [received, uploaded, completed, failed] },
+        { title: 'Bytes uploaded', metrics: [bytes] },
+        { title: 'Upload throughput', metrics: [throughput] },
+        {
+          title: 'Upload duration (ms)',
+          metrics: [
+            metric(MetricName.UploadDurationMs, MetricStatistic.P50, 'p50'),
+            metric(MetricName.UploadDurationMs, MetricStatistic.P99, 'p99'),
+          ],
+        },
+        {
+          title: 'Retries and uncertain completions',
+          metrics: [
+            retries,
+            {
+              metric: uncertain,
+              alarmFriendlyName: `${vendor}-completion-uncertain`,
+              addAlarm: {
+                CompletionUncertain: {
+                  threshold: 1,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                  treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                  alarmDescriptionOverride: `A ${vendor} completion call was sent but its outcome is unknown; check the vendor before retrying (a second trigger may ingest the file twice).`,
+                },
+              },
+            },
+          ],
+        },
+        {
+          title: 'Failure rate',
+          metrics: [
+            {
+              metric: failureRate,
+              alarmFriendlyName: `${vendor}-failure-rate`,
+              addAlarm: {
+                FailureRate: {
+                  threshold: maxFailureRatePercent,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+                  treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                  alarmDescriptionOverride: `More than ${maxFailureRatePercent}% of ${vendor} deliveries failed.`,
+                },
+              },
+            },
+          ],
+        },
+      ],
+    });
+  }
+}

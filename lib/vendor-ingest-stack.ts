@@ -1,0 +1,318 @@
+import { join } from 'node:path';
+import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
+import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Key } from 'aws-cdk-lib/aws-kms';
+import { EventType } from 'aws-cdk-lib/aws-s3';
+import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { Construct } from 'constructs';
+import {
+  assertValidDeployment,
+  type DeploymentConfig,
+  intakeMaxConcurrency,
+  routesJson,
+  visibilityTimeoutSeconds,
+} from './config/deployment-config';
+import { type FunctionSettings, PROJECT_ROOT } from './config/stage-config';
+import { IngestBucket } from './constructs/ingest-bucket';
+import { type MonitoredQueue, PipelineMonitoring } from './constructs/monitoring';
+import { PipelineFunction } from './constructs/pipeline-function';
+import { QueueWithDlq } from './constructs/queue-with-dlq';
+import { StateTable } from './constructs/state-table';
+import {
+  acknowledgeBucketNotificationsHandler,
+  acknowledgeKmsGrants,
+  acknowledgeObjectPrefixReads,
+} from './nag';
+import { pascalCase, resourceNames } from './naming';
+import {
+  type CommonEnvironmentValues,
+  completionEnvironment,
+  dispatchEnvironment,
+} from './pipeline-environment';
+import { removalPolicyFor } from './secure-defaults';
+import { intakeDlqUrlOutput, intakeQueueUrlOutput, StackOutput } from './stack-outputs';
+
+export interface VendorIngestStackProps extends StackProps {
+  /** The stage's settings and resolved routes (see `loadDeploymentConfig`). */
+  readonly deployment: DeploymentConfig;
+  /** Directory holding `functions/`, package-lock.json and tsconfig.json. @default the repository root */
+  readonly projectRoot?: string;
+}
+
+/**
+ * Files dropped in the ingest bucket are announced (per route prefix) on that route's intake queue;
+ * the dispatch function uploads them to the vendor and queues a completion message; the completion
+ * function tells the vendor the upload is done and follows its job. State lives in one table.
+ */
+export class VendorIngestStack extends Stack {
+  public readonly deployment: DeploymentConfig;
+  /** Customer-managed key of the ingest bucket and the state table, when the stage turns KMS on. */
+  public readonly dataKey: Key | undefined;
+  /**
+   * Customer-managed key of the queues (when KMS is on) and always of the alarm topic (CloudWatch
+   * cannot publish to a topic under the AWS-managed key). Separate from the data key because S3 must
+   * be allowed to use it for notifications, which ties its policy to the bucket.
+   */
+  public readonly messagingKey: Key;
+  public readonly ingest: IngestBucket;
+  public readonly state: StateTable;
+  /** One intake queue (and DLQ) per route, by route id. */
+  public readonly intakeQueues: ReadonlyMap<string, QueueWithDlq>;
+  public readonly completionQueues: QueueWithDlq;
+  public readonly dispatch: PipelineFunction;
+  public readonly completion: PipelineFunction;
+  /** Each vendor secret the routes name, by secret id. */
+  public readonly secrets: ReadonlyMap<string, ISecret>;
+  public readonly monitoring: PipelineMonitoring;
+
+  constructor(scope: Construct, id: string, props: VendorIngestStackProps) {
+    super(scope, id, props);
+    const { deployment } = props;
+    assertValidDeployment(deployment);
+    this.deployment = deployment;
+    const { stage, config, routes } = deployment;
+    const names = resourceNames(stage);
+    const projectRoot = props.projectRoot ?? PROJECT_ROOT;
+
+    const key = (keyId: string, purpose: string) =>
+      new Key(this, keyId, {
+        description: `vendor-ingest ${stage}: ${purpose}`,
+        enableKeyRotation: true,
+        removalPolicy: removalPolicyFor(config.retain),
+        pendingWindow: Duration.days(7),
+      });
+    this.dataKey = config.kms ? key('DataKey', 'ingest bucket and state table') : undefined;
+    this.messagingKey = config.kms
+      ? key('MessagingKey', 'queues and alarm topic')
+      : key('AlarmTopicKey', 'alarm topic');
+    // CloudWatch publishes alarm notifications to the encrypted topic.
+    this.messagingKey.grant(
+      new ServicePrincipal('cloudwatch.amazonaws.com'),
+      'kms:Decrypt',
+      'kms:GenerateDataKey*',
+    );
+    const queueKey = config.kms ? this.messagingKey : undefined;
+
+    this.ingest = new IngestBucket(this, 'Ingest', {
+      encryptionKey: this.dataKey,
+      noncurrentVersionExpiration: Duration.days(config.noncurrentVersionExpiryDays),
+      accessLogExpiration: Duration.days(config.logRetentionDays),
+      retain: config.retain,
+    });
+
+    this.state = new StateTable(this, 'State', {
+      tableName: names.stateTable,
+      encryptionKey: this.dataKey,
+      retain: config.retain,
+    });
+
+    const queueProps = (settings: FunctionSettings) => ({
+      visibilityTimeout: Duration.seconds(visibilityTimeoutSeconds(settings)),
+      maxReceiveCount: settings.maxReceiveCount,
+      encryptionKey: queueKey,
+    });
+    this.completionQueues = new QueueWithDlq(this, 'CompletionQueue', {
+      ...queueProps(config.completion),
+      queueName: names.completionQueue,
+      deadLetterQueueName: names.completionDeadLetterQueue,
+    });
+    const intake = new Map<string, QueueWithDlq>();
+    for (const route of routes) {
+      const queues = new QueueWithDlq(this, `Intake${pascalCase(route.id)}`, {
+        ...queueProps(config.dispatch),
+        queueName: names.intakeQueue(route.id),
+        deadLetterQueueName: names.intakeDeadLetterQueue(route.id),
+      });
+      this.ingest.bucket.addEventNotification(EventType.OBJECT_CREATED, new SqsDestination(queues.queue), {
+        prefix: route.filterPrefix,
+      });
+      intake.set(route.id, queues);
+    }
+    this.intakeQueues = intake;
+
+    const common: Omit<CommonEnvironmentValues, 'maxReceiveCount'> = {
+      stage,
+      routesJson: routesJson(deployment.routesDocument),
+      completionQueueUrl: this.completionQueues.queue.queueUrl,
+      stateTableName: this.state.table.tableName,
+      secretCacheSeconds: config.secretCacheSeconds,
+      vendorTimeoutMs: config.vendorTimeoutMs,
+      retryBaseSeconds: config.retryBaseSeconds,
+      retryMaxSeconds: config.retryMaxSeconds,
+      logLevel: config.logLevel,
+    };
+    const functionProps = (settings: FunctionSettings) => ({
+      projectRoot,
+      memorySize: settings.memoryMb,
+      timeout: Duration.seconds(settings.timeoutSeconds),
+      logRetentionDays: config.logRetentionDays,
+      retain: config.retain,
+    });
+
+    this.dispatch = new PipelineFunction(this, 'Dispatch', {
+      ...functionProps(config.dispatch),
+      entry: join(projectRoot, 'functions', 'dispatch', 'handler.ts'),
+      functionName: names.dispatchFunction,
+      description: `vendor-ingest ${stage}: uploads new objects to their vendor`,
+      environment: dispatchEnvironment({
+        ...common,
+        maxReceiveCount: config.dispatch.maxReceiveCount,
+        intakeDlqUrlsJson: this.toJsonString(
+          Object.fromEntries([...intake.values()].map((q) => [q.queue.queueArn, q.deadLetterQueue.queueUrl])),
+        ),
+      }),
+    });
+    this.completion = new PipelineFunction(this, 'Completion', {
+      ...functionProps(config.completion),
+      entry: join(projectRoot, 'functions', 'completion', 'handler.ts'),
+      functionName: names.completionFunction,
+      description: `vendor-ingest ${stage}: completes uploads with the vendor and follows its job`,
+      environment: completionEnvironment({
+        ...common,
+        maxReceiveCount: config.completion.maxReceiveCount,
+        completionDlqUrl: this.completionQueues.deadLetterQueue.queueUrl,
+      }),
+    });
+    const dispatchFn = this.dispatch.function;
+    const completionFn = this.completion.function;
+
+    // Dispatch: read the routed objects, consume its intake queues, hand over to completion, park failures.
+    this.ingest.grantReadObjects(
+      dispatchFn,
+      routes.map((r) => r.filterPrefix),
+    );
+    for (const route of routes) {
+      const queues = intake.get(route.id) as QueueWithDlq;
+      this.dispatch.consume(queues.queue, {
+        batchSize: config.dispatch.batchSize,
+        maxBatchingWindow: batchingWindow(config.dispatch),
+        maxConcurrency: intakeMaxConcurrency(config, route.id),
+      });
+      queues.deadLetterQueue.grantSendMessages(dispatchFn);
+    }
+    this.completionQueues.queue.grantSendMessages(dispatchFn);
+
+    // Completion: consume its queue, re-enqueue delayed status checks on it, park failures.
+    this.completion.consume(this.completionQueues.queue, {
+      batchSize: config.completion.batchSize,
+      maxBatchingWindow: batchingWindow(config.completion),
+      maxConcurrency: config.completion.maxConcurrency,
+    });
+    this.completionQueues.queue.grantSendMessages(completionFn);
+    this.completionQueues.deadLetterQueue.grantSendMessages(completionFn);
+
+    // Both: the state table, and every route's vendor secret (both call vendor APIs).
+    const secrets = new Map<string, ISecret>();
+    for (const secretId of [...new Set(routes.map((r) => r.secretId))].sort()) {
+      const secretScopeId = `VendorSecret${pascalCase(secretId)}`;
+      const secret = secretId.startsWith('arn:')
+        ? Secret.fromSecretCompleteArn(this, secretScopeId, secretId)
+        : Secret.fromSecretNameV2(this, secretScopeId, secretId);
+      secrets.set(secretId, secret);
+    }
+    this.secrets = secrets;
+    for (const fn of [dispatchFn, completionFn]) {
+      this.state.grantStateAccess(fn);
+      for (const secret of secrets.values()) secret.grantRead(fn);
+    }
+
+    const monitored: MonitoredQueue[] = [
+      ...routes.map((route) => ({
+        id: `intake-${route.id}`,
+        title: `Intake queue ${route.id}`,
+        queues: intake.get(route.id) as QueueWithDlq,
+      })),
+      { id: 'completion', title: 'Completion queue', queues: this.completionQueues },
+    ];
+    this.monitoring = new PipelineMonitoring(this, 'Monitoring', {
+      namePrefix: names.prefix,
+      topicKey: this.messagingKey,
+      alarmEmail: config.alarmEmail,
+      dispatchFunction: dispatchFn,
+      completionFunction: completionFn,
+      queues: monitored,
+      table: this.state.table,
+      vendors: [...new Set(routes.map((r) => r.vendor))].sort(),
+      maxQueueAgeSeconds: config.alarms.maxQueueAgeSeconds,
+      maxFailureRatePercent: config.alarms.maxFailureRatePercent,
+    });
+
+    acknowledgeObjectPrefixReads(
+      this.dispatch,
+      this.ingest,
+      routes.map((r) => r.filterPrefix),
+    );
+    acknowledgeBucketNotificationsHandler(this);
+    if (config.kms) for (const fn of [this.dispatch, this.completion]) acknowledgeKmsGrants(fn);
+
+    this.addOutputs();
+  }
+
+  private addOutputs(): void {
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output(StackOutput.IngestBucketName, this.ingest.bucket.bucketName, 'Bucket files are dropped in');
+    output(
+      StackOutput.AccessLogBucketName,
+      this.ingest.accessLogBucket.bucketName,
+      'Server access logs of the ingest bucket',
+    );
+    output(
+      StackOutput.StateTableName,
+      this.state.table.tableName,
+      'Delivery ledger, vendor tokens, concurrency slots',
+    );
+    output(StackOutput.CompletionQueueUrl, this.completionQueues.queue.queueUrl, 'Completion queue');
+    output(
+      StackOutput.CompletionDlqUrl,
+      this.completionQueues.deadLetterQueue.queueUrl,
+      'Completion dead-letter queue',
+    );
+    for (const [routeId, queues] of this.intakeQueues) {
+      output(intakeQueueUrlOutput(routeId), queues.queue.queueUrl, `Intake queue of route ${routeId}`);
+      output(
+        intakeDlqUrlOutput(routeId),
+        queues.deadLetterQueue.queueUrl,
+        `Intake dead-letter queue of route ${routeId}`,
+      );
+    }
+    output(
+      StackOutput.IntakeQueues,
+      this.toJsonString(
+        Object.fromEntries(
+          [...this.intakeQueues].map(([routeId, q]) => [
+            routeId,
+            { queueUrl: q.queue.queueUrl, dlqUrl: q.deadLetterQueue.queueUrl },
+          ]),
+        ),
+      ),
+      'Route id → intake queue and DLQ URLs (JSON)',
+    );
+    output(StackOutput.DispatchFunctionName, this.dispatch.function.functionName, 'Dispatch function');
+    output(StackOutput.CompletionFunctionName, this.completion.function.functionName, 'Completion function');
+    output(
+      StackOutput.DispatchLogGroupName,
+      this.dispatch.logGroup.logGroupName,
+      'Log group of the dispatch function',
+    );
+    output(
+      StackOutput.CompletionLogGroupName,
+      this.completion.logGroup.logGroupName,
+      'Log group of the completion function',
+    );
+    const dashboardName = this.monitoring.dashboard.dashboardName;
+    output(StackOutput.DashboardName, dashboardName, 'CloudWatch dashboard');
+    output(
+      StackOutput.DashboardUrl,
+      `https://console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${dashboardName}`,
+      'CloudWatch dashboard URL',
+    );
+    output(StackOutput.AlarmTopicArn, this.monitoring.alarmTopic.topicArn, 'SNS topic every alarm notifies');
+  }
+}
+
+/** `MaximumBatchingWindowInSeconds`, omitted when 0. */
+function batchingWindow(settings: FunctionSettings): Duration | undefined {
+  return settings.batchWindowSeconds > 0 ? Duration.seconds(settings.batchWindowSeconds) : undefined;
+}

@@ -1,0 +1,767 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { type CfnElement, Validations } from 'aws-cdk-lib';
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CompletionEnvSchema, DispatchEnvSchema, Env, parseEnv } from '../../functions/shared/env';
+import { ResolvedRoutesSchema } from '../../functions/shared/routes/schema';
+import {
+  type DeploymentConfig,
+  loadDeploymentConfig,
+  modelledEnvironments,
+} from '../../lib/config/deployment-config';
+import { environmentBytes, LAMBDA_ENVIRONMENT_MAX_BYTES } from '../../lib/pipeline-environment';
+import { intakeDlqUrlOutput, intakeQueueUrlOutput, StackOutput } from '../../lib/stack-outputs';
+import type { VendorIngestStack } from '../../lib/vendor-ingest-stack';
+import {
+  alarmMetrics,
+  alarmsOn,
+  getAtt,
+  grants,
+  grantsOf,
+  nagFindings,
+  ref,
+  resolveIntrinsics,
+  resourcesOfType,
+  type Synthesized,
+  synthesize,
+} from './support';
+
+const ACCOUNT = '123456789012';
+const byJson = (a: unknown, b: unknown) => JSON.stringify(a).localeCompare(JSON.stringify(b));
+
+describe('VendorIngestStack (dev stage)', () => {
+  let deployment: DeploymentConfig;
+  let synth: Synthesized;
+  let stack: VendorIngestStack;
+  let template: Template;
+  let id: (construct: IConstruct) => string;
+
+  beforeAll(() => {
+    deployment = loadDeploymentConfig('dev');
+    synth = synthesize(deployment);
+    stack = synth.stack;
+    template = synth.template;
+    id = (construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  });
+
+  const intakeOf = (routeId: string) => {
+    const queues = stack.intakeQueues.get(routeId);
+    if (!queues) throw new Error(`no intake queue for ${routeId}`);
+    return queues;
+  };
+  const functionEnv = (fnId: string): Record<string, unknown> =>
+    (template.toJSON().Resources[fnId].Properties.Environment as { Variables: Record<string, unknown> })
+      .Variables;
+
+  describe('ingest bucket', () => {
+    it('blocks public access, encrypts with S3-managed keys and versions objects', () => {
+      // Assess
+      template.hasResource('AWS::S3::Bucket', {
+        Properties: {
+          BucketEncryption: {
+            ServerSideEncryptionConfiguration: [
+              { ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } },
+            ],
+          },
+          PublicAccessBlockConfiguration: {
+            BlockPublicAcls: true,
+            BlockPublicPolicy: true,
+            IgnorePublicAcls: true,
+            RestrictPublicBuckets: true,
+          },
+          VersioningConfiguration: { Status: 'Enabled' },
+          OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+        },
+        DeletionPolicy: 'Delete',
+      });
+      expect(
+        resourcesOfType(template, 'AWS::S3::Bucket')[id(stack.ingest.bucket)]?.Properties
+          ?.VersioningConfiguration,
+      ).toEqual({
+        Status: 'Enabled',
+      });
+    });
+
+    it('denies requests without TLS and below TLS 1.2', () => {
+      // Assess
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: ref(id(stack.ingest.bucket)),
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Condition: { NumericLessThan: { 's3:TlsVersion': 1.2 } },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('writes server access logs to a separate private bucket that expires them', () => {
+      // Prepare
+      const logBucketId = id(stack.ingest.accessLogBucket);
+
+      // Assess
+      template.hasResourceProperties('AWS::S3::Bucket', {
+        LoggingConfiguration: { DestinationBucketName: ref(logBucketId), LogFilePrefix: 'ingest/' },
+      });
+      const logBucket = resourcesOfType(template, 'AWS::S3::Bucket')[logBucketId];
+      expect(logBucket?.Properties).toMatchObject({
+        BucketEncryption: {
+          ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }],
+        },
+        PublicAccessBlockConfiguration: { BlockPublicAcls: true, RestrictPublicBuckets: true },
+        LifecycleConfiguration: {
+          Rules: [{ ExpirationInDays: deployment.config.logRetentionDays, Status: 'Enabled' }],
+        },
+      });
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: ref(logBucketId),
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Allow',
+              Action: 's3:PutObject',
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('expires noncurrent versions after the configured number of days', () => {
+      // Assess
+      expect(
+        resourcesOfType(template, 'AWS::S3::Bucket')[id(stack.ingest.bucket)]?.Properties
+          ?.LifecycleConfiguration,
+      ).toEqual({
+        Rules: [
+          {
+            Id: 'expire-noncurrent-versions',
+            Status: 'Enabled',
+            NoncurrentVersionExpiration: { NoncurrentDays: deployment.config.noncurrentVersionExpiryDays },
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: 7 },
+          },
+        ],
+      });
+    });
+
+    it('empties both buckets on delete in a stage that does not retain data', () => {
+      // Assess
+      template.resourceCountIs('Custom::S3AutoDeleteObjects', 2);
+    });
+  });
+
+  describe('S3 notifications', () => {
+    it("send ObjectCreated:* under each route's filter prefix to that route's intake queue, and nothing else", () => {
+      // Prepare
+      const expected = deployment.routes
+        .map((route) => ({
+          Events: ['s3:ObjectCreated:*'],
+          Filter: { Key: { FilterRules: [{ Name: 'prefix', Value: route.filterPrefix }] } },
+          QueueArn: getAtt(id(intakeOf(route.id).queue)),
+        }))
+        .sort(byJson);
+
+      // Act
+      const [notifications] = Object.values(resourcesOfType(template, 'Custom::S3BucketNotifications'));
+      const config = notifications?.Properties?.NotificationConfiguration as {
+        QueueConfigurations: unknown[];
+      };
+
+      // Assess
+      expect(notifications?.Properties?.BucketName).toEqual(ref(id(stack.ingest.bucket)));
+      expect(Object.keys(config)).toEqual(['QueueConfigurations']);
+      expect([...config.QueueConfigurations].sort(byJson)).toEqual(expected);
+      expect(deployment.routes.find((r) => r.id === 'clevertap-catalogs')?.filterPrefix).toBe('clevertap/');
+    });
+  });
+
+  describe('queues', () => {
+    it('give every intake queue and the completion queue its own DLQ with the configured maxReceiveCount', () => {
+      // Prepare
+      const pairs = [
+        ...deployment.routes.map((r) => ({
+          queues: intakeOf(r.id),
+          maxReceiveCount: deployment.config.dispatch.maxReceiveCount,
+        })),
+        { queues: stack.completionQueues, maxReceiveCount: deployment.config.completion.maxReceiveCount },
+      ];
+      const all = resourcesOfType(template, 'AWS::SQS::Queue');
+
+      // Assess
+      expect(Object.keys(all)).toHaveLength(2 * pairs.length);
+      for (const { queues, maxReceiveCount } of pairs) {
+        expect(all[id(queues.queue)]?.Properties?.RedrivePolicy).toEqual({
+          deadLetterTargetArn: getAtt(id(queues.deadLetterQueue)),
+          maxReceiveCount,
+        });
+      }
+      const targets = pairs.map((p) => id(p.queues.deadLetterQueue));
+      expect(new Set(targets).size).toBe(pairs.length);
+    });
+
+    it('keep dead-lettered messages for 14 days', () => {
+      // Prepare
+      const all = resourcesOfType(template, 'AWS::SQS::Queue');
+      const dlqIds = Object.values(all)
+        .map(
+          (q) =>
+            (q.Properties?.RedrivePolicy as { deadLetterTargetArn?: { 'Fn::GetAtt': [string] } } | undefined)
+              ?.deadLetterTargetArn,
+        )
+        .filter((arn) => arn !== undefined)
+        .map((arn) => arn['Fn::GetAtt'][0]);
+
+      // Assess
+      expect(dlqIds).toHaveLength(deployment.routes.length + 1);
+      for (const dlqId of dlqIds) {
+        expect(all[dlqId]?.Properties?.MessageRetentionPeriod).toBe(14 * 24 * 3600);
+        expect(all[dlqId]?.Properties?.RedrivePolicy).toBeUndefined();
+      }
+    });
+
+    it('encrypt every queue with SQS-managed keys and refuse non-TLS access', () => {
+      // Prepare
+      const all = resourcesOfType(template, 'AWS::SQS::Queue');
+      const policies = Object.values(resourcesOfType(template, 'AWS::SQS::QueuePolicy'));
+
+      // Assess
+      for (const [queueId, queue] of Object.entries(all)) {
+        expect(queue.Properties?.SqsManagedSseEnabled).toBe(true);
+        const denies = policies.filter(
+          (p) =>
+            JSON.stringify(p.Properties?.Queues) === JSON.stringify([ref(queueId)]) &&
+            JSON.stringify(p.Properties?.PolicyDocument).includes('"aws:SecureTransport":"false"'),
+        );
+        expect(denies, queueId).toHaveLength(1);
+      }
+    });
+
+    it('set visibility to 6 × the consuming function timeout', () => {
+      // Prepare
+      const all = resourcesOfType(template, 'AWS::SQS::Queue');
+      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+      const mappings = Object.values(resourcesOfType(template, 'AWS::Lambda::EventSourceMapping'));
+
+      // Assess
+      expect(mappings).toHaveLength(deployment.routes.length + 1);
+      for (const mapping of mappings) {
+        const { EventSourceArn, FunctionName } = (mapping.Properties ?? {}) as {
+          EventSourceArn: { 'Fn::GetAtt': [string] };
+          FunctionName: { Ref: string };
+        };
+        const queueId = EventSourceArn['Fn::GetAtt'][0];
+        const fnId = FunctionName.Ref;
+        const visibility = all[queueId]?.Properties?.VisibilityTimeout as number;
+        const timeout = functions[fnId]?.Properties?.Timeout as number;
+        expect(visibility, queueId).toBe(6 * timeout);
+      }
+      expect(all[id(intakeOf('cleartax-sales').queue)]?.Properties?.VisibilityTimeout).toBe(6 * 300);
+      expect(all[id(stack.completionQueues.queue)]?.Properties?.VisibilityTimeout).toBe(6 * 60);
+    });
+  });
+
+  describe('functions', () => {
+    it('run bundled Node.js 22 on arm64 with the configured memory and timeout', () => {
+      // Prepare
+      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+
+      // Assess
+      for (const [fn, settings] of [
+        [stack.dispatch, deployment.config.dispatch],
+        [stack.completion, deployment.config.completion],
+      ] as const) {
+        expect(functions[id(fn.function)]?.Properties).toMatchObject({
+          Runtime: 'nodejs22.x',
+          Architectures: ['arm64'],
+          Handler: 'index.handler',
+          MemorySize: settings.memoryMb,
+          Timeout: settings.timeoutSeconds,
+          LoggingConfig: { LogGroup: ref(id(fn.logGroup)) },
+          Role: getAtt(id(fn.role)),
+        });
+      }
+    });
+
+    it('write to their own log groups with the configured retention', () => {
+      // Assess
+      for (const fn of [stack.dispatch, stack.completion]) {
+        const group = resourcesOfType(template, 'AWS::Logs::LogGroup')[id(fn.logGroup)];
+        expect(group?.Properties?.RetentionInDays).toBe(deployment.config.logRetentionDays);
+        expect(group?.DeletionPolicy).toBe('Delete');
+      }
+    });
+
+    it('consume each intake queue with partial batch responses and its MaximumConcurrency', () => {
+      // Assess
+      for (const route of deployment.routes) {
+        template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+          EventSourceArn: getAtt(id(intakeOf(route.id).queue)),
+          FunctionName: ref(id(stack.dispatch.function)),
+          FunctionResponseTypes: ['ReportBatchItemFailures'],
+          BatchSize: deployment.config.dispatch.batchSize,
+          MaximumBatchingWindowInSeconds: Match.absent(),
+          ScalingConfig: {
+            MaximumConcurrency:
+              route.id === 'clevertap-catalogs' ? 2 : deployment.config.dispatch.maxConcurrency,
+          },
+        });
+      }
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: getAtt(id(stack.completionQueues.queue)),
+        FunctionName: ref(id(stack.completion.function)),
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        BatchSize: deployment.config.completion.batchSize,
+        ScalingConfig: { MaximumConcurrency: deployment.config.completion.maxConcurrency },
+      });
+    });
+
+    it('get exactly the environment their schemas require, and no local-only switches', () => {
+      // Prepare
+      const shared = [
+        Env.STAGE,
+        Env.ROUTES_JSON,
+        Env.COMPLETION_QUEUE_URL,
+        Env.MAX_RECEIVE_COUNT,
+        Env.STATE_TABLE,
+        Env.SECRET_CACHE_SECONDS,
+        Env.VENDOR_TIMEOUT_MS,
+        Env.RETRY_BASE_SECONDS,
+        Env.RETRY_MAX_SECONDS,
+        Env.POWERTOOLS_SERVICE_NAME,
+        Env.POWERTOOLS_METRICS_NAMESPACE,
+        'POWERTOOLS_LOG_LEVEL',
+        'NODE_OPTIONS',
+      ];
+
+      // Act
+      const dispatchEnv = functionEnv(id(stack.dispatch.function));
+      const completionEnv = functionEnv(id(stack.completion.function));
+
+      // Assess
+      expect(Object.keys(dispatchEnv).sort()).toEqual([...shared, Env.INTAKE_DLQ_URLS].sort());
+      expect(Object.keys(completionEnv).sort()).toEqual([...shared, Env.COMPLETION_DLQ_URL].sort());
+      for (const env of [dispatchEnv, completionEnv]) {
+        expect(env).toMatchObject({
+          [Env.POWERTOOLS_SERVICE_NAME]: 'vendor-ingest',
+          [Env.POWERTOOLS_METRICS_NAMESPACE]: 'VendorIngest',
+          POWERTOOLS_LOG_LEVEL: 'DEBUG',
+          NODE_OPTIONS: '--enable-source-maps',
+        });
+        expect(env).not.toHaveProperty(Env.FAILPOINTS);
+        expect(env).not.toHaveProperty(Env.S3_FORCE_PATH_STYLE);
+      }
+    });
+
+    it('get an environment that passes the functions’ own cold-start validation, under 4 KB', () => {
+      // Prepare
+      const where = { region: 'ap-south-1', account: ACCOUNT };
+      const resolveAll = (env: Record<string, unknown>) =>
+        Object.fromEntries(Object.entries(env).map(([k, v]) => [k, resolveIntrinsics(template, v, where)]));
+
+      // Act
+      const dispatchEnv = resolveAll(functionEnv(id(stack.dispatch.function)));
+      const completionEnv = resolveAll(functionEnv(id(stack.completion.function)));
+      const dispatch = parseEnv(DispatchEnvSchema, dispatchEnv);
+      const completion = parseEnv(CompletionEnvSchema, completionEnv);
+
+      // Assess
+      const url = (name: string) => `https://sqs.ap-south-1.amazonaws.com/${ACCOUNT}/${name}`;
+      const arn = (name: string) => `arn:aws:sqs:ap-south-1:${ACCOUNT}:${name}`;
+      expect(dispatch[Env.INTAKE_DLQ_URLS]).toEqual(
+        Object.fromEntries(
+          deployment.routes.map((r) => [
+            arn(`vendor-ingest-dev-${r.id}-intake`),
+            url(`vendor-ingest-dev-${r.id}-intake-dlq`),
+          ]),
+        ),
+      );
+      expect(dispatch[Env.COMPLETION_QUEUE_URL]).toBe(url('vendor-ingest-dev-completion'));
+      expect(dispatch[Env.MAX_RECEIVE_COUNT]).toBe(deployment.config.dispatch.maxReceiveCount);
+      expect(completion[Env.COMPLETION_DLQ_URL]).toBe(url('vendor-ingest-dev-completion-dlq'));
+      expect(completion[Env.MAX_RECEIVE_COUNT]).toBe(deployment.config.completion.maxReceiveCount);
+      expect(completion[Env.STATE_TABLE]).toBe('vendor-ingest-dev-state');
+      expect(ResolvedRoutesSchema.parse(JSON.parse(dispatchEnv[Env.ROUTES_JSON] as string))).toEqual(
+        deployment.routesDocument,
+      );
+      // The synth-time size check models exactly this environment (same region, 12-digit account).
+      const modelled = modelledEnvironments(deployment);
+      expect(environmentBytes(dispatchEnv)).toBe(environmentBytes(modelled.dispatch));
+      expect(environmentBytes(completionEnv)).toBe(environmentBytes(modelled.completion));
+      expect(environmentBytes(dispatchEnv)).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_MAX_BYTES);
+    });
+
+    it('ship ES-module bundles with the AWS SDK inside and a source map', () => {
+      // Prepare
+      const manifest = JSON.parse(
+        readFileSync(join(synth.outdir, `${stack.stackName}.assets.json`), 'utf8'),
+      ) as {
+        files: Record<string, { source: { path: string } }>;
+      };
+      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+
+      for (const fn of [stack.dispatch, stack.completion]) {
+        // Act
+        const { Code } = (functions[id(fn.function)]?.Properties ?? {}) as { Code: { S3Key: string } };
+        const s3Key = Code.S3Key;
+        const asset = manifest.files[s3Key.replace(/\.zip$/, '')];
+        expect(asset, s3Key).toBeDefined();
+        const dir = join(synth.outdir, asset?.source.path ?? '');
+        const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+
+        // Assess
+        expect(
+          code.startsWith("import { createRequire as __vendorIngestCreateRequire } from 'node:module';"),
+        ).toBe(true);
+        expect(code).toMatch(/export\s*\{[^}]*\bas handler\b[^}]*\}/);
+        expect(code).not.toMatch(/\bmodule\.exports\s*=/);
+        // The SDK is bundled (class names survive minification), not imported from the runtime.
+        expect(code).toContain('SQSClient');
+        expect(code).toContain('DynamoDBClient');
+        expect(code).toContain('SecretsManagerClient');
+        expect(code).not.toMatch(/(?:from\s*|require\(|import\()["']@aws-sdk\/(?:client|lib)-/);
+        expect(code).toMatch(/sourceMappingURL=index\.mjs\.map\s*$/);
+        expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
+      }
+    });
+  });
+
+  describe('IAM', () => {
+    const secretArn = (name: string) => ({
+      'Fn::Join': [
+        '',
+        ['arn:aws:secretsmanager:ap-south-1:', { Ref: 'AWS::AccountId' }, `:secret:${name}-??????`],
+      ],
+    });
+    const SEND = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+    const CONSUME = [
+      'sqs:ReceiveMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:DeleteMessage',
+      'sqs:GetQueueAttributes',
+      'sqs:GetQueueUrl',
+    ];
+    const TABLE = [
+      'dynamodb:GetItem',
+      'dynamodb:PutItem',
+      'dynamodb:UpdateItem',
+      'dynamodb:DeleteItem',
+      'dynamodb:Query',
+    ];
+    const tableResources = () => {
+      const table = id(stack.state.table);
+      return [getAtt(table), { 'Fn::Join': ['', [getAtt(table), '/index/gsi1']] }];
+    };
+    const secretResources = () => [...new Set(deployment.routes.map((r) => r.secretId))].map(secretArn);
+    const expectExactly = (actual: string[], expected: string[]) =>
+      expect(actual).toEqual([...new Set(expected)].sort());
+
+    it('lets dispatch read routed objects, consume its intake queues, send to completion and its DLQs, and nothing else', () => {
+      // Prepare
+      const bucket = id(stack.ingest.bucket);
+      const intake = deployment.routes.map((r) => intakeOf(r.id));
+      const expected = [
+        ...grants(['logs:CreateLogStream', 'logs:PutLogEvents'], [getAtt(id(stack.dispatch.logGroup))]),
+        ...grants(
+          ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectAttributes', 's3:GetObjectVersionAttributes'],
+          deployment.routes.map((r) => ({ 'Fn::Join': ['', [getAtt(bucket), `/${r.filterPrefix}*`]] })),
+        ),
+        ...grants(['s3:ListBucket'], [getAtt(bucket)]),
+        ...grants(
+          CONSUME,
+          intake.map((q) => getAtt(id(q.queue))),
+        ),
+        ...grants(SEND, [
+          getAtt(id(stack.completionQueues.queue)),
+          ...intake.map((q) => getAtt(id(q.deadLetterQueue))),
+        ]),
+        ...grants(TABLE, tableResources()),
+        ...grants(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], secretResources()),
+      ];
+
+      // Act
+      const actual = grantsOf(template, 'DispatchRoleDefaultPolicy');
+
+      // Assess
+      expectExactly(actual, expected);
+    });
+
+    it('lets completion consume and re-send to its queue, send to its DLQ, and nothing else', () => {
+      // Prepare
+      const completionQueue = getAtt(id(stack.completionQueues.queue));
+      const expected = [
+        ...grants(['logs:CreateLogStream', 'logs:PutLogEvents'], [getAtt(id(stack.completion.logGroup))]),
+        ...grants([...CONSUME, ...SEND], [completionQueue]),
+        ...grants(SEND, [getAtt(id(stack.completionQueues.deadLetterQueue))]),
+        ...grants(TABLE, tableResources()),
+        ...grants(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], secretResources()),
+      ];
+
+      // Act
+      const actual = grantsOf(template, 'CompletionRoleDefaultPolicy');
+
+      // Assess
+      expectExactly(actual, expected);
+    });
+
+    it('gives the function roles no AWS-managed policies', () => {
+      // Assess
+      for (const fn of [stack.dispatch, stack.completion]) {
+        const role = resourcesOfType(template, 'AWS::IAM::Role')[id(fn.role)];
+        expect(role?.Properties?.ManagedPolicyArns).toBeUndefined();
+        expect(role?.Properties?.AssumeRolePolicyDocument).toMatchObject({
+          Statement: [
+            { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+          ],
+        });
+      }
+    });
+  });
+
+  describe('state table', () => {
+    it('is an on-demand pk/sk table with PITR, TTL on expiresAt and gsi1', () => {
+      // Assess
+      template.hasResource('AWS::DynamoDB::Table', {
+        Properties: {
+          TableName: 'vendor-ingest-dev-state',
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          AttributeDefinitions: Match.arrayWith([
+            { AttributeName: 'pk', AttributeType: 'S' },
+            { AttributeName: 'sk', AttributeType: 'S' },
+            { AttributeName: 'gsi1pk', AttributeType: 'S' },
+            { AttributeName: 'gsi1sk', AttributeType: 'S' },
+          ]),
+          BillingMode: 'PAY_PER_REQUEST',
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+          GlobalSecondaryIndexes: [
+            {
+              IndexName: 'gsi1',
+              KeySchema: [
+                { AttributeName: 'gsi1pk', KeyType: 'HASH' },
+                { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+              ],
+              Projection: { ProjectionType: 'ALL' },
+            },
+          ],
+        },
+        DeletionPolicy: 'Delete',
+      });
+    });
+  });
+
+  describe('monitoring', () => {
+    const vendors = () => [...new Set(deployment.routes.map((r) => r.vendor))];
+    const alarms = () => Object.values(resourcesOfType(template, 'AWS::CloudWatch::Alarm'));
+
+    it('creates the whole alarm set, each notifying the alarm topic', () => {
+      // Prepare
+      const queues = deployment.routes.length + 1;
+      const expectedCount = queues * 2 + 2 * 2 + vendors().length * 2;
+
+      // Assess
+      expect(alarms()).toHaveLength(expectedCount);
+      for (const alarm of alarms()) {
+        expect(alarm.Properties?.AlarmActions).toEqual([ref(id(stack.monitoring.alarmTopic))]);
+      }
+    });
+
+    it('alarms on any message in any dead-letter queue', () => {
+      // Prepare
+      const dlqs = [
+        ...deployment.routes.map((r) => intakeOf(r.id).deadLetterQueue),
+        stack.completionQueues.deadLetterQueue,
+      ];
+
+      // Assess
+      for (const dlq of dlqs) {
+        const found = alarmsOn(template, 'AWS/SQS', 'ApproximateNumberOfMessagesVisible', [
+          { Name: 'QueueName', Value: getAtt(id(dlq), 'QueueName') },
+        ]);
+        expect(found, id(dlq)).toHaveLength(1);
+        expect(found[0]).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+      }
+    });
+
+    it('alarms on the age of the oldest message of every queue', () => {
+      // Assess
+      for (const queue of [
+        ...deployment.routes.map((r) => intakeOf(r.id).queue),
+        stack.completionQueues.queue,
+      ]) {
+        const found = alarmsOn(template, 'AWS/SQS', 'ApproximateAgeOfOldestMessage', [
+          { Name: 'QueueName', Value: getAtt(id(queue), 'QueueName') },
+        ]);
+        expect(found, id(queue)).toHaveLength(1);
+        expect(found[0]).toMatchObject({
+          Threshold: deployment.config.alarms.maxQueueAgeSeconds,
+          ComparisonOperator: 'GreaterThanThreshold',
+        });
+      }
+    });
+
+    it('alarms on errors and throttles of both functions', () => {
+      // Assess
+      for (const fn of [stack.dispatch, stack.completion]) {
+        for (const metric of ['Errors', 'Throttles']) {
+          const found = alarmsOn(template, 'AWS/Lambda', metric, [
+            { Name: 'FunctionName', Value: ref(id(fn.function)) },
+          ]);
+          expect(found, `${metric} ${id(fn.function)}`).toHaveLength(1);
+          expect(found[0]).toMatchObject({ Threshold: 0, ComparisonOperator: 'GreaterThanThreshold' });
+        }
+      }
+    });
+
+    it('alarms per vendor on one uncertain completion and on the failure rate', () => {
+      // Assess
+      for (const vendor of vendors()) {
+        const dimensions = [{ Name: 'Vendor', Value: vendor }];
+        const uncertain = alarmsOn(template, 'VendorIngest', 'CompletionUncertain', dimensions);
+        expect(uncertain, vendor).toHaveLength(1);
+        expect(uncertain[0]).toMatchObject({
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'notBreaching',
+        });
+        const failureRate = alarmsOn(template, 'VendorIngest', 'FilesFailed', dimensions);
+        expect(failureRate, vendor).toHaveLength(1);
+        expect(
+          alarmMetrics(failureRate[0] ?? {})
+            .map((m) => m.MetricName)
+            .sort(),
+        ).toEqual(['FilesCompleted', 'FilesFailed']);
+        expect(failureRate[0]).toMatchObject({
+          Threshold: deployment.config.alarms.maxFailureRatePercent,
+          ComparisonOperator: 'GreaterThanThreshold',
+        });
+      }
+    });
+
+    it('publishes alarms to an encrypted, TLS-only topic', () => {
+      // Prepare
+      const topicId = id(stack.monitoring.alarmTopic);
+
+      // Assess
+      template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: getAtt(id(stack.messagingKey)) });
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        Topics: [ref(topicId)],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          ]),
+        },
+      });
+      template.hasResourceProperties('AWS::KMS::Key', {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            }),
+          ]),
+        },
+      });
+      template.resourceCountIs('AWS::SNS::Subscription', 0);
+    });
+
+    it('builds one dashboard with the pipeline metrics per vendor, queues and functions', () => {
+      // Act
+      const dashboards = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'));
+      const body = JSON.stringify(dashboards[0]?.Properties?.DashboardBody);
+
+      // Assess
+      expect(dashboards).toHaveLength(1);
+      expect(dashboards[0]?.Properties?.DashboardName).toBe('vendor-ingest-dev');
+      for (const metric of [
+        'FilesReceived',
+        'FilesUploaded',
+        'FilesCompleted',
+        'FilesFailed',
+        'BytesUploaded',
+        'UploadDurationMs',
+        'Retries',
+      ]) {
+        expect(body).toContain(metric);
+      }
+      expect(body).toContain('bytes / (duration / 1000)');
+      expect(body).toContain('p99');
+      for (const vendor of vendors()) expect(body).toContain(vendor);
+      for (const metric of [
+        'ApproximateNumberOfMessagesVisible',
+        'ApproximateAgeOfOldestMessage',
+        'Throttles',
+        'ConcurrentExecutions',
+        'Duration',
+      ]) {
+        expect(body).toContain(metric);
+      }
+    });
+  });
+
+  describe('outputs', () => {
+    it('publishes every name the local CLI needs under stable output names', () => {
+      // Prepare
+      const expected: Record<string, unknown> = {
+        [StackOutput.IngestBucketName]: ref(id(stack.ingest.bucket)),
+        [StackOutput.AccessLogBucketName]: ref(id(stack.ingest.accessLogBucket)),
+        [StackOutput.StateTableName]: ref(id(stack.state.table)),
+        [StackOutput.CompletionQueueUrl]: ref(id(stack.completionQueues.queue)),
+        [StackOutput.CompletionDlqUrl]: ref(id(stack.completionQueues.deadLetterQueue)),
+        [StackOutput.DispatchFunctionName]: ref(id(stack.dispatch.function)),
+        [StackOutput.CompletionFunctionName]: ref(id(stack.completion.function)),
+        [StackOutput.DispatchLogGroupName]: ref(id(stack.dispatch.logGroup)),
+        [StackOutput.CompletionLogGroupName]: ref(id(stack.completion.logGroup)),
+        [StackOutput.AlarmTopicArn]: ref(id(stack.monitoring.alarmTopic)),
+        [StackOutput.DashboardName]: ref(id(stack.monitoring.dashboard)),
+      };
+      for (const route of deployment.routes) {
+        expected[intakeQueueUrlOutput(route.id)] = ref(id(intakeOf(route.id).queue));
+        expected[intakeDlqUrlOutput(route.id)] = ref(id(intakeOf(route.id).deadLetterQueue));
+      }
+
+      // Act
+      const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+
+      // Assess
+      for (const [name, value] of Object.entries(expected)) expect(outputs[name]?.Value, name).toEqual(value);
+      expect(Object.keys(outputs).sort()).toEqual(
+        [...Object.keys(expected), StackOutput.IntakeQueues, StackOutput.DashboardUrl].sort(),
+      );
+      expect(JSON.stringify(outputs[StackOutput.DashboardUrl]?.Value)).toContain('#dashboards:name=');
+      expect(JSON.stringify(outputs[StackOutput.IntakeQueues]?.Value)).toContain('clevertap-catalogs');
+    });
+  });
+
+  describe('cdk-nag', () => {
+    it('finds nothing unacknowledged in AwsSolutions and Serverless', () => {
+      // Assess
+      expect(nagFindings(synth.app)).toEqual([]);
+    });
+
+    it('gives every acknowledgement a reason', () => {
+      // Act
+      const acknowledged = stack.node
+        .findAll()
+        .flatMap((c) => c.node.metadata.filter((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY))
+        .flatMap((m) => Object.entries(m.data as Record<string, string>));
+
+      // Assess
+      expect(acknowledged.length).toBeGreaterThan(0);
+      for (const [rule, reason] of acknowledged) expect(reason.length, rule).toBeGreaterThan(60);
+    });
+  });
+});
