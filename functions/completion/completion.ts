@@ -22,7 +22,7 @@ import type { RouteMatcher } from '../shared/routes/match';
 import type { ResolvedRoute } from '../shared/routes/schema';
 import { type DeliveryLedger, DeliveryState, deliveryKeyOf } from '../shared/state/ledger';
 import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
-import type { CompletionInput, FileDescriptor, VendorRefs } from '../vendors/types';
+import type { CompletionInput, CompletionResult, FileDescriptor, VendorRefs } from '../vendors/types';
 
 export interface CompletionDeps {
   readonly sqs: SQSClient;
@@ -118,14 +118,10 @@ async function complete(
     vendor: route.vendor,
     attempt: ctx.receiveCount,
   });
-  const { adapter, ctx: vendorCtx } = await prepareVendor(
-    deps.vendors,
-    route,
-    message.segments,
-    log,
-    invocation.deadline,
-  );
-  const retryAmbiguous = route.retryAmbiguousCompletion ?? adapter.completionIdempotent;
+  // The lease comes first: a failure before the vendor call (a secret gone, options broken) is then
+  // recorded in the ledger like any other, and a duplicate message never even reads the secret.
+  const retryAmbiguous =
+    route.retryAmbiguousCompletion ?? deps.vendors.adapters(route.vendor)?.completionIdempotent ?? false;
   const key = deliveryKeyOf(message.object);
   const owner = invocation.requestId;
 
@@ -146,40 +142,60 @@ async function complete(
       throw new RetryableError(
         ErrorCode.LEASE_HELD,
         `${message.deliveryId} is being completed by another worker`,
+        {
+          retryAfterMs: Math.max(0, (begin.record.leaseUntil ?? 0) - Date.now()),
+        },
       );
     case 'uncertain': {
       const text =
         'a previous completion call was sent and never answered (the worker died or timed out); ' +
         `${route.vendor} has no idempotency key, so calling again could ingest the file twice — check the vendor, then resolve`;
-      await deps.ledger.markUncertain(key, text);
-      deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
-      log.error('completion outcome unknown; parked', { state: begin.record.state });
+      // Counted once, when it is found; a redelivered message of a parked delivery is parked again quietly.
+      if (begin.record.state === DeliveryState.COMPLETING) {
+        await deps.ledger.markUncertain(key, text);
+        deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
+        log.error('completion outcome unknown; parked', { state: begin.record.state });
+      }
       throw new PermanentError(ErrorCode.COMPLETION_UNCERTAIN, text);
     }
     case 'acquired':
       break;
   }
 
-  const input: CompletionInput = {
-    file: fileOf(message),
-    upload: message.upload,
-    refs: { ...message.refs, ...(begin.record.refs ?? {}) },
-  };
-  deps.failpoint('completion:before-call', message.object.key);
-  let result: Awaited<ReturnType<typeof adapter.complete>>;
+  let result: CompletionResult;
+  let hasStatus = false;
   try {
-    result = await adapter.complete(input, {
-      ...vendorCtx,
-      checkpoint: (refs: VendorRefs) => deps.ledger.checkpoint(key, owner, refs),
-    });
-  } catch (error) {
-    if (error instanceof AmbiguousOutcomeError && !retryAmbiguous) {
-      const text = `completion call sent, no answer (${redactor.text(error.message)}); ${route.vendor} has no idempotency key, so it is not retried automatically`;
-      await deps.ledger.markUncertain(key, text);
-      deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
-      log.error('completion outcome unknown; parked', { error: text });
-      throw new PermanentError(ErrorCode.COMPLETION_UNCERTAIN, text, { cause: error });
+    const { adapter, ctx: vendorCtx } = await prepareVendor(
+      deps.vendors,
+      route,
+      message.segments,
+      log,
+      invocation.deadline,
+    );
+    hasStatus = adapter.status !== undefined;
+    const input: CompletionInput = {
+      file: fileOf(message),
+      upload: message.upload,
+      refs: { ...message.refs, ...(begin.record.refs ?? {}) },
+    };
+    deps.failpoint('completion:before-call', message.object.key);
+    try {
+      result = await adapter.complete(input, {
+        ...vendorCtx,
+        checkpoint: (refs: VendorRefs) => deps.ledger.checkpoint(key, owner, refs),
+      });
+    } catch (error) {
+      if (error instanceof AmbiguousOutcomeError && !retryAmbiguous) {
+        const text = `completion call sent, no answer (${redactor.text(error.message)}); ${route.vendor} has no idempotency key, so it is not retried automatically`;
+        await deps.ledger.markUncertain(key, text);
+        deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
+        log.error('completion outcome unknown; parked', { error: text });
+        throw new PermanentError(ErrorCode.COMPLETION_UNCERTAIN, text, { cause: error });
+      }
+      throw error;
     }
+  } catch (error) {
+    if (error instanceof PermanentError && error.code === ErrorCode.COMPLETION_UNCERTAIN) throw error;
     const final = !isRetryable(error) || ctx.lastAttempt;
     await deps.ledger.recordCompletionFailure(key, owner, {
       code: errorCodeOf(error),
@@ -199,7 +215,7 @@ async function complete(
   deps.metrics.count(MetricName.FilesCompleted, route.vendor);
   log.info('completed', { refs: result.refs, vendorState: result.vendorState });
 
-  if (route.pollStatus && adapter.status) {
+  if (route.pollStatus && hasStatus) {
     const check: StatusCheckMessageV1 = {
       v: 1,
       type: 'status',
@@ -209,7 +225,12 @@ async function complete(
       deadline: new Date(Date.now() + deps.statusMaxSeconds * 1000).toISOString(),
       completion: message,
     };
-    await sendStatusCheck(deps, check, deps.statusFirstDelaySeconds);
+    // The delivery is complete either way; a lost first check only means no vendor job state is recorded.
+    await sendStatusCheck(deps, check, deps.statusFirstDelaySeconds).catch((error: unknown) =>
+      log.warn('could not schedule the vendor status check; the job state will not be recorded', {
+        error: errorMessageOf(error),
+      }),
+    );
   }
 }
 

@@ -14,6 +14,7 @@ const runtime = createAwsRuntime({
   stateTable: env[Env.STATE_TABLE],
   secretCacheSeconds: env[Env.SECRET_CACHE_SECONDS],
   vendorTimeoutMs: env[Env.VENDOR_TIMEOUT_MS],
+  routesDocument: env[Env.ROUTES_JSON],
   env: process.env,
 });
 const log = coreLoggerFrom(runtime.logger);

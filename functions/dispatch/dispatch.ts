@@ -111,11 +111,18 @@ export async function deliverObject(
   invocation: InvocationInfo,
   parentLog: CoreLogger,
 ): Promise<void> {
+  // Without a version id or an ETag the notification cannot name the bytes it is about: ask S3, so
+  // that dispatch and completion agree on the ledger key.
+  const eTag =
+    event.eTag ??
+    (event.versionId
+      ? ''
+      : (await headObject(deps.s3, { bucket: event.bucket, key: event.key })).eTag.replaceAll('"', ''));
   const object: ObjectRef = {
     bucket: event.bucket,
     key: event.key,
     versionId: event.versionId,
-    eTag: event.eTag ?? '',
+    eTag,
     size: event.size ?? 0,
     // Real S3 always sends a sequencer (and a versionId on versioned buckets). Emulators may send
     // neither; the event time is then the only thing that tells two PUTs of the same bytes apart,
@@ -150,7 +157,8 @@ export async function deliverObject(
 
   if (!match) return failEarly(new NoRouteError(`no route for key "${event.key}"`));
   const { route, segments } = match;
-  if (object.size === 0)
+  // A notification may omit the size; HeadObject checks it again before any vendor call.
+  if (event.size === 0)
     return failEarly(new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)'));
 
   const begin = await deps.ledger.beginDispatch({
@@ -176,6 +184,7 @@ export async function deliverObject(
         new SendMessageCommand({
           QueueUrl: deps.completionQueueUrl,
           MessageBody: begin.record.completionMessage,
+          MessageAttributes: { deliveryId: { DataType: 'String', StringValue: deliveryId.slice(0, 1024) } },
         }),
       );
       await deps.ledger.markCompletionEnqueued(deliveryKeyOf(object));
@@ -215,6 +224,13 @@ export async function deliverObject(
       })
       .catch((ledgerError: unknown) =>
         log.error('could not record the failure in the ledger', { error: errorMessageOf(ledgerError) }),
+      );
+    // Failed after the upload was recorded (e.g. sending the completion message): free the lease so
+    // the next receive re-sends the message from the ledger instead of waiting for the lease to expire.
+    await deps.ledger
+      .releaseUploadLease(deliveryKeyOf(object), owner)
+      .catch((ledgerError: unknown) =>
+        log.error('could not release the lease', { error: errorMessageOf(ledgerError) }),
       );
     if (final) deps.metrics.count(MetricName.FilesFailed, vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, vendor);

@@ -7,7 +7,6 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { adapterFor } from '../vendors/registry';
-import { Env } from './env';
 import type { CallLimiter } from './http/vendor-http';
 import { queueUrlFromArn } from './queue/sqs-batch';
 import { routesFromDocument } from './routes/load';
@@ -39,6 +38,8 @@ export function createAwsRuntime(input: {
   readonly stateTable: string;
   readonly secretCacheSeconds: number;
   readonly vendorTimeoutMs: number;
+  /** The parsed ROUTES_JSON document (validated here). */
+  readonly routesDocument: unknown;
   readonly env: Record<string, string | undefined>;
 }): AwsRuntime {
   const logger = new Logger();
@@ -47,9 +48,7 @@ export function createAwsRuntime(input: {
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
-  const routesJson = input.env[Env.ROUTES_JSON];
-  if (!routesJson) throw new Error(`${Env.ROUTES_JSON} is not set`);
-  const routes = new RouteMatcher(routesFromDocument(JSON.parse(routesJson)));
+  const routes = new RouteMatcher(routesFromDocument(input.routesDocument));
 
   const provider = new SecretsProvider({ awsSdkV3Client: new SecretsManagerClient({}) });
   const secrets: SecretSource = async (secretId) => {

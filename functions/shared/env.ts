@@ -44,6 +44,19 @@ export const Env = {
   POWERTOOLS_LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 
+/** The resolved-routes document, parsed; its shape is checked by `routesFromDocument`. */
+const routesJson = z
+  .string()
+  .min(1)
+  .transform((s, ctx) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON (the resolved routes document)' });
+      return z.NEVER;
+    }
+  });
+
 const boolish = z
   .enum(['true', 'false', '1', '0'])
   .optional()
@@ -52,6 +65,7 @@ const boolish = z
 /** Environment of the dispatch function, validated at cold start. */
 export const DispatchEnvSchema = z.object({
   [Env.STAGE]: z.string().min(1),
+  [Env.ROUTES_JSON]: routesJson,
   [Env.COMPLETION_QUEUE_URL]: z.url(),
   [Env.INTAKE_DLQ_URLS]: z.string().transform((s, ctx) => {
     try {
@@ -77,6 +91,7 @@ export type DispatchEnv = z.infer<typeof DispatchEnvSchema>;
 /** Environment of the completion function, validated at cold start. */
 export const CompletionEnvSchema = z.object({
   [Env.STAGE]: z.string().min(1),
+  [Env.ROUTES_JSON]: routesJson,
   [Env.COMPLETION_QUEUE_URL]: z.url(),
   [Env.COMPLETION_DLQ_URL]: z.url(),
   [Env.MAX_RECEIVE_COUNT]: z.coerce.number().int().min(1),

@@ -76,8 +76,8 @@ export type CompleteStep =
     };
 
 export interface FakeVendorOptions {
-  /** The loopback PUT target every plan points at. */
-  readonly target: UploadTargetServer;
+  /** The loopback PUT target every plan points at (not needed when no plan is asked for). */
+  readonly target?: UploadTargetServer;
   /** Registry name (default `fake`). */
   readonly name?: string;
   /** Default false: an ambiguous completion is parked rather than retried. */
@@ -160,9 +160,14 @@ export class FakeVendor {
     return this;
   }
 
+  private get target(): UploadTargetServer {
+    if (!this.options.target) throw new Error('this FakeVendor has no upload target');
+    return this.options.target;
+  }
+
   /** A presigned-looking URL on the target for `path`. */
   urlFor(path: string): string {
-    return this.options.target.urlFor(path, {
+    return this.target.urlFor(path, {
       'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
       'X-Amz-Signature': FAKE_SIGNATURE,
     });
@@ -195,8 +200,8 @@ export class FakeVendor {
       case 'single':
       case 'expired-url': {
         const path = this.newPath(file);
-        this.options.target.setContentType(path, contentType);
-        if (step === 'expired-url') this.options.target.expire(path);
+        this.target.setContentType(path, contentType);
+        if (step === 'expired-url') this.target.expire(path);
         return { kind: 'single', target: { url: this.urlFor(path), method: 'PUT', headers }, refs };
       }
       case 'multipart': {
@@ -204,7 +209,7 @@ export class FakeVendor {
         const parts: UploadPart[] = [];
         for (let start = 0, partNumber = 1; start < file.size; start += partSize, partNumber++) {
           const path = this.newPath(file, `.part${partNumber}`);
-          this.options.target.setContentType(path, contentType);
+          this.target.setContentType(path, contentType);
           parts.push({
             partNumber,
             start,
@@ -681,4 +686,26 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
     resolve = r;
   });
   return { promise, resolve };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Bytes
+
+/** Deterministic, non-repeating test bytes. */
+export function testBytes(length: number, seed = 1): Buffer {
+  const data = Buffer.alloc(length);
+  let x = seed >>> 0;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x ^ (x >>> 15), 0x2c1b3c6d) + 0x9e3779b9) >>> 0;
+    data[i] = x >>> 24;
+  }
+  return data;
+}
+
+export function sha256Hex(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function md5Hex(data: Buffer): string {
+  return createHash('md5').update(data).digest('hex');
 }

@@ -297,6 +297,17 @@ export class DeliveryLedger {
     return out;
   }
 
+  /**
+   * A dispatch that recorded the upload then failed (sending the completion message): let the next
+   * receive recover at once instead of waiting out the lease. No-op unless `owner` still holds it.
+   */
+  async releaseUploadLease(key: DeliveryKey, owner: string): Promise<void> {
+    await this.update(key, (u) => {
+      u.set('leaseUntil', 0);
+      return `${u.name('state')} = ${u.value(DeliveryState.UPLOADED)} AND ${u.name('leaseOwner')} = ${u.value(owner)}`;
+    });
+  }
+
   /** The completion message was sent; the dispatch lease is released. */
   async markCompletionEnqueued(key: DeliveryKey): Promise<void> {
     await this.update(key, (u) => {

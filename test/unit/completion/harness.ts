@@ -1,0 +1,168 @@
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import {
+  type CompletionDeps,
+  type CompletionInvocation,
+  completionMessage,
+} from '../../../functions/completion/completion';
+import type { FailpointHook } from '../../../functions/shared/failpoints';
+import type { CompletionMessageV1 } from '../../../functions/shared/messages';
+import type { RecordContext } from '../../../functions/shared/queue/sqs-batch';
+import type { ResolvedRoute } from '../../../functions/shared/routes/schema';
+import { type DeliveryKey, DeliveryLedger, deliveryKeyOf } from '../../../functions/shared/state/ledger';
+import {
+  aCompletionMessage,
+  anInvocation,
+  COMPLETION_QUEUE_URL,
+  completionRecord,
+  FakeVendor,
+  type FakeVendorOptions,
+  type FakeVendorRuntime,
+  fakeSecret,
+  fakeVendorRuntime,
+  noFailpoints,
+  RecordingLogger,
+  RecordingMetrics,
+  TEST_BUCKET,
+  TEST_REGION,
+  type TestClock,
+  testClock,
+  testRoute,
+  testRoutes,
+} from '../../support/fakes';
+import { useMoto } from '../../support/moto';
+
+export const SECRET_ID = 'vendor-ingest/fake';
+export const ROUTE_ID = 'fake-reports';
+export const PREFIX = 'fake/reports/';
+/** Lease of every simulated completion invocation. */
+export const LEASE_MS = 30_000;
+/** First status check delay of the completion deps. */
+export const FIRST_STATUS_DELAY = 30;
+
+export const firstReceive: RecordContext = { receiveCount: 1, lastAttempt: false, redrive: false };
+
+export interface WorldOptions extends Partial<Omit<FakeVendorOptions, 'target'>> {
+  readonly failpoint?: FailpointHook;
+  readonly route?: Partial<ResolvedRoute>;
+  readonly statusMaxSeconds?: number;
+}
+
+/** An uploaded delivery waiting for its completion. */
+export interface Uploaded {
+  readonly key: DeliveryKey;
+  readonly message: CompletionMessageV1;
+  readonly record: SQSRecord;
+}
+
+/**
+ * The completion core under test: the ledger on this file's moto, SQS through aws-sdk-client-mock,
+ * the vendor a {@link FakeVendor} on route `fake/reports/`.
+ */
+export function useCompletionHarness() {
+  const moto = useMoto();
+  const sqsMock = mockClient(SQSClient);
+  const sqs = new SQSClient({ region: TEST_REGION });
+  const shared = { tableName: '' };
+
+  beforeAll(async () => {
+    shared.tableName = await moto.newStateTable();
+  });
+  afterAll(() => {
+    sqsMock.restore();
+  });
+  beforeEach(() => {
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'sent-1' });
+  });
+
+  let n = 0;
+
+  function world(options: WorldOptions = {}) {
+    const { failpoint, route, statusMaxSeconds, ...vendorOptions } = options;
+    const vendor = new FakeVendor(vendorOptions);
+    const vendors: FakeVendorRuntime = fakeVendorRuntime({
+      adapters: [vendor.adapter],
+      secrets: { [SECRET_ID]: fakeSecret('fake-api-key-0123456789abcdef') },
+    });
+    const clock: TestClock = testClock();
+    const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: shared.tableName, now: clock.now });
+    const log = new RecordingLogger();
+    const metrics = new RecordingMetrics();
+    const deps: CompletionDeps = {
+      sqs,
+      ledger,
+      routes: testRoutes(
+        testRoute(
+          { hostPattern: 'uploads.example.com' },
+          { id: ROUTE_ID, prefix: PREFIX, vendor: vendor.name, secretId: SECRET_ID, ...route },
+        ),
+      ),
+      vendors,
+      completionQueueUrl: COMPLETION_QUEUE_URL,
+      metrics,
+      failpoint: failpoint ?? noFailpoints,
+      statusFirstDelaySeconds: FIRST_STATUS_DELAY,
+      statusMaxSeconds: statusMaxSeconds ?? 3600,
+    };
+
+    /** Runs the completion core on one record, as a fresh invocation unless one is given. */
+    const run = (
+      record: SQSRecord,
+      ctx: RecordContext = firstReceive,
+      invocation: CompletionInvocation = anInvocation(LEASE_MS),
+    ) => completionMessage(deps, record, ctx, invocation, log);
+
+    /** Puts a delivery in the ledger as dispatch leaves it (UPLOADED, message enqueued) and returns its message. */
+    const uploaded = async (): Promise<Uploaded> => {
+      n++;
+      const object = {
+        bucket: TEST_BUCKET,
+        key: `${PREFIX}c${n}-${Date.now().toString(36)}/ledger.csv`,
+        versionId: `v-${n}`,
+        eTag: `etag-${n}`,
+        size: 1234,
+      };
+      const message = aCompletionMessage(object, { routeId: ROUTE_ID, vendor: vendor.name });
+      const key = deliveryKeyOf(object);
+      await ledger.beginDispatch({
+        object,
+        routeId: ROUTE_ID,
+        vendor: vendor.name,
+        owner: 'dispatch-worker',
+        leaseMs: LEASE_MS,
+        redrive: false,
+      });
+      await ledger.markUploaded(key, 'dispatch-worker', {
+        refs: message.refs,
+        completionMessage: JSON.stringify(message),
+        leaseMs: LEASE_MS,
+      });
+      await ledger.markCompletionEnqueued(key);
+      return { key, message, record: completionRecord(message) };
+    };
+
+    return { deps, vendor, vendors, ledger, clock, log, metrics, run, uploaded };
+  }
+
+  return {
+    sqsMock,
+    world,
+    /** SendMessage inputs so far. */
+    sent() {
+      return sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    },
+  };
+}
+
+/** Awaits a promise expected to reject and returns what it rejected with. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}

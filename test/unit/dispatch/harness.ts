@@ -1,0 +1,144 @@
+import { S3Client } from '@aws-sdk/client-s3';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterAll, beforeAll, beforeEach } from 'vitest';
+import {
+  type DispatchDeps,
+  dispatchMessage,
+  type InvocationInfo,
+} from '../../../functions/dispatch/dispatch';
+import type { RecordContext } from '../../../functions/shared/queue/sqs-batch';
+import { DeliveryLedger } from '../../../functions/shared/state/ledger';
+import {
+  anInvocation,
+  COMPLETION_QUEUE_URL,
+  FakeS3Objects,
+  FakeVendor,
+  type FakeVendorOptions,
+  type FakeVendorRuntime,
+  fakeSecret,
+  fakeVendorRuntime,
+  noFailpoints,
+  RecordingLogger,
+  RecordingMetrics,
+  TEST_REGION,
+  type TestClock,
+  testClock,
+  testRoute,
+  testRoutes,
+} from '../../support/fakes';
+import { useMoto } from '../../support/moto';
+import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
+
+export const SECRET_ID = 'vendor-ingest/fake';
+export const API_KEY = 'fake-api-key-0123456789abcdef';
+export const ROUTE_ID = 'fake-reports';
+export const PREFIX = 'fake/reports/';
+
+export const firstReceive: RecordContext = { receiveCount: 1, lastAttempt: false, redrive: false };
+
+export interface DispatchWorld {
+  readonly deps: DispatchDeps;
+  readonly vendor: FakeVendor;
+  readonly vendors: FakeVendorRuntime;
+  readonly objects: FakeS3Objects;
+  readonly ledger: DeliveryLedger;
+  readonly clock: TestClock;
+  readonly log: RecordingLogger;
+  readonly metrics: RecordingMetrics;
+  /** Runs the dispatch core on one record, as a fresh invocation unless one is given. */
+  run(record: SQSRecord, ctx?: RecordContext, invocation?: InvocationInfo): Promise<void>;
+}
+
+/**
+ * Dispatch under test: S3 and SQS through aws-sdk-client-mock, the ledger on this file's moto, uploads
+ * to a loopback target, the vendor a {@link FakeVendor} on route `fake/reports/`.
+ */
+export function useDispatchHarness() {
+  const moto = useMoto();
+  const s3Mock = mockClient(S3Client);
+  const sqsMock = mockClient(SQSClient);
+  const s3 = new S3Client({ region: TEST_REGION });
+  const sqs = new SQSClient({ region: TEST_REGION });
+  const shared = {} as { target: UploadTargetServer; tableName: string };
+
+  beforeAll(async () => {
+    shared.target = await startUploadTarget();
+    shared.tableName = await moto.newStateTable();
+  });
+  afterAll(async () => {
+    await shared.target?.close();
+    s3Mock.restore();
+    sqsMock.restore();
+  });
+  beforeEach(() => {
+    s3Mock.reset();
+    sqsMock.reset();
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'sent-1' });
+    shared.target.resetStats();
+  });
+
+  function world(options: Partial<FakeVendorOptions> & { failpoint?: DispatchDeps['failpoint'] } = {}) {
+    const { failpoint, ...vendorOptions } = options;
+    const vendor = new FakeVendor({ target: shared.target, ...vendorOptions });
+    const vendors = fakeVendorRuntime({
+      adapters: [vendor.adapter],
+      secrets: { [SECRET_ID]: fakeSecret(API_KEY) },
+    });
+    const objects = new FakeS3Objects(s3Mock).install();
+    const clock = testClock();
+    const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: shared.tableName, now: clock.now });
+    const log = new RecordingLogger();
+    const metrics = new RecordingMetrics();
+    const deps: DispatchDeps = {
+      s3,
+      sqs,
+      ledger,
+      routes: testRoutes(
+        testRoute(shared.target, { id: ROUTE_ID, prefix: PREFIX, vendor: vendor.name, secretId: SECRET_ID }),
+      ),
+      vendors,
+      completionQueueUrl: COMPLETION_QUEUE_URL,
+      metrics,
+      failpoint: failpoint ?? noFailpoints,
+    };
+    const run = (record: SQSRecord, ctx = firstReceive, invocation: InvocationInfo = anInvocation()) =>
+      dispatchMessage(deps, record, ctx, invocation, log);
+    return { deps, vendor, vendors, objects, ledger, clock, log, metrics, run } satisfies DispatchWorld;
+  }
+
+  return {
+    moto,
+    s3Mock,
+    sqsMock,
+    get target(): UploadTargetServer {
+      return shared.target;
+    },
+    get tableName(): string {
+      return shared.tableName;
+    },
+    world,
+    /** Bodies of the completion messages sent so far. */
+    sentBodies(): string[] {
+      return sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageBody ?? '');
+    },
+  };
+}
+
+let keys = 0;
+/** A key under the test route, unique in this process. */
+export function uniqueKey(name = 'march.csv'): string {
+  keys++;
+  return `${PREFIX}t${keys}-${Date.now().toString(36)}/${name}`;
+}
+
+/** Awaits a promise expected to reject and returns what it rejected with. */
+export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a rejection');
+}

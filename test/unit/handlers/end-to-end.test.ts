@@ -1,0 +1,154 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Env } from '../../../functions/shared/env';
+import { CompletionMessageV1Schema } from '../../../functions/shared/messages';
+import { DeliveryLedger, DeliveryState } from '../../../functions/shared/state/ledger';
+import { LOCAL_REGION } from '../../../local/aws';
+import { FAKE_SIGNATURE, sha256Hex, testBytes } from '../../support/fakes';
+import { useMoto } from '../../support/moto';
+import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
+import {
+  acknowledge,
+  captureOutput,
+  createMotoPipeline,
+  dropFile,
+  type FakeInspectApi,
+  jsonLines,
+  lambdaContext,
+  type MotoPipeline,
+  receiveRecords,
+  routesJson,
+  startFakeInspectApi,
+  stubEnvironment,
+} from './support';
+
+const moto = useMoto();
+const TOKEN = 'inspect-token-DISTINCTIVE-5b7e9d1c';
+const ASSET = '3f1c2a4e-8b7d-4c3e-9a1f-2b3c4d5e6f70';
+
+let target: UploadTargetServer;
+let api: FakeInspectApi;
+let pipeline: MotoPipeline;
+
+beforeAll(async () => {
+  target = await startUploadTarget();
+  api = await startFakeInspectApi(target, TOKEN);
+  pipeline = await createMotoPipeline(moto, JSON.stringify({ token: TOKEN }));
+});
+afterAll(async () => {
+  await api?.close();
+  await target?.close();
+});
+
+beforeEach(() => {
+  vi.resetModules();
+  stubEnvironment({
+    AWS_REGION: LOCAL_REGION,
+    AWS_ENDPOINT_URL: moto.moto.endpoint,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_SESSION_TOKEN: '',
+    POWERTOOLS_SERVICE_NAME: 'vendor-ingest-test',
+    POWERTOOLS_METRICS_NAMESPACE: 'VendorIngestTest',
+    POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    [Env.STAGE]: 'test',
+    [Env.ROUTES_JSON]: routesJson({ apiUrl: api.url, target, secretId: pipeline.secretId }),
+    [Env.COMPLETION_QUEUE_URL]: pipeline.completion.url,
+    [Env.COMPLETION_DLQ_URL]: pipeline.completionDlq.url,
+    [Env.INTAKE_DLQ_URLS]: JSON.stringify({ [pipeline.intake.arn]: pipeline.intakeDlq.url }),
+    [Env.MAX_RECEIVE_COUNT]: '3',
+    [Env.STATE_TABLE]: pipeline.tableName,
+    [Env.S3_FORCE_PATH_STYLE]: 'true',
+    [Env.VENDOR_TIMEOUT_MS]: '5000',
+  });
+});
+afterEach(() => {
+  vi.unstubAllEnvs();
+});
+
+describe('dispatch and completion handlers on moto', () => {
+  it('deliver a dropped file end to end, logging correlation keys and never the secret', async () => {
+    const key = `inspect/photos/${ASSET}/site photo 1.png`;
+    const data = testBytes(200_000, 5);
+    const eTag = await dropFile(moto, pipeline, key, data, 'image/png');
+    const intakeEvent = { Records: await receiveRecords(moto.aws, pipeline.intake) };
+    const dispatch = await import('../../../functions/dispatch/handler');
+    const completion = await import('../../../functions/completion/handler');
+    const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: pipeline.tableName });
+    const output = captureOutput();
+    let dispatched: SQSBatchResponse;
+    let completed: SQSBatchResponse;
+    let completionEvent: SQSEvent;
+    try {
+      dispatched = await dispatch.handler(intakeEvent, lambdaContext('dispatch'));
+      await acknowledge(moto.aws, pipeline.intake, intakeEvent.Records, dispatched);
+      completionEvent = { Records: await receiveRecords(moto.aws, pipeline.completion) };
+      completed = await completion.handler(completionEvent, lambdaContext('completion'));
+      await acknowledge(moto.aws, pipeline.completion, completionEvent.Records, completed);
+    } finally {
+      output.restore();
+    }
+
+    expect(intakeEvent.Records).toHaveLength(1);
+    expect(dispatched).toEqual({ batchItemFailures: [] });
+    expect(target.requests).toEqual([
+      expect.objectContaining({ bytes: data.length, sha256: sha256Hex(data), outcome: 'stored' }),
+    ]);
+    expect(completionEvent.Records).toHaveLength(1);
+    const message = CompletionMessageV1Schema.parse(JSON.parse(completionEvent.Records[0]?.body ?? ''));
+    expect(message).toMatchObject({ routeId: 'inspect-photos', vendor: 'inspect', object: { key, eTag } });
+    expect(completed).toEqual({ batchItemFailures: [] });
+    expect(api.calls.map((c) => c.path)).toEqual([
+      '/api/inspect/v1/file/upload/presigned',
+      '/api/inspect/v1/file/upload/complete',
+    ]);
+    expect(api.calls[1]?.body).toEqual({ id: 'file-1' });
+    const versions = await ledger.listByKey(pipeline.bucket, key);
+    expect(versions).toHaveLength(1);
+    expect(versions[0]).toMatchObject({ state: DeliveryState.COMPLETED, refs: { fileId: 'file-1' } });
+
+    const lines = jsonLines(output.stdout());
+    const uploaded = lines.find((l) => l.message === 'uploaded');
+    expect(uploaded).toMatchObject({
+      bucket: pipeline.bucket,
+      key,
+      route: 'inspect-photos',
+      vendor: 'inspect',
+    });
+    const done = lines.find((l) => l.message === 'completed');
+    expect(done).toMatchObject({ bucket: pipeline.bucket, key, route: 'inspect-photos', vendor: 'inspect' });
+    const everything = output.stdout() + output.stderr();
+    expect(everything).not.toContain(TOKEN);
+    expect(everything).not.toContain(FAKE_SIGNATURE);
+  });
+
+  it.each([
+    ['an unrouted file', `elsewhere/${ASSET}.csv`, 'NO_ROUTE'],
+    ['a file whose route secret does not exist', `inspect/no-secret/${ASSET}/a.png`, 'SECRET_NOT_FOUND'],
+  ])('parks %s in the intake DLQ with its reason and acknowledges it', async (_name, key, code) => {
+    await dropFile(moto, pipeline, key, testBytes(10), 'image/png');
+    const event = { Records: await receiveRecords(moto.aws, pipeline.intake) };
+    const dispatch = await import('../../../functions/dispatch/handler');
+    const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: pipeline.tableName });
+    const output = captureOutput();
+    let result: SQSBatchResponse;
+    try {
+      result = await dispatch.handler(event, lambdaContext('dispatch'));
+      await acknowledge(moto.aws, pipeline.intake, event.Records, result);
+    } finally {
+      output.restore();
+    }
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    const parked = await receiveRecords(moto.aws, pipeline.intakeDlq);
+    await acknowledge(moto.aws, pipeline.intakeDlq, parked);
+    expect(parked).toHaveLength(1);
+    expect(parked[0]?.body).toBe(event.Records[0]?.body);
+    expect(parked[0]?.messageAttributes.errorCode?.stringValue).toBe(code);
+    expect(parked[0]?.messageAttributes.retryable?.stringValue).toBe('false');
+    expect(parked[0]?.messageAttributes.sourceQueue?.stringValue).toBe(pipeline.intake.arn);
+    expect((await ledger.listByKey(pipeline.bucket, key)).map((v) => [v.state, v.reason])).toEqual([
+      [DeliveryState.FAILED, code],
+    ]);
+  });
+});

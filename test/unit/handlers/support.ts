@@ -1,0 +1,319 @@
+import { randomUUID } from 'node:crypto';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
+import { vi } from 'vitest';
+import { Env } from '../../../functions/shared/env';
+import { resolveRouteFile } from '../../../functions/shared/routes/load';
+import { adapterFor } from '../../../functions/vendors/registry';
+import { type AwsClients, LOCAL_REGION } from '../../../local/aws';
+import { FAKE_SIGNATURE, s3NotificationBody } from '../../support/fakes';
+import type { MotoFixture } from '../../support/moto';
+import type { UploadTargetServer } from '../../support/upload-target';
+
+/** One call the fake Inspect API received. */
+export interface ApiCall {
+  readonly method: string;
+  readonly path: string;
+  readonly authorization: string | undefined;
+  readonly body: unknown;
+}
+
+export interface FakeInspectApi {
+  readonly url: string;
+  readonly calls: readonly ApiCall[];
+  close(): Promise<void>;
+}
+
+/**
+ * A loopback stand-in for the Inspect upload API (presign → 201 with a URL on the upload target,
+ * complete → 200), checking the bearer token.
+ */
+export async function startFakeInspectApi(
+  target: UploadTargetServer,
+  token: string,
+): Promise<FakeInspectApi> {
+  const calls: ApiCall[] = [];
+  let files = 0;
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    let text = '';
+    req.setEncoding('utf8');
+    req.on('data', (chunk: string) => {
+      text += chunk;
+    });
+    req.on('end', () => {
+      const path = new URL(req.url ?? '/', 'http://api.invalid').pathname;
+      const body: unknown = text ? JSON.parse(text) : undefined;
+      calls.push({ method: req.method ?? '', path, authorization: req.headers.authorization, body });
+      const answer = (status: number, json: unknown): void => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(json));
+      };
+      if (req.headers.authorization !== `Bearer ${token}`) return answer(401, { error: 'UNAUTHORIZED' });
+      if (req.method === 'POST' && path === '/api/inspect/v1/file/upload/presigned') {
+        files++;
+        const id = `file-${files}`;
+        const presignedURL = target.urlFor(`/inspect-bucket/${id}`, { 'X-Amz-Signature': FAKE_SIGNATURE });
+        return answer(201, { data: { presignedURL, id } });
+      }
+      if (req.method === 'POST' && path === '/api/inspect/v1/file/upload/complete') return answer(200, {});
+      return answer(404, { error: 'NOT_FOUND' });
+    });
+  };
+  const server = http.createServer(handle);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    calls,
+    close() {
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Queue URL and ARN. */
+export interface QueueRef {
+  readonly url: string;
+  readonly arn: string;
+}
+
+export async function createQueue(aws: AwsClients, name: string): Promise<QueueRef> {
+  const created = await aws.sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const url = created.QueueUrl ?? '';
+  const attributes = await aws.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
+  );
+  return { url, arn: attributes.Attributes?.QueueArn ?? '' };
+}
+
+/** Receives what is on a queue now and shapes it as Lambda's SQS event source would. */
+export async function receiveRecords(aws: AwsClients, queue: QueueRef): Promise<SQSRecord[]> {
+  const out = await aws.sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queue.url,
+      MaxNumberOfMessages: 10,
+      WaitTimeSeconds: 1,
+      MessageAttributeNames: ['All'],
+      MessageSystemAttributeNames: ['All'],
+    }),
+  );
+  return (out.Messages ?? []).map((m) => {
+    const messageAttributes: SQSMessageAttributes = {};
+    for (const [name, value] of Object.entries(m.MessageAttributes ?? {})) {
+      messageAttributes[name] = { dataType: value.DataType ?? 'String', stringValue: value.StringValue };
+    }
+    return {
+      messageId: m.MessageId ?? '',
+      receiptHandle: m.ReceiptHandle ?? '',
+      body: m.Body ?? '',
+      attributes: {
+        ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1',
+        SentTimestamp: m.Attributes?.SentTimestamp ?? '0',
+        SenderId: m.Attributes?.SenderId ?? '',
+        ApproximateFirstReceiveTimestamp: m.Attributes?.ApproximateFirstReceiveTimestamp ?? '0',
+      },
+      messageAttributes,
+      md5OfBody: m.MD5OfBody ?? '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: queue.arn,
+      awsRegion: LOCAL_REGION,
+    };
+  });
+}
+
+/** Deletes the records a handler did not report as failed, as Lambda's event source mapping does. */
+export async function acknowledge(
+  aws: AwsClients,
+  queue: QueueRef,
+  records: readonly SQSRecord[],
+  response?: SQSBatchResponse,
+): Promise<void> {
+  const failed = new Set((response?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+  const done = records.filter((r) => !failed.has(r.messageId));
+  if (done.length === 0) return;
+  await aws.sqs.send(
+    new DeleteMessageBatchCommand({
+      QueueUrl: queue.url,
+      Entries: done.map((r, i) => ({ Id: String(i), ReceiptHandle: r.receiptHandle })),
+    }),
+  );
+}
+
+/** A Lambda context with `remainingMs` left. */
+export function lambdaContext(functionName: string, remainingMs = 30_000): Context {
+  return {
+    callbackWaitsForEmptyEventLoop: false,
+    functionName,
+    functionVersion: '$LATEST',
+    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:123456789012:function:${functionName}`,
+    memoryLimitInMB: '512',
+    awsRequestId: randomUUID(),
+    logGroupName: `/aws/lambda/${functionName}`,
+    logStreamName: '2024/01/01/[$LATEST]test',
+    getRemainingTimeInMillis: () => remainingMs,
+    done: () => undefined,
+    fail: () => undefined,
+    succeed: () => undefined,
+  };
+}
+
+/** Every variable either handler reads, unset: the baseline of a cold-start test. */
+export const HANDLER_VARIABLES = [
+  Env.STAGE,
+  Env.ROUTES_JSON,
+  Env.COMPLETION_QUEUE_URL,
+  Env.COMPLETION_DLQ_URL,
+  Env.INTAKE_DLQ_URLS,
+  Env.MAX_RECEIVE_COUNT,
+  Env.STATE_TABLE,
+  Env.SECRET_CACHE_SECONDS,
+  Env.VENDOR_TIMEOUT_MS,
+  Env.RETRY_BASE_SECONDS,
+  Env.RETRY_MAX_SECONDS,
+  Env.S3_FORCE_PATH_STYLE,
+  Env.RECORD_CONCURRENCY,
+  Env.PROGRESS_EVERY_BYTES,
+  Env.STATUS_POLL_FIRST_SECONDS,
+  Env.STATUS_POLL_MAX_SECONDS,
+  Env.FAILPOINTS,
+] as const;
+
+/** Stubs `vars` on top of an environment where every handler variable is unset. */
+export function stubEnvironment(vars: Readonly<Record<string, string>>): void {
+  for (const name of HANDLER_VARIABLES) vi.stubEnv(name, undefined);
+  for (const [name, value] of Object.entries(vars)) vi.stubEnv(name, value);
+}
+
+/**
+ * The routes document a deployed function gets: an Inspect route uploading to the loopback target,
+ * and one (`inspect/no-secret/…`) whose secret was never created.
+ */
+export function routesJson(input: { apiUrl: string; target: UploadTargetServer; secretId: string }): string {
+  const inspect = (id: string, prefix: string, secretId: string) => ({
+    id,
+    prefix,
+    vendor: 'inspect',
+    secretId,
+    baseUrl: input.apiUrl,
+    uploadHostAllowList: [input.target.hostPattern],
+  });
+  const doc = resolveRouteFile(
+    {
+      routes: [
+        inspect('inspect-photos', 'inspect/photos/{assetId}/', input.secretId),
+        inspect('inspect-no-secret', 'inspect/no-secret/{assetId}/', `${input.secretId}-never-created`),
+      ],
+      stages: { test: { allowLoopbackHttp: true } },
+    },
+    'test',
+    adapterFor,
+  );
+  return JSON.stringify(doc);
+}
+
+/** The AWS resources of one pipeline in moto. */
+export interface MotoPipeline {
+  readonly bucket: string;
+  readonly tableName: string;
+  readonly intake: QueueRef;
+  readonly intakeDlq: QueueRef;
+  readonly completion: QueueRef;
+  readonly completionDlq: QueueRef;
+  readonly secretId: string;
+}
+
+/** Creates bucket, queues, table and secret in moto (unique names). */
+export async function createMotoPipeline(moto: MotoFixture, secretValue: string): Promise<MotoPipeline> {
+  const id = randomUUID().slice(0, 8);
+  const bucket = `ingest-${id}`;
+  await moto.aws.s3.send(
+    new CreateBucketCommand({
+      Bucket: bucket,
+      CreateBucketConfiguration: { LocationConstraint: LOCAL_REGION },
+    }),
+  );
+  const [intake, intakeDlq, completion, completionDlq] = await Promise.all(
+    ['intake', 'intake-dlq', 'completion', 'completion-dlq'].map((q) => createQueue(moto.aws, `${q}-${id}`)),
+  );
+  const secretId = `vendor-ingest/inspect-${id}`;
+  await moto.aws.secrets.send(new CreateSecretCommand({ Name: secretId, SecretString: secretValue }));
+  return {
+    bucket,
+    tableName: await moto.newStateTable(),
+    intake: intake as QueueRef,
+    intakeDlq: intakeDlq as QueueRef,
+    completion: completion as QueueRef,
+    completionDlq: completionDlq as QueueRef,
+    secretId,
+  };
+}
+
+/** Puts an object in moto and sends its S3 notification to the intake queue; returns its ETag. */
+export async function dropFile(
+  moto: MotoFixture,
+  pipeline: MotoPipeline,
+  key: string,
+  body: Buffer,
+  contentType: string,
+): Promise<string> {
+  const put = await moto.aws.s3.send(
+    new PutObjectCommand({ Bucket: pipeline.bucket, Key: key, Body: body, ContentType: contentType }),
+  );
+  const eTag = (put.ETag ?? '').replaceAll('"', '');
+  await moto.aws.sqs.send(
+    new SendMessageCommand({
+      QueueUrl: pipeline.intake.url,
+      MessageBody: s3NotificationBody([{ bucket: pipeline.bucket, key, size: body.length, eTag }]),
+    }),
+  );
+  return eTag;
+}
+
+/** Captures what is written to stdout and stderr until `restore`. */
+export function captureOutput(): { stdout: () => string; stderr: () => string; restore: () => void } {
+  const out: string[] = [];
+  const err: string[] = [];
+  const toText = (chunk: unknown): string =>
+    typeof chunk === 'string' ? chunk : Buffer.from(chunk as Uint8Array).toString('utf8');
+  const stdout = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: unknown) => {
+    out.push(toText(chunk));
+    return true;
+  });
+  const stderr = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: unknown) => {
+    err.push(toText(chunk));
+    return true;
+  });
+  return {
+    stdout: () => out.join(''),
+    stderr: () => err.join(''),
+    restore: () => {
+      stdout.mockRestore();
+      stderr.mockRestore();
+    },
+  };
+}
+
+/** JSON lines of a captured stream (other lines skipped). */
+export function jsonLines(text: string): Array<Record<string, unknown>> {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .flatMap((line) => {
+      try {
+        return [JSON.parse(line) as Record<string, unknown>];
+      } catch {
+        return [];
+      }
+    });
+}
