@@ -2,7 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createAwsRuntime, invocationFrom } from '../shared/aws-runtime';
+import { batchOptions, createAwsRuntime, invocationFrom } from '../shared/aws-runtime';
 import { CompletionEnvSchema, Env, parseEnv } from '../shared/env';
 import { failpointsFrom } from '../shared/failpoints';
 import { coreLoggerFrom, powertoolsMetrics } from '../shared/observability';
@@ -36,18 +36,13 @@ export async function completionBatch(event: SQSEvent, context: Context): Promis
   return processSqsBatch(
     event.Records,
     (record, ctx) => completionMessage(deps, record, ctx, invocation, log),
-    {
-      sqs: runtime.sqs,
-      log,
+    batchOptions(runtime, log, invocation, {
       dlqUrlFor: () => env[Env.COMPLETION_DLQ_URL],
-      queueUrlOf: runtime.queueUrlOf,
       maxReceiveCount: env[Env.MAX_RECEIVE_COUNT],
       retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
       retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],
       concurrency: env[Env.RECORD_CONCURRENCY],
-      remainingMs: () => invocation.deadline() - Date.now(),
-      minStartMs: 1_000,
-    },
+    }),
   );
 }
 

@@ -3,7 +3,7 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { createAwsRuntime, invocationFrom } from '../shared/aws-runtime';
+import { batchOptions, createAwsRuntime, invocationFrom } from '../shared/aws-runtime';
 import { DispatchEnvSchema, Env, parseEnv } from '../shared/env';
 import { failpointsFrom } from '../shared/failpoints';
 import { coreLoggerFrom, powertoolsMetrics } from '../shared/observability';
@@ -45,18 +45,13 @@ export async function dispatchBatch(event: SQSEvent, context: Context): Promise<
   return processSqsBatch(
     event.Records,
     (record, ctx) => dispatchMessage(deps, record, ctx, invocation, log),
-    {
-      sqs: runtime.sqs,
-      log,
+    batchOptions(runtime, log, invocation, {
       dlqUrlFor: (record) => dlqByQueueArn[record.eventSourceARN],
-      queueUrlOf: runtime.queueUrlOf,
       maxReceiveCount: env[Env.MAX_RECEIVE_COUNT],
       retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
       retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],
       concurrency: env[Env.RECORD_CONCURRENCY],
-      remainingMs: () => invocation.deadline() - Date.now(),
-      minStartMs: 1_000,
-    },
+    }),
   );
 }
 

@@ -8,7 +8,8 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { adapterFor } from '../vendors/registry';
 import type { CallLimiter } from './http/vendor-http';
-import { queueUrlFromArn } from './queue/sqs-batch';
+import type { CoreLogger } from './observability';
+import { type BatchOptions, queueUrlFromArn } from './queue/sqs-batch';
 import { routesFromDocument } from './routes/load';
 import { RouteMatcher } from './routes/match';
 import { DynamoTokenCache } from './state/dynamo-token-cache';
@@ -117,5 +118,29 @@ export function invocationFrom(context: Context): {
     deadline: () => deadline,
     // A lease outlives the invocation slightly, so a live worker is never mistaken for a dead one.
     leaseMs: () => Math.max(0, startedAt + remaining - Date.now()) + 5_000,
+  };
+}
+
+/** Queue-boundary settings shared by both handlers (see `processSqsBatch`). */
+export function batchOptions(
+  runtime: AwsRuntime,
+  log: CoreLogger,
+  invocation: { deadline: () => number },
+  settings: {
+    readonly dlqUrlFor: BatchOptions['dlqUrlFor'];
+    readonly maxReceiveCount: number;
+    readonly retryBaseSeconds: number;
+    readonly retryMaxSeconds: number;
+    readonly concurrency: number;
+  },
+): BatchOptions {
+  return {
+    ...settings,
+    sqs: runtime.sqs,
+    log,
+    queueUrlOf: runtime.queueUrlOf,
+    remainingMs: () => invocation.deadline() - Date.now(),
+    // Do not start a record with less than a second left: it would only time out half-done.
+    minStartMs: 1_000,
   };
 }
