@@ -194,6 +194,18 @@ export interface VendorAdapter<TSecret = unknown, TOptions = unknown> {
    * Calls sharing the key share the limit.
    */
   accountKey?(secret: TSecret, options: TOptions): string;
+  /**
+   * Cross-field checks of a route that its option schema cannot express (e.g. CleverTap's `region`
+   * against the base URL), run when the route file is loaded. Returns one message per problem.
+   */
+  checkRoute?(
+    route: {
+      readonly id: string;
+      readonly baseUrl: string;
+      readonly options: Readonly<Record<string, unknown>>;
+    },
+    allowLoopbackHttp: boolean,
+  ): string[];
   /** Throws `FileRejectedError` naming the rule when the vendor would refuse this file. */
   checkFile(file: FileDescriptor, options: TOptions): void;
   /** Ask the vendor where to put the bytes. */

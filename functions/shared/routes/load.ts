@@ -114,6 +114,9 @@ export function checkRouteSet(
       problems.push(`route "${route.id}": unknown vendor "${route.vendor}"`);
     } else {
       problems.push(...optionProblems(route, adapter));
+      problems.push(
+        ...(adapter.checkRoute?.(route, allowLoopbackHttp) ?? []).map((p) => `route "${route.id}": ${p}`),
+      );
     }
 
     const base = new URL(route.baseUrl);

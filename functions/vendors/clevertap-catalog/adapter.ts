@@ -149,19 +149,20 @@ function renameSignedUrlAnswer(body: unknown, fields: ClevertapFields): unknown 
   };
 }
 
-/** Refuses a `region` option that disagrees with the route's base URL (the loopback sandbox excepted). */
+/** The problem with a `region` option that disagrees with the base URL (the loopback sandbox excepted). */
+function regionProblem(region: unknown, baseUrl: string, allowLoopbackHttp: boolean): string | undefined {
+  if (typeof region !== 'string') return undefined;
+  const host = new URL(baseUrl).hostname;
+  if (allowLoopbackHttp && isLoopbackHost(host)) return undefined;
+  const expected = CLEVERTAP_REGION_HOSTS[region as keyof typeof CLEVERTAP_REGION_HOSTS];
+  if (expected === undefined || host === expected) return undefined;
+  return `clevertap-catalog: region ${region} needs base URL https://${expected}, the route has ${host}`;
+}
+
+/** Refuses a `region` option that disagrees with the route's base URL (also checked when routes load). */
 function checkRegion(ctx: ClevertapContext): void {
-  const { region } = ctx.options;
-  if (region === undefined) return;
-  const host = new URL(ctx.route.baseUrl).hostname;
-  if (ctx.route.allowLoopbackHttp && isLoopbackHost(host)) return;
-  const expected = CLEVERTAP_REGION_HOSTS[region];
-  if (host !== expected) {
-    throw new PermanentError(
-      ErrorCode.ROUTE_CONFIG_INVALID,
-      `clevertap-catalog: region ${region} needs base URL https://${expected}, the route has ${host}`,
-    );
-  }
+  const problem = regionProblem(ctx.options.region, ctx.route.baseUrl, ctx.route.allowLoopbackHttp);
+  if (problem) throw new PermanentError(ErrorCode.ROUTE_CONFIG_INVALID, problem);
 }
 
 function checkFile(file: FileDescriptor, options: ClevertapOptions): void {
@@ -285,6 +286,10 @@ export const clevertapCatalogAdapter: VendorAdapter<ClevertapSecret, ClevertapOp
     return `clevertap:${secret.accountId}`;
   },
 
+  checkRoute: (route, allowLoopbackHttp) => {
+    const problem = regionProblem(route.options.region, route.baseUrl, allowLoopbackHttp);
+    return problem ? [problem] : [];
+  },
   checkFile,
 
   async requestUpload(file, ctx) {

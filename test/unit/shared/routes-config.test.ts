@@ -51,3 +51,29 @@ describe('config/routes.json with the vendor registry', () => {
     for (const route of dev.routes) expect(route.secretId).not.toMatch(/\/prod\//);
   });
 });
+
+describe('adapter route checks at load', () => {
+  it('refuses a CleverTap region that disagrees with the base URL, naming both', () => {
+    const raw = structuredClone(routesFile) as {
+      routes: Array<{ id: string; options: Record<string, unknown> }>;
+    };
+    const clevertap = raw.routes.find((r) => r.id === 'clevertap-catalogs');
+    if (!clevertap) throw new Error('fixture lost its clevertap route');
+    clevertap.options.region = 'us1';
+
+    expect(() => resolveRouteFile(raw, 'dev', adapterFor)).toThrow(
+      /route "clevertap-catalogs": clevertap-catalog: region us1 needs base URL https:\/\/us1\.api\.clevertap\.com, the route has in1\.api\.clevertap\.com/,
+    );
+  });
+
+  it('accepts a region that matches the base URL', () => {
+    const raw = structuredClone(routesFile) as {
+      routes: Array<{ id: string; options: Record<string, unknown> }>;
+    };
+    const clevertap = raw.routes.find((r) => r.id === 'clevertap-catalogs');
+    if (!clevertap) throw new Error('fixture lost its clevertap route');
+    clevertap.options.region = 'in1';
+
+    expect(resolveRouteFile(raw, 'dev', adapterFor).routes).toHaveLength(5);
+  });
+});
