@@ -175,7 +175,11 @@ export async function deliverObject(
       log.info('duplicate notification: this version is already handled', { state: begin.record.state });
       return;
     case 'busy':
-      throw new RetryableError(ErrorCode.LEASE_HELD, `${deliveryId} is being dispatched by another worker`);
+      // Come back when the holder's lease ends: sooner only burns receives (and could park the
+      // message) while a live worker finishes or a dead one's lease runs out.
+      throw new RetryableError(ErrorCode.LEASE_HELD, `${deliveryId} is being dispatched by another worker`, {
+        retryAfterMs: Math.max(0, (begin.record.leaseUntil ?? 0) - Date.now()),
+      });
     case 'resend-completion': {
       if (!begin.record.completionMessage)
         throw new PermanentError(ErrorCode.INTERNAL, 'uploaded delivery has no completion message');
