@@ -111,24 +111,38 @@ export async function deliverObject(
   invocation: InvocationInfo,
   parentLog: CoreLogger,
 ): Promise<void> {
-  // Without a version id or an ETag the notification cannot name the bytes it is about: ask S3, so
-  // that dispatch and completion agree on the ledger key.
-  const eTag =
-    event.eTag ??
-    (event.versionId
-      ? ''
-      : (await headObject(deps.s3, { bucket: event.bucket, key: event.key })).eTag.replaceAll('"', ''));
   const object: ObjectRef = {
     bucket: event.bucket,
     key: event.key,
     versionId: event.versionId,
-    eTag,
+    eTag: event.eTag ?? '',
     size: event.size ?? 0,
     // Real S3 always sends a sequencer (and a versionId on versioned buckets). Emulators may send
     // neither; the event time is then the only thing that tells two PUTs of the same bytes apart,
     // and it is identical in duplicate deliveries of one event.
     sequencer: event.sequencer ?? (event.versionId ? undefined : `t:${event.eventTime}`),
   };
+  if (!event.eTag && !event.versionId) {
+    // Without a version id or an ETag the notification cannot name the bytes it is about: ask S3,
+    // so that dispatch and completion agree on the ledger key. A failure here is recorded under
+    // the key the notification does give.
+    try {
+      object.eTag = (await headObject(deps.s3, { bucket: event.bucket, key: event.key })).eTag.replaceAll(
+        '"',
+        '',
+      );
+    } catch (error) {
+      const match = deps.routes.match(event.key);
+      await deps.ledger.recordDispatchFailure(object, {
+        code: errorCodeOf(error),
+        message: redactor.text(errorMessageOf(error)),
+        final: !isRetryable(error) || ctx.lastAttempt,
+        routeId: match?.route.id,
+        vendor: match?.route.vendor,
+      });
+      throw error;
+    }
+  }
   const deliveryId = deliveryIdOf(object);
   const match = deps.routes.match(event.key);
   const vendor = match?.route.vendor ?? 'unrouted';

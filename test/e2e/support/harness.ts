@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -190,6 +190,11 @@ export function useLocalPipeline(options: LocalPipelineOptions = {}): E2E {
   e2e.clearFailpoints = () => {
     rules = [];
     writeFileSync(failpointsFile, '[]');
+    // Fire-once markers are keyed by rule index: remove them so a later rule at that index fires.
+    for (const name of readdirSync(scratch)) {
+      if (name.startsWith('failpoints.json.') && name.endsWith('.fired'))
+        rmSync(path.join(scratch, name), { force: true });
+    }
   };
   return e2e;
 }
