@@ -36,8 +36,11 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           testTimeout: 240_000,
           hookTimeout: 120_000,
-          // Each e2e file starts its own moto + sandbox + runner; two at once is what 2 cores carry.
           maxConcurrency: 1,
+          // Each e2e file starts its own moto, sandbox and function sandboxes: one file at a time keeps
+          // a 2-core machine from timing out vendor calls; the other projects run alongside.
+          pool: 'forks',
+          poolOptions: { forks: { singleFork: true } },
         },
       },
     ],

@@ -32,7 +32,7 @@ export const FAST: NonNullable<LocalPipelineOptions['overrides']> = {
   },
   retryBaseSeconds: 1,
   retryMaxSeconds: 2,
-  vendorTimeoutMs: 1500,
+  vendorTimeoutMs: 3000,
   statusPollFirstSeconds: 1,
 };
 
