@@ -75,3 +75,35 @@ describe('local pipeline, one file per vendor', () => {
     await assertInvariant(e2e, [good, rejected, unrouted]);
   });
 });
+
+describe('npm run demo', () => {
+  it('delivers every example file to its vendor and reports each as succeeded', async () => {
+    const { runDemo, exampleFiles } = await import('../../local/demo');
+    const { Watcher } = await import('../../local/ui');
+    const { PROJECT_ROOT } = await import('../../local/pipeline');
+    const path = await import('node:path');
+    const lines: string[] = [];
+    const watcher = new Watcher((line) => lines.push(line));
+    e2e.pipeline.events.on('log', (line) => watcher.handle(line));
+    const dir = path.join(PROJECT_ROOT, 'examples');
+
+    const rows = await runDemo(e2e.pipeline, e2e.target, watcher, dir, 90_000);
+
+    expect(rows.map((r) => r.file).sort()).toEqual(
+      exampleFiles(dir)
+        .map(([, key]) => key)
+        .sort(),
+    );
+    expect(rows.filter((r) => !r.ok)).toEqual([]);
+    expect(new Set(rows.map((r) => r.route))).toEqual(
+      new Set([
+        'cleartax-sales',
+        'cleartax-purchase',
+        'cleartax-one-sales',
+        'clevertap-catalogs',
+        'inspect-photos',
+      ]),
+    );
+    expect(lines.some((l) => l.includes('UPLOADED'))).toBe(true);
+  });
+});
