@@ -44,11 +44,16 @@ const URL_IN_TEXT = /https?:\/\/[^\s"'<>]+/g;
  */
 export class Redactor {
   private readonly secrets = new Set<string>();
+  /** Every form of every secret, longest first; rebuilt only when a secret is added. */
+  private cachedForms: string[] | undefined;
 
   /** Register values that must never appear in output. Values shorter than 4 characters are ignored. */
   add(...values: ReadonlyArray<string | undefined | null>): void {
     for (const value of values) {
-      if (typeof value === 'string' && value.length >= 4) this.secrets.add(value);
+      if (typeof value === 'string' && value.length >= 4 && !this.secrets.has(value)) {
+        this.secrets.add(value);
+        this.cachedForms = undefined;
+      }
     }
   }
 
@@ -70,6 +75,7 @@ export class Redactor {
 
   /** Every registered secret in each form it may take in text (raw, URI- and form-encoded), longest first. */
   private forms(): string[] {
+    if (this.cachedForms) return this.cachedForms;
     const all = new Set<string>();
     for (const secret of this.secrets) {
       all.add(secret);
@@ -77,7 +83,8 @@ export class Redactor {
       all.add(new URLSearchParams([['', secret]]).toString().slice(1));
     }
     // Longest first, so a secret that contains a shorter one is removed whole.
-    return [...all].sort((a, b) => b.length - a.length);
+    this.cachedForms = [...all].sort((a, b) => b.length - a.length);
+    return this.cachedForms;
   }
 
   private scrub(text: string): string {
