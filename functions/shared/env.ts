@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * Environment variable names shared by the functions, the CDK stack and the local pipeline. Declared

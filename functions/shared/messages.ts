@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The message the dispatch function sends to the completion queue after a successful upload. It is

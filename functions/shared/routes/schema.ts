@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * The route file (`config/routes.json`): the one source of truth read by the CDK app, the Lambdas

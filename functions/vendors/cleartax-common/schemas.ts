@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * What both ClearTax flows share: the credential (a ready token or a client secret to mint one from)

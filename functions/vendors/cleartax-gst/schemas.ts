@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   ApiPathSchema,
   CLEARTAX_TOKEN_PATH,

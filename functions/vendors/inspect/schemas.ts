@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Secrets Manager JSON: the API token. */
 export const InspectSecretSchema = z.object({
