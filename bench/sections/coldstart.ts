@@ -1,0 +1,217 @@
+import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+import { loadDeploymentConfig, modelledEnvironments } from '../../lib/config/deployment-config';
+import { LOCAL_REGION } from '../../local/aws';
+import { bundleFunction, FUNCTION_ENTRIES, type FunctionName } from '../../local/bundle';
+import { PROJECT_ROOT } from '../../local/pipeline';
+import type { BenchContext } from '../lib/context';
+import { progress } from '../lib/measured';
+import { type ProfileSummary, profileIn, summarizeProfile } from '../lib/profile';
+import { packageOf } from '../lib/sourcemap';
+import { round, type Summary, summarize } from '../lib/stats';
+import { childEnv, runWorker } from '../lib/workers';
+import type { ImportWorkerInput, ImportWorkerOutput } from '../workers/protocol';
+import { PROFILE_DIR } from './profiles';
+
+/** The SDK clients each function calls; any other `@aws-sdk/client-*` in its bundle is dead weight. */
+export const EXPECTED_CLIENTS: Readonly<Record<FunctionName, readonly string[]>> = {
+  dispatch: ['client-s3', 'client-sqs', 'client-dynamodb', 'client-secrets-manager'],
+  completion: ['client-sqs', 'client-dynamodb', 'client-secrets-manager'],
+};
+
+export interface FunctionColdStart {
+  readonly name: FunctionName;
+  /** The deployed bundle (minified, ESM, SDK inside), bytes. */
+  readonly bundleBytes: number;
+  readonly sourceMapBytes: number;
+  /** gzip -6 of the bundle: about what the deployment zip holds for it. */
+  readonly gzipBytes: number;
+  /** `import()` time with the deployed environment (NODE_OPTIONS=--enable-source-maps), ms. */
+  readonly initMs: Summary;
+  /** The same without --enable-source-maps, to show what the flag costs at start-up. */
+  readonly initNoSourceMapsMs: Summary;
+  readonly rssAfterInitMb: number;
+  /** `@aws-sdk/client-*` packages in the bundle. */
+  readonly sdkClients: readonly string[];
+  /** Found but not in {@link EXPECTED_CLIENTS}. */
+  readonly unexpectedClients: readonly string[];
+  /** Expected but missing (the check itself would be broken). */
+  readonly missingClients: readonly string[];
+  /** Clients inside `@aws-sdk/nested-clients` (pulled in by the default credential chain). */
+  readonly nestedClients: readonly string[];
+  /** Largest contributors to the bundle, from an esbuild metafile of the same build. */
+  readonly topPackages: ReadonlyArray<{
+    readonly name: string;
+    readonly bytes: number;
+    readonly pct: number;
+  }>;
+  readonly profile?: ProfileSummary | undefined;
+}
+
+export interface ColdStartSectionResult {
+  readonly functions: readonly FunctionColdStart[];
+  readonly samples: number;
+}
+
+/** Clients named by the bundle's own source map: exactly the files esbuild put in. */
+function clientsOf(mapFile: string): { clients: string[]; nested: string[] } {
+  const { sources } = JSON.parse(readFileSync(mapFile, 'utf8')) as { sources: string[] };
+  const clients = new Set<string>();
+  const nested = new Set<string>();
+  for (const source of sources) {
+    const pkg = packageOf(source);
+    if (pkg.startsWith('@aws-sdk/client-')) clients.add(pkg.slice('@aws-sdk/'.length));
+    const inner = /@aws-sdk\/nested-clients\/dist-[a-z]+\/submodules\/([^/]+)\//.exec(source);
+    if (inner?.[1]) nested.add(inner[1]);
+  }
+  return { clients: [...clients].sort(), nested: [...nested].sort() };
+}
+
+/**
+ * Bytes per package of the bundle. bundleFunction() does not expose esbuild's metafile, so the same
+ * options are rebuilt here in memory; the output size is compared with the real bundle to catch drift.
+ */
+async function packageBytes(
+  name: FunctionName,
+  deployedBytes: number,
+): Promise<Array<{ name: string; bytes: number; pct: number }>> {
+  const result = await build({
+    entryPoints: [path.join(PROJECT_ROOT, FUNCTION_ENTRIES[name])],
+    outfile: `${name}.mjs`,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node22',
+    mainFields: ['module', 'main'],
+    banner: {
+      js: "import { createRequire as __vendorIngestCreateRequire } from 'node:module'; const require = __vendorIngestCreateRequire(import.meta.url);",
+    },
+    minify: true,
+    keepNames: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    logLevel: 'silent',
+    write: false,
+    metafile: true,
+  });
+  const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('.mjs'))?.[1];
+  if (!output) return [];
+  if (Math.abs(output.bytes - deployedBytes) > 1024) {
+    progress(
+      `coldstart: warning: metafile build is ${output.bytes} bytes, the deployed bundle ${deployedBytes}`,
+    );
+  }
+  const bytes = new Map<string, number>();
+  for (const [input, info] of Object.entries(output.inputs)) {
+    const pkg = packageOf(input).replace(/^project:.*/, 'project code');
+    bytes.set(pkg, (bytes.get(pkg) ?? 0) + info.bytesInOutput);
+  }
+  return [...bytes.entries()]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 10)
+    .map(([pkg, n]) => ({ name: pkg, bytes: n, pct: round((n / output.bytes) * 100) }));
+}
+
+/** The deployed environment of a function (dev stage, modelled), its AWS endpoints pointed at moto. */
+function functionEnv(name: FunctionName, motoEndpoint: string, sourceMaps: boolean): Record<string, string> {
+  const modelled = modelledEnvironments(loadDeploymentConfig('dev'))[name];
+  const { NODE_OPTIONS: nodeOptions, ...rest } = modelled;
+  return childEnv({
+    ...rest,
+    ...(sourceMaps && nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}),
+    AWS_REGION: LOCAL_REGION,
+    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_ENDPOINT_URL: motoEndpoint,
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_LAMBDA_FUNCTION_NAME: `vendor-ingest-dev-${name}`,
+  });
+}
+
+/**
+ * Cold-start proxy per function: the deployed bundle's size and what is in it, and the median time
+ * of `import()` in a fresh process (module initialisation: env validation, routes, SDK clients,
+ * Powertools), with and without --enable-source-maps, alternating.
+ */
+export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSectionResult> {
+  const fixture = await ctx.fixture();
+  const outDir = path.join(ctx.tmpDir, 'bundles');
+  const functions: FunctionColdStart[] = [];
+  for (const name of Object.keys(FUNCTION_ENTRIES) as FunctionName[]) {
+    progress(`coldstart: bundling ${name}`);
+    const bundle = await bundleFunction(PROJECT_ROOT, name, outDir);
+    const mapFile = `${bundle.file}.map`;
+    const { clients, nested } = clientsOf(mapFile);
+    const expected = EXPECTED_CLIENTS[name];
+    const withMaps: ImportWorkerOutput[] = [];
+    const withoutMaps: ImportWorkerOutput[] = [];
+    for (let i = 0; i < ctx.options.imports; i++) {
+      for (const sourceMaps of i % 2 === 0 ? [true, false] : [false, true]) {
+        const out = await runWorker<ImportWorkerInput, ImportWorkerOutput>(
+          ctx.workers.file('import-worker'),
+          { bundle: bundle.file },
+          { timeoutMs: 30_000, env: functionEnv(name, fixture.moto.endpoint, sourceMaps) },
+        );
+        if (!out.ok || !out.exportsHandler)
+          throw new Error(`importing ${name} failed: ${out.error ?? 'no handler export'}`);
+        (sourceMaps ? withMaps : withoutMaps).push(out);
+      }
+    }
+    let profile: ProfileSummary | undefined;
+    if (ctx.options.cpuProf) {
+      const dir = path.join(ctx.tmpDir, 'profiles', `import-${name}`);
+      mkdirSync(dir, { recursive: true });
+      const profiled = await runWorker<ImportWorkerInput, ImportWorkerOutput>(
+        ctx.workers.file('import-worker'),
+        { bundle: bundle.file },
+        {
+          timeoutMs: 30_000,
+          env: functionEnv(name, fixture.moto.endpoint, true),
+          nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', dir],
+        },
+      );
+      const file = profileIn(dir);
+      if (file) {
+        mkdirSync(PROFILE_DIR, { recursive: true });
+        copyFileSync(file, path.join(PROFILE_DIR, `import-${name}.cpuprofile`));
+        profile = summarizeProfile(`import ${name}`, file, bundle.file, {
+          fromUs: profiled.importStartUs,
+          toUs: profiled.importEndUs,
+        });
+      }
+    }
+    const initMs = summarize(withMaps.map((o) => o.importMs));
+    const initNoSourceMapsMs = summarize(withoutMaps.map((o) => o.importMs));
+    progress(
+      `coldstart ${name}: ${bundle.bytes} bytes, init median ${round(initMs.median)} ms (${round(initNoSourceMapsMs.median)} ms without source maps)`,
+    );
+    functions.push({
+      name,
+      bundleBytes: bundle.bytes,
+      sourceMapBytes: statSync(mapFile).size,
+      gzipBytes: gzipSync(readFileSync(bundle.file)).length,
+      initMs: roundSummary(initMs),
+      initNoSourceMapsMs: roundSummary(initNoSourceMapsMs),
+      rssAfterInitMb: round(summarize(withMaps.map((o) => o.rssMb)).median),
+      sdkClients: clients,
+      unexpectedClients: clients.filter((c) => !expected.includes(c)),
+      missingClients: expected.filter((c) => !clients.includes(c)),
+      nestedClients: nested,
+      topPackages: await packageBytes(name, bundle.bytes),
+      profile,
+    });
+  }
+  return { functions, samples: ctx.options.imports };
+}
+
+function roundSummary(s: Summary): Summary {
+  return {
+    n: s.n,
+    median: round(s.median),
+    min: round(s.min),
+    max: round(s.max),
+    spreadPct: round(s.spreadPct),
+  };
+}
