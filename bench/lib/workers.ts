@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { DEPLOYED_BUILD_OPTIONS } from '../../local/bundle';
 import { RESULT_PREFIX } from '../workers/protocol';
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
@@ -34,18 +35,9 @@ export async function bundleWorkers(outDir: string): Promise<WorkerBundles> {
     ),
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    banner: {
-      js: "import { createRequire as __benchCreateRequire } from 'node:module'; const require = __benchCreateRequire(import.meta.url);",
-    },
-    keepNames: true,
-    sourcemap: 'linked',
-    sourcesContent: false,
-    logLevel: 'warning',
+    // The deployed functions' options (not minified: profiles stay readable).
+    ...DEPLOYED_BUILD_OPTIONS,
+    minify: false,
   });
   return { file: (name) => path.join(outDir, `${name}.mjs`) };
 }

@@ -1,7 +1,7 @@
 import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import type { Metafile } from 'esbuild';
 import { loadDeploymentConfig, modelledEnvironments } from '../../lib/config/deployment-config';
 import { LOCAL_REGION } from '../../local/aws';
 import { bundleFunction, FUNCTION_ENTRIES, type FunctionName } from '../../local/bundle';
@@ -69,40 +69,10 @@ function clientsOf(mapFile: string): { clients: string[]; nested: string[] } {
   return { clients: [...clients].sort(), nested: [...nested].sort() };
 }
 
-/**
- * Bytes per package of the bundle. bundleFunction() does not expose esbuild's metafile, so the same
- * options are rebuilt here in memory; the output size is compared with the real bundle to catch drift.
- */
-async function packageBytes(
-  name: FunctionName,
-  deployedBytes: number,
-): Promise<Array<{ name: string; bytes: number; pct: number }>> {
-  const result = await build({
-    entryPoints: [path.join(PROJECT_ROOT, FUNCTION_ENTRIES[name])],
-    outfile: `${name}.mjs`,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node22',
-    mainFields: ['module', 'main'],
-    banner: {
-      js: "import { createRequire as __vendorIngestCreateRequire } from 'node:module'; const require = __vendorIngestCreateRequire(import.meta.url);",
-    },
-    minify: true,
-    keepNames: true,
-    sourcemap: 'linked',
-    sourcesContent: false,
-    logLevel: 'silent',
-    write: false,
-    metafile: true,
-  });
-  const output = Object.entries(result.metafile.outputs).find(([file]) => file.endsWith('.mjs'))?.[1];
+/** Bytes per package of the deployed bundle, from the metafile of the build that produced it. */
+function packageBytes(metafile: Metafile | undefined): Array<{ name: string; bytes: number; pct: number }> {
+  const output = Object.entries(metafile?.outputs ?? {}).find(([file]) => file.endsWith('.mjs'))?.[1];
   if (!output) return [];
-  if (Math.abs(output.bytes - deployedBytes) > 1024) {
-    progress(
-      `coldstart: warning: metafile build is ${output.bytes} bytes, the deployed bundle ${deployedBytes}`,
-    );
-  }
   const bytes = new Map<string, number>();
   for (const [input, info] of Object.entries(output.inputs)) {
     const pkg = packageOf(input).replace(/^project:.*/, 'project code');
@@ -141,7 +111,7 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
   const functions: FunctionColdStart[] = [];
   for (const name of Object.keys(FUNCTION_ENTRIES) as FunctionName[]) {
     progress(`coldstart: bundling ${name}`);
-    const bundle = await bundleFunction(PROJECT_ROOT, name, outDir);
+    const bundle = await bundleFunction(PROJECT_ROOT, name, outDir, { metafile: true });
     const mapFile = `${bundle.file}.map`;
     const { clients, nested } = clientsOf(mapFile);
     const expected = EXPECTED_CLIENTS[name];
@@ -199,7 +169,7 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
       unexpectedClients: clients.filter((c) => !expected.includes(c)),
       missingClients: expected.filter((c) => !clients.includes(c)),
       nestedClients: nested,
-      topPackages: await packageBytes(name, bundle.bytes),
+      topPackages: packageBytes(bundle.metafile),
       profile,
     });
   }
