@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import { DlqAttribute } from '../functions/shared/messages';
 import { RouteMatcher } from '../functions/shared/routes/match';
-import { encodeS3Key } from '../functions/shared/s3-event';
+import { decodeS3Key, encodeS3Key } from '../functions/shared/s3-event';
 import type { DeliveryRecord } from '../functions/shared/state/ledger';
 import type { Target } from './target';
 
@@ -106,7 +106,13 @@ function subjectOf(body: string): string {
       object?: { key?: string };
     };
     const key = json.Records?.[0]?.s3?.object?.key;
-    if (key) return decodeURIComponent(key.replace(/\+/g, ' '));
+    if (key) {
+      try {
+        return decodeS3Key(key);
+      } catch {
+        return key;
+      }
+    }
     if (json.object?.key) return json.object.key;
   } catch {
     // not JSON

@@ -208,8 +208,7 @@ async function park(
 export function queueUrlFromArn(arn: string, endpoint?: string): string {
   const [, partition, , region, account, name] = arn.split(':');
   if (!region || !account || !name) throw new Error(`not an SQS queue ARN: ${arn}`);
-  const base = endpoint;
-  if (base) return `${base.replace(/\/$/, '')}/${account}/${name}`;
+  if (endpoint) return `${endpoint.replace(/\/$/, '')}/${account}/${name}`;
   const suffix = partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
   return `https://sqs.${region}.${suffix}/${account}/${name}`;
 }
