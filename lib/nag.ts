@@ -27,12 +27,14 @@ export function acknowledgeObjectPrefixReads(
   reader: IConstruct,
   ingest: IngestBucket,
   prefixes: readonly string[],
+  reason: (prefix: string) => string = (prefix) =>
+    `Read-only object access (GetObject*/attributes) limited to route prefix "${prefix}"; object keys are only known when files arrive.`,
 ): void {
   const bucketArn = getAttRef(ingest.bucket, 'Arn');
   for (const prefix of new Set(prefixes)) {
     Validations.of(reader).acknowledge({
       id: `AwsSolutions-IAM5[Resource::${bucketArn}/${prefix}*]`,
-      reason: `Read-only object access (GetObject*/attributes) limited to route prefix "${prefix}"; object keys are only known when files arrive.`,
+      reason: reason(prefix),
     });
   }
 }

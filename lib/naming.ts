@@ -1,8 +1,16 @@
 /**
- * Physical names of the stack's queues and table. They are fixed (not CloudFormation-generated) so
- * that the functions' environment, which carries queue URLs and ARNs, has a size known at synth
- * (Lambda caps it at 4 KB) and so operators recognise them in the console.
+ * Physical names of the stack's queues, table and functions. They derive from the stage and an
+ * optional instance name (`-c instance=alice`), so two stages, or two people's copies of one stage,
+ * coexist in one account; operators recognise them in the console. The dead-letter queue of a queue
+ * is always its name plus {@link DEAD_LETTER_SUFFIX}: dispatch finds a record's DLQ from its source
+ * queue that way.
  */
+import { DEAD_LETTER_SUFFIX } from '../functions/shared/deployment';
+
+export { DEAD_LETTER_SUFFIX };
+
+/** Instance names become part of stack and resource names. */
+export const INSTANCE_NAME = /^[a-z][a-z0-9]{0,11}$/;
 
 /** SQS rejects longer queue names. */
 export const SQS_QUEUE_NAME_MAX = 80;
@@ -13,9 +21,9 @@ export const SERVICE_NAME = 'vendor-ingest';
 /** CloudWatch namespace of the pipeline's own metrics (`POWERTOOLS_METRICS_NAMESPACE`). */
 export const METRICS_NAMESPACE = 'VendorIngest';
 
-/** CloudFormation stack name of a stage. */
-export function stackNameFor(stage: string): string {
-  return `VendorIngest-${stage}`;
+/** CloudFormation stack name of a stage (and instance). */
+export function stackNameFor(stage: string, instance?: string): string {
+  return instance ? `VendorIngest-${stage}-${instance}` : `VendorIngest-${stage}`;
 }
 
 /** `cleartax-sales` → `CleartaxSales`: construct ids and output names. */
@@ -41,14 +49,14 @@ export interface ResourceNames {
   readonly alarmPrefix: string;
 }
 
-export function resourceNames(stage: string): ResourceNames {
-  const prefix = `${SERVICE_NAME}-${stage}`;
+export function resourceNames(stage: string, instance?: string): ResourceNames {
+  const prefix = instance ? `${SERVICE_NAME}-${stage}-${instance}` : `${SERVICE_NAME}-${stage}`;
   return {
     prefix,
     intakeQueue: (routeId) => `${prefix}-${routeId}-intake`,
-    intakeDeadLetterQueue: (routeId) => `${prefix}-${routeId}-intake-dlq`,
+    intakeDeadLetterQueue: (routeId) => `${prefix}-${routeId}-intake${DEAD_LETTER_SUFFIX}`,
     completionQueue: `${prefix}-completion`,
-    completionDeadLetterQueue: `${prefix}-completion-dlq`,
+    completionDeadLetterQueue: `${prefix}-completion${DEAD_LETTER_SUFFIX}`,
     stateTable: `${prefix}-state`,
     dispatchFunction: `${prefix}-dispatch`,
     completionFunction: `${prefix}-completion`,

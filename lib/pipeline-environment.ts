@@ -2,75 +2,68 @@ import { Env } from '../functions/shared/env';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './naming';
 
 /**
- * The environment of the two functions, built in one place from plain values. The stack calls these
- * with CloudFormation tokens; the synth-time size check calls them with the longest values those
- * tokens can resolve to, so both see exactly the same variables.
+ * The environment of the two functions, built in one place from plain values (the stack passes
+ * CloudFormation tokens for the queue URLs). Every variable the functions read is set here: the
+ * functions' schemas have no defaults of their own, so a value lives in the stage config only.
  */
 
-/** Powertools' log level variable (declared with the others in functions/shared/env.ts). */
-export const POWERTOOLS_LOG_LEVEL = Env.POWERTOOLS_LOG_LEVEL;
 /** Node's own variable; the bundles ship source maps. */
 export const NODE_OPTIONS = 'NODE_OPTIONS';
 
-/**
- * Lambda's limit on a function's environment. Lambda measures the variables serialised as one JSON
- * object (its error message quotes the "String measured"), so quotes inside values count twice.
- */
-export const LAMBDA_ENVIRONMENT_MAX_BYTES = 4096;
-
 export interface CommonEnvironmentValues {
   readonly stage: string;
-  /** The resolved-routes document as JSON. */
-  readonly routesJson: string;
   readonly completionQueueUrl: string;
   readonly stateTableName: string;
   /** `maxReceiveCount` of the queue the function consumes. */
   readonly maxReceiveCount: number;
+  /** Records of one batch worked on at once. */
+  readonly recordConcurrency: number;
   readonly secretCacheSeconds: number;
   readonly vendorTimeoutMs: number;
   readonly retryBaseSeconds: number;
   readonly retryMaxSeconds: number;
+  readonly ledgerRetentionDays: number;
   readonly logLevel: string;
 }
 
-export interface DispatchEnvironmentValues extends CommonEnvironmentValues {
-  /** JSON object: intake queue ARN → URL of its dead-letter queue. */
-  readonly intakeDlqUrlsJson: string;
-}
+export type DispatchEnvironmentValues = CommonEnvironmentValues;
 
 export interface CompletionEnvironmentValues extends CommonEnvironmentValues {
   readonly completionDlqUrl: string;
+  readonly statusPollFirstSeconds: number;
+  readonly statusPollMaxSeconds: number;
 }
 
 function common(v: CommonEnvironmentValues): Record<string, string> {
   return {
     [Env.STAGE]: v.stage,
-    [Env.ROUTES_JSON]: v.routesJson,
     [Env.COMPLETION_QUEUE_URL]: v.completionQueueUrl,
     [Env.MAX_RECEIVE_COUNT]: String(v.maxReceiveCount),
+    [Env.RECORD_CONCURRENCY]: String(v.recordConcurrency),
     [Env.STATE_TABLE]: v.stateTableName,
     [Env.SECRET_CACHE_SECONDS]: String(v.secretCacheSeconds),
     [Env.VENDOR_TIMEOUT_MS]: String(v.vendorTimeoutMs),
     [Env.RETRY_BASE_SECONDS]: String(v.retryBaseSeconds),
     [Env.RETRY_MAX_SECONDS]: String(v.retryMaxSeconds),
+    [Env.LEDGER_RETENTION_DAYS]: String(v.ledgerRetentionDays),
     [Env.POWERTOOLS_SERVICE_NAME]: SERVICE_NAME,
     [Env.POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
-    [POWERTOOLS_LOG_LEVEL]: v.logLevel,
+    [Env.POWERTOOLS_LOG_LEVEL]: v.logLevel,
     [NODE_OPTIONS]: '--enable-source-maps',
   };
 }
 
 /** Environment of the dispatch function (see `DispatchEnvSchema`). */
 export function dispatchEnvironment(v: DispatchEnvironmentValues): Record<string, string> {
-  return { ...common(v), [Env.INTAKE_DLQ_URLS]: v.intakeDlqUrlsJson };
+  return common(v);
 }
 
 /** Environment of the completion function (see `CompletionEnvSchema`). */
 export function completionEnvironment(v: CompletionEnvironmentValues): Record<string, string> {
-  return { ...common(v), [Env.COMPLETION_DLQ_URL]: v.completionDlqUrl };
-}
-
-/** Size of an environment as Lambda measures it. */
-export function environmentBytes(env: Readonly<Record<string, string>>): number {
-  return Buffer.byteLength(JSON.stringify(env), 'utf8');
+  return {
+    ...common(v),
+    [Env.COMPLETION_DLQ_URL]: v.completionDlqUrl,
+    [Env.STATUS_POLL_FIRST_SECONDS]: String(v.statusPollFirstSeconds),
+    [Env.STATUS_POLL_MAX_SECONDS]: String(v.statusPollMaxSeconds),
+  };
 }

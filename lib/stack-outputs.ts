@@ -1,10 +1,10 @@
-import { pascalCase } from './naming';
-
 /**
  * Names of the stack's CloudFormation outputs. They are stable: the local CLI reads them (with
  * `aws cloudformation describe-stacks`) to run against a deployed stack.
  */
 export const StackOutput = {
+  /** The stage the stack was synthesized for (the CLI loads that stage's routes). */
+  Stage: 'Stage',
   /** The bucket files are dropped in. */
   IngestBucketName: 'IngestBucketName',
   /** Its server-access-log bucket. */
@@ -12,8 +12,10 @@ export const StackOutput = {
   StateTableName: 'StateTableName',
   CompletionQueueUrl: 'CompletionQueueUrl',
   CompletionDlqUrl: 'CompletionDlqUrl',
-  /** JSON object: route id → `{ "queueUrl": …, "dlqUrl": … }` for every intake queue. */
-  IntakeQueues: 'IntakeQueues',
+  /** JSON object: route id → `{ prefix, vendor }`. Queue names follow from stage, instance and id. */
+  Routes: 'Routes',
+  /** The instance name, when the stack is one of several copies of its stage. */
+  Instance: 'Instance',
   DispatchFunctionName: 'DispatchFunctionName',
   CompletionFunctionName: 'CompletionFunctionName',
   /** Log groups of the two functions (`aws logs tail <name> --follow`). */
@@ -22,14 +24,8 @@ export const StackOutput = {
   DashboardName: 'DashboardName',
   DashboardUrl: 'DashboardUrl',
   AlarmTopicArn: 'AlarmTopicArn',
+  /** Managed policy to attach to operators. */
+  OperatorPolicyArn: 'OperatorPolicyArn',
+  /** Days a terminal ledger entry is kept (the CLI sets it on what it finishes). */
+  LedgerRetentionDays: 'LedgerRetentionDays',
 } as const;
-
-/** Output holding a route's intake queue URL, e.g. `IntakeQueueUrlCleartaxSales`. */
-export function intakeQueueUrlOutput(routeId: string): string {
-  return `IntakeQueueUrl${pascalCase(routeId)}`;
-}
-
-/** Output holding a route's intake dead-letter queue URL, e.g. `IntakeDlqUrlCleartaxSales`. */
-export function intakeDlqUrlOutput(routeId: string): string {
-  return `IntakeDlqUrl${pascalCase(routeId)}`;
-}

@@ -1,19 +1,22 @@
+import { createHash } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
-import { ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { CfnOutput, Duration, Stack, type StackProps, Stage } from 'aws-cdk-lib';
+import { type ManagedPolicy, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { EventType } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
+import { BUNDLED_ROUTES_FILE } from '../functions/shared/deployment';
 import {
   assertValidDeployment,
   type DeploymentConfig,
   intakeMaxConcurrency,
-  routesJson,
   visibilityTimeoutSeconds,
 } from './config/deployment-config';
 import { type FunctionSettings, PROJECT_ROOT } from './config/stage-config';
+import { grantProducers, OperatorPolicy } from './constructs/access';
 import { IngestBucket } from './constructs/ingest-bucket';
 import { type MonitoredQueue, PipelineMonitoring } from './constructs/monitoring';
 import { PipelineFunction } from './constructs/pipeline-function';
@@ -24,14 +27,14 @@ import {
   acknowledgeKmsGrants,
   acknowledgeObjectPrefixReads,
 } from './nag';
-import { pascalCase, resourceNames } from './naming';
+import { pascalCase } from './naming';
 import {
   type CommonEnvironmentValues,
   completionEnvironment,
   dispatchEnvironment,
 } from './pipeline-environment';
 import { removalPolicyFor } from './secure-defaults';
-import { intakeDlqUrlOutput, intakeQueueUrlOutput, StackOutput } from './stack-outputs';
+import { StackOutput } from './stack-outputs';
 
 export interface VendorIngestStackProps extends StackProps {
   /** The stage's settings and resolved routes (see `loadDeploymentConfig`). */
@@ -65,14 +68,15 @@ export class VendorIngestStack extends Stack {
   /** Each vendor secret the routes name, by secret id. */
   public readonly secrets: ReadonlyMap<string, ISecret>;
   public readonly monitoring: PipelineMonitoring;
+  /** Attach to the operators' role or group: what the operator CLI and console call. */
+  public readonly operatorPolicy: ManagedPolicy;
 
   constructor(scope: Construct, id: string, props: VendorIngestStackProps) {
     super(scope, id, props);
     const { deployment } = props;
     assertValidDeployment(deployment);
     this.deployment = deployment;
-    const { stage, config, routes } = deployment;
-    const names = resourceNames(stage);
+    const { stage, config, routes, names } = deployment;
     const projectRoot = props.projectRoot ?? PROJECT_ROOT;
 
     const key = (keyId: string, purpose: string) =>
@@ -131,23 +135,25 @@ export class VendorIngestStack extends Stack {
     }
     this.intakeQueues = intake;
 
-    const common: Omit<CommonEnvironmentValues, 'maxReceiveCount'> = {
+    const common: Omit<CommonEnvironmentValues, 'maxReceiveCount' | 'recordConcurrency'> = {
       stage,
-      routesJson: routesJson(deployment.routesDocument),
       completionQueueUrl: this.completionQueues.queue.queueUrl,
       stateTableName: this.state.table.tableName,
       secretCacheSeconds: config.secretCacheSeconds,
       vendorTimeoutMs: config.vendorTimeoutMs,
       retryBaseSeconds: config.retryBaseSeconds,
       retryMaxSeconds: config.retryMaxSeconds,
+      ledgerRetentionDays: config.ledgerRetentionDays,
       logLevel: config.logLevel,
     };
+    const routesFile = this.writeRoutesDocument(deployment);
     const functionProps = (settings: FunctionSettings) => ({
       projectRoot,
       memorySize: settings.memoryMb,
       timeout: Duration.seconds(settings.timeoutSeconds),
       logRetentionDays: config.logRetentionDays,
       retain: config.retain,
+      packagedFiles: { [BUNDLED_ROUTES_FILE]: routesFile },
     });
 
     this.dispatch = new PipelineFunction(this, 'Dispatch', {
@@ -158,9 +164,7 @@ export class VendorIngestStack extends Stack {
       environment: dispatchEnvironment({
         ...common,
         maxReceiveCount: config.dispatch.maxReceiveCount,
-        intakeDlqUrlsJson: this.toJsonString(
-          Object.fromEntries([...intake.values()].map((q) => [q.queue.queueArn, q.deadLetterQueue.queueUrl])),
-        ),
+        recordConcurrency: config.dispatch.recordConcurrency,
       }),
     });
     this.completion = new PipelineFunction(this, 'Completion', {
@@ -171,7 +175,10 @@ export class VendorIngestStack extends Stack {
       environment: completionEnvironment({
         ...common,
         maxReceiveCount: config.completion.maxReceiveCount,
+        recordConcurrency: config.completion.recordConcurrency,
         completionDlqUrl: this.completionQueues.deadLetterQueue.queueUrl,
+        statusPollFirstSeconds: config.statusPollFirstSeconds,
+        statusPollMaxSeconds: config.statusPollMaxSeconds,
       }),
     });
     const dispatchFn = this.dispatch.function;
@@ -243,15 +250,58 @@ export class VendorIngestStack extends Stack {
       this.ingest,
       routes.map((r) => r.filterPrefix),
     );
+
+    grantProducers(
+      this.ingest.bucket,
+      this.dataKey,
+      routes.flatMap((route) => {
+        const principals = config.producers[route.id];
+        return principals ? [{ routeId: route.id, prefix: route.filterPrefix, principals }] : [];
+      }),
+    );
+    this.operatorPolicy = new OperatorPolicy(this, 'Operators', {
+      bucket: this.ingest.bucket,
+      prefixes: routes.map((r) => r.filterPrefix),
+      table: this.state.table,
+      indexName: StateTable.GSI1,
+      deadLetterQueues: [...intake.values(), this.completionQueues].map((q) => q.deadLetterQueue),
+      workQueues: [...intake.values(), this.completionQueues].map((q) => q.queue),
+      keys: [this.dataKey, queueKey].filter((k): k is Key => k !== undefined),
+    }).policy;
+    acknowledgeObjectPrefixReads(
+      this.operatorPolicy,
+      this.ingest,
+      routes.map((r) => r.filterPrefix),
+      (prefix) =>
+        `Operators drop files (PutObject, AbortMultipartUpload) under route prefix "${prefix}"; object keys are only known when files arrive.`,
+    );
     acknowledgeBucketNotificationsHandler(this);
     if (config.kms) for (const fn of [this.dispatch, this.completion]) acknowledgeKmsGrants(fn);
 
-    this.addOutputs();
+    this.addOutputs(deployment);
   }
 
-  private addOutputs(): void {
+  /**
+   * Writes the resolved-routes document into the cloud assembly directory, whence each function's
+   * bundling copies it into the deployment package. Named by content, so identical documents share
+   * a file and a changed one changes the asset hash.
+   */
+  private writeRoutesDocument(deployment: DeploymentConfig): string {
+    const text = `${JSON.stringify(deployment.routesDocument, null, 2)}\n`;
+    const digest = createHash('sha256').update(text).digest('hex').slice(0, 16);
+    const dir = Stage.of(this)?.outdir ?? this.node.tryGetContext('outdir');
+    if (typeof dir !== 'string')
+      throw new Error('no cloud assembly directory to write the routes document to');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${this.stackName}.routes-${digest}.json`);
+    writeFileSync(file, text);
+    return file;
+  }
+
+  private addOutputs(deployment: DeploymentConfig): void {
     const output = (id: string, value: string, description: string) =>
       new CfnOutput(this, id, { value, description });
+    output(StackOutput.Stage, deployment.stage, 'Stage this stack was synthesized for');
     output(StackOutput.IngestBucketName, this.ingest.bucket.bucketName, 'Bucket files are dropped in');
     output(
       StackOutput.AccessLogBucketName,
@@ -269,26 +319,17 @@ export class VendorIngestStack extends Stack {
       this.completionQueues.deadLetterQueue.queueUrl,
       'Completion dead-letter queue',
     );
-    for (const [routeId, queues] of this.intakeQueues) {
-      output(intakeQueueUrlOutput(routeId), queues.queue.queueUrl, `Intake queue of route ${routeId}`);
-      output(
-        intakeDlqUrlOutput(routeId),
-        queues.deadLetterQueue.queueUrl,
-        `Intake dead-letter queue of route ${routeId}`,
-      );
-    }
+    // One short entry per route keeps the value small with many routes; queue names follow from the
+    // stage, instance and route id (lib/naming.ts), their URLs from the completion queue's.
     output(
-      StackOutput.IntakeQueues,
-      this.toJsonString(
-        Object.fromEntries(
-          [...this.intakeQueues].map(([routeId, q]) => [
-            routeId,
-            { queueUrl: q.queue.queueUrl, dlqUrl: q.deadLetterQueue.queueUrl },
-          ]),
-        ),
+      StackOutput.Routes,
+      JSON.stringify(
+        Object.fromEntries(deployment.routes.map((r) => [r.id, { prefix: r.prefix, vendor: r.vendor }])),
       ),
-      'Route id → intake queue and DLQ URLs (JSON)',
+      'Route id → { prefix, vendor } (JSON)',
     );
+    if (deployment.instance)
+      output(StackOutput.Instance, deployment.instance, 'Instance name of this copy of the stage');
     output(StackOutput.DispatchFunctionName, this.dispatch.function.functionName, 'Dispatch function');
     output(StackOutput.CompletionFunctionName, this.completion.function.functionName, 'Completion function');
     output(
@@ -309,6 +350,16 @@ export class VendorIngestStack extends Stack {
       'CloudWatch dashboard URL',
     );
     output(StackOutput.AlarmTopicArn, this.monitoring.alarmTopic.topicArn, 'SNS topic every alarm notifies');
+    output(
+      StackOutput.OperatorPolicyArn,
+      this.operatorPolicy.managedPolicyArn,
+      'Managed policy with what the operator CLI and console call',
+    );
+    output(
+      StackOutput.LedgerRetentionDays,
+      String(deployment.config.ledgerRetentionDays),
+      'Days a finished delivery stays in the ledger',
+    );
   }
 }
 

@@ -1,13 +1,14 @@
-import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
-/** Region and dummy credentials for the embedded AWS (moto accepts any). */
-export const LOCAL_REGION = 'ap-south-1';
-export const LOCAL_ACCOUNT = '123456789012';
-const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** Dummy credentials for the embedded AWS (moto accepts any). */
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' } as const;
 
 export interface AwsClients {
   readonly endpoint: string | undefined;
@@ -17,14 +18,17 @@ export interface AwsClients {
   readonly ddb: DynamoDBClient;
   readonly doc: DynamoDBDocumentClient;
   readonly secrets: SecretsManagerClient;
+  readonly cloudformation: CloudFormationClient;
+  readonly lambda: LambdaClient;
+  readonly ssm: SSMClient;
 }
 
 /**
  * SDK clients for an endpoint (the embedded moto, LocalStack…) or, with no endpoint, for the real
  * AWS account in the environment's credentials.
  */
-export function awsClients(endpoint: string | undefined, region = LOCAL_REGION): AwsClients {
-  const common = endpoint ? { endpoint, region, credentials } : { region };
+export function awsClients(endpoint: string | undefined, region: string): AwsClients {
+  const common = endpoint ? { endpoint, region, credentials: LOCAL_CREDENTIALS } : { region };
   const ddb = new DynamoDBClient(common);
   return {
     endpoint,
@@ -35,44 +39,13 @@ export function awsClients(endpoint: string | undefined, region = LOCAL_REGION):
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     }),
-    sqs: new SQSClient(common),
+    // A deployed stack's queue URLs name AWS's host; with an endpoint, calls go to the endpoint.
+    sqs: new SQSClient({ ...common, useQueueUrlAsEndpoint: endpoint === undefined }),
     ddb,
     doc: DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } }),
     secrets: new SecretsManagerClient(common),
+    cloudformation: new CloudFormationClient(common),
+    lambda: new LambdaClient(common),
+    ssm: new SSMClient(common),
   };
-}
-
-/** The state table exactly as the stack defines it: pk/sk, GSI `gsi1` for listing by state, TTL on `expiresAt`. */
-export async function createStateTable(ddb: DynamoDBClient, tableName: string): Promise<void> {
-  try {
-    await ddb.send(
-      new CreateTableCommand({
-        TableName: tableName,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-          { AttributeName: 'gsi1pk', AttributeType: 'S' },
-          { AttributeName: 'gsi1sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-        GlobalSecondaryIndexes: [
-          {
-            IndexName: 'gsi1',
-            KeySchema: [
-              { AttributeName: 'gsi1pk', KeyType: 'HASH' },
-              { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
-            ],
-            Projection: { ProjectionType: 'ALL' },
-          },
-        ],
-      }),
-    );
-  } catch (error) {
-    if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
-  }
-  await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName: tableName });
 }

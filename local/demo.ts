@@ -1,10 +1,11 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
+import { drop } from '../cli/operations';
+import type { Target } from '../cli/target';
+import type { ResolvedRoute } from '../functions/shared/routes/schema';
 import { type DeliveryRecord, TERMINAL_STATES } from '../functions/shared/state/ledger';
 import { adapterFor } from '../functions/vendors/registry';
-import { drop } from './operations';
 import type { LocalPipeline } from './pipeline';
-import type { Target } from './target';
 import { bold, formatBytes, green, red, vendorId, type Watcher } from './ui';
 
 export interface DemoRow {
@@ -38,7 +39,7 @@ export function exampleFiles(dir: string): Array<[string, string]> {
  */
 export function settled(
   record: DeliveryRecord | undefined,
-  target: Target,
+  routes: readonly ResolvedRoute[],
 ): { done: boolean; ok: boolean; state: string } {
   if (!record) return { done: false, ok: false, state: 'NOT SEEN' };
   const state = record.state;
@@ -46,7 +47,7 @@ export function settled(
   if (state === 'DUPLICATE') return { done: true, ok: true, state: 'DUPLICATE (vendor already had it)' };
   if (state !== 'COMPLETED')
     return { done: true, ok: false, state: `${state} ${record.reason ?? ''}`.trim() };
-  const route = target.routes.find((r) => r.id === record.routeId);
+  const route = routes.find((r) => r.id === record.routeId);
   const polls = route?.pollStatus && adapterFor(route.vendor)?.status !== undefined;
   if (!polls)
     return {
@@ -83,7 +84,7 @@ export async function runDemo(
     for (const d of dropped) {
       if (rows.has(d.key)) continue;
       const [record] = await pipeline.ledger.listByKey(target.resources.bucket, d.key);
-      const s = settled(record, target);
+      const s = settled(record, pipeline.routes);
       if (!s.done) continue;
       const view = watcher.files.get(d.key);
       rows.set(d.key, {
@@ -108,7 +109,7 @@ export async function runDemo(
       bytes: d.bytes,
       mbPerSecond: undefined,
       vendorId: vendorId(record?.refs as Record<string, unknown> | undefined),
-      finalState: `TIMED OUT in ${settled(record, target).state}`,
+      finalState: `TIMED OUT in ${settled(record, pipeline.routes).state}`,
       seconds: (Date.now() - d.started) / 1000,
       ok: false,
     });

@@ -19,6 +19,8 @@ export interface EventSourceOptions {
   readonly batchWindowMs: number;
   /** ScalingConfig.MaximumConcurrency: invocations in flight for this queue. */
   readonly maxConcurrency: number;
+  /** `FunctionResponseTypes: [ReportBatchItemFailures]`: honour `batchItemFailures` in the result. */
+  readonly reportBatchItemFailures: boolean;
   /** Long-poll wait per receive, seconds (Lambda uses 20; shorter stops faster locally). */
   readonly pollWaitSeconds?: number;
   readonly onInvoke?: (info: {
@@ -131,7 +133,11 @@ export class SqsEventSource {
     const outcome = await this.options.pool.invoke(event);
     let toDelete: SQSRecord[] = [];
     let failed = records.length;
-    if (outcome.ok) {
+    if (outcome.ok && !this.options.reportBatchItemFailures) {
+      // Without ReportBatchItemFailures Lambda ignores the result: a returned invocation deletes all.
+      toDelete = records;
+      failed = 0;
+    } else if (outcome.ok) {
       const failures =
         (outcome.result as { batchItemFailures?: Array<{ itemIdentifier?: string }> } | null)
           ?.batchItemFailures ?? [];

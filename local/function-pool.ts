@@ -18,8 +18,9 @@ export type InvokeOutcome =
 
 export interface FunctionPoolOptions {
   readonly name: string;
-  /** Bundled handler module (see bundle.ts). */
-  readonly bundle: string;
+  /** The handler module in the unpacked deployment package, and its export. */
+  readonly handlerFile: string;
+  readonly handlerExport: string;
   /** The function's environment, as Lambda would set it. */
   readonly env: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
@@ -51,7 +52,13 @@ export class FunctionPool {
     this.coldStarts++;
     const child = spawn(
       process.execPath,
-      ['--enable-source-maps', WORKER_HOST, this.options.bundle, this.options.name],
+      [
+        '--enable-source-maps',
+        WORKER_HOST,
+        this.options.handlerFile,
+        this.options.handlerExport,
+        this.options.name,
+      ],
       {
         env: { ...this.options.env },
         stdio: ['ignore', 'pipe', 'pipe', 'ipc'],

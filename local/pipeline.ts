@@ -2,42 +2,40 @@ import { EventEmitter } from 'node:events';
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { type PipelineResources, stackTarget, type Target } from '../cli/target';
+import { BUNDLED_ROUTES_FILE } from '../functions/shared/deployment';
 import { Env } from '../functions/shared/env';
-import { resolveRouteFile, routesFromDocument } from '../functions/shared/routes/load';
-import type { ResolvedRoute, ResolvedRoutesDocument } from '../functions/shared/routes/schema';
-import { DeliveryLedger } from '../functions/shared/state/ledger';
-import { adapterFor } from '../functions/vendors/registry';
-import { intakeMaxConcurrency, routesJson, visibilityTimeoutSeconds } from '../lib/config/deployment-config';
-import { loadStageConfig, type StageConfig } from '../lib/config/stage-config';
-import { resourceNames } from '../lib/naming';
-import { completionEnvironment, dispatchEnvironment } from '../lib/pipeline-environment';
+import { routesFromDocument } from '../functions/shared/routes/load';
+import type { ResolvedRoute } from '../functions/shared/routes/schema';
+import type { DeliveryLedger } from '../functions/shared/state/ledger';
+import { loadDeploymentConfig } from '../lib/config/deployment-config';
+import { PROJECT_ROOT, type StageConfig, type StageConfigInput } from '../lib/config/stage-config';
+import { StackOutput } from '../lib/stack-outputs';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../sandbox';
-import { type AwsClients, awsClients, LOCAL_REGION } from './aws';
-import { bundleFunction } from './bundle';
+import { type AwsClients, awsClients, LOCAL_CREDENTIALS } from './aws';
+import { type DeployedStack, deployStack, stackOutputs } from './deploy';
 import { SqsEventSource } from './event-source';
 import { FunctionPool, type InvokeOutcome } from './function-pool';
+import { type DeployedFunction, loadDeployedFunction, loadEventSources } from './lambda-service';
 import { type MotoServer, startMoto } from './moto';
-import {
-  createIngestBucket,
-  createQueueWithDlq,
-  createStateTable,
-  type IntakeQueueRef,
-  type PipelineResources,
-  putSecrets,
-} from './provision';
+import { SYNTH_CACHE_ENV, type SynthContext, synthesize } from './synth';
 
-export const PROJECT_ROOT = fileURLToPath(new URL('../', import.meta.url));
+export { PROJECT_ROOT };
 
-/** Settings a test or the CLI may change on top of `config/stages/local.json`. */
+/**
+ * Test variants and local knobs on top of `config/stages/<stage>.json`. They reach the stack as CDK
+ * context at synth (see lib/app.ts), never as edits to a template.
+ */
 export interface LocalOverrides {
-  readonly dispatch?: Partial<StageConfig['dispatch']>;
-  readonly completion?: Partial<StageConfig['completion']>;
+  readonly dispatch?: Partial<StageConfigInput['dispatch']>;
+  readonly completion?: Partial<StageConfigInput['completion']>;
   readonly retryBaseSeconds?: number;
   readonly retryMaxSeconds?: number;
   readonly vendorTimeoutMs?: number;
   /** First vendor status check after completion, s. */
   readonly statusPollFirstSeconds?: number;
+  readonly ledgerRetentionDays?: number;
   /** Route options merged per route id (e.g. a smaller multipart threshold). */
   readonly routeOptions?: Readonly<Record<string, Record<string, unknown>>>;
   /** Extra route fields per route id (e.g. retryAmbiguousCompletion). */
@@ -45,11 +43,15 @@ export interface LocalOverrides {
 }
 
 export interface LocalPipelineOptions {
+  /** @default local */
   readonly stage?: string;
-  /** Use this AWS endpoint instead of starting moto (LocalStack, another moto). `'aws'` = the real account. */
+  readonly instance?: string;
+  /** Use this AWS endpoint instead of starting moto (another moto, LocalStack). */
   readonly awsEndpoint?: string;
   readonly sandbox?: SandboxOptions;
   readonly overrides?: LocalOverrides;
+  /** Route file to synthesize with instead of the stage's (absolute, or relative to the repository). */
+  readonly routesFile?: string;
   /** Secrets by id; defaults to config/local-secrets.json. */
   readonly secrets?: Readonly<Record<string, unknown>>;
   /** Where function logs go (one JSON line each); default a temp dir. */
@@ -60,6 +62,13 @@ export interface LocalPipelineOptions {
   readonly progressEveryBytes?: number;
   /** Long-poll wait, seconds. */
   readonly pollWaitSeconds?: number;
+  /** Reuse assemblies synthesized for the same context here. @default $VENDOR_INGEST_SYNTH_CACHE */
+  readonly synthCacheDir?: string;
+  /**
+   * Run a stack already deployed on `awsEndpoint` (by `cdk deploy`, say) instead of synthesizing and
+   * deploying one. The other options must describe how it was synthesized.
+   */
+  readonly attachTo?: string;
 }
 
 export interface FunctionLogLine {
@@ -71,72 +80,110 @@ export interface LocalPipeline {
   readonly stage: string;
   readonly endpoint: string;
   readonly clients: AwsClients;
+  /** What was deployed: stack name, resources, outputs, what the embedded AWS did not emulate. */
+  readonly stack: Pick<DeployedStack, 'stackName' | 'outputs' | 'notEmulated' | 'templateTypes'> & {
+    readonly resourceCount: number;
+    readonly deploySeconds: number;
+  };
   readonly resources: PipelineResources;
+  /** The routes the deployed functions carry (their packaged routes.json). */
   readonly routes: readonly ResolvedRoute[];
+  /** The operator CLI's view of the same stack. */
+  readonly target: Target;
   readonly sandbox: Sandbox;
   readonly ledger: DeliveryLedger;
+  readonly functions: { readonly dispatch: DeployedFunction; readonly completion: DeployedFunction };
   readonly pools: { readonly dispatch: FunctionPool; readonly completion: FunctionPool };
   readonly events: EventEmitter<{
     log: [FunctionLogLine];
     invoke: [{ fn: string; records: number; outcome: InvokeOutcome; failed: number }];
   }>;
   readonly logFile: string;
+  /** The stage settings the stack was synthesized with. */
   readonly config: StageConfig;
   stop(): Promise<void>;
 }
 
-function localStageConfig(stage: string, overrides: LocalOverrides): StageConfig {
-  const base = loadStageConfig(stage);
+/** The synth context of a local run: the stage, the overrides as context, the sandbox's URL. */
+export function synthContextFor(options: LocalPipelineOptions, sandboxUrl: string | undefined): SynthContext {
+  const o = options.overrides ?? {};
+  const stageOverrides: Record<string, unknown> = {
+    ...(o.dispatch ? { dispatch: o.dispatch } : {}),
+    ...(o.completion ? { completion: o.completion } : {}),
+    ...(o.retryBaseSeconds !== undefined ? { retryBaseSeconds: o.retryBaseSeconds } : {}),
+    ...(o.retryMaxSeconds !== undefined ? { retryMaxSeconds: o.retryMaxSeconds } : {}),
+    ...(o.vendorTimeoutMs !== undefined ? { vendorTimeoutMs: o.vendorTimeoutMs } : {}),
+    ...(o.statusPollFirstSeconds !== undefined ? { statusPollFirstSeconds: o.statusPollFirstSeconds } : {}),
+    ...(o.ledgerRetentionDays !== undefined ? { ledgerRetentionDays: o.ledgerRetentionDays } : {}),
+    ...(options.routesFile ? { routesFile: path.resolve(PROJECT_ROOT, options.routesFile) } : {}),
+  };
+  // Test variants may shorten visibility below what AWS would accept; only the embedded AWS runs them.
+  const visibility = [o.dispatch?.visibilityTimeoutSeconds, o.completion?.visibilityTimeoutSeconds];
+  if (visibility.some((v) => v !== undefined)) stageOverrides.relaxedChecks = true;
+  const routeIds = new Set([...Object.keys(o.routeOptions ?? {}), ...Object.keys(o.routeFields ?? {})]);
+  const routeOverrides = Object.fromEntries(
+    [...routeIds].map((id) => [
+      id,
+      { ...o.routeFields?.[id], ...(o.routeOptions?.[id] ? { options: o.routeOptions[id] } : {}) },
+    ]),
+  );
   return {
-    ...base,
-    dispatch: { ...base.dispatch, ...overrides.dispatch },
-    completion: { ...base.completion, ...overrides.completion },
-    retryBaseSeconds: overrides.retryBaseSeconds ?? base.retryBaseSeconds,
-    retryMaxSeconds: overrides.retryMaxSeconds ?? base.retryMaxSeconds,
-    vendorTimeoutMs: overrides.vendorTimeoutMs ?? base.vendorTimeoutMs,
+    stage: options.stage ?? 'local',
+    ...(options.instance ? { instance: options.instance } : {}),
+    ...(Object.keys(stageOverrides).length > 0 ? { stageOverrides } : {}),
+    ...(routeIds.size > 0 ? { routeOverrides } : {}),
+    ...(sandboxUrl ? { vendorSandboxUrl: sandboxUrl } : {}),
   };
 }
 
-/**
- * Every route pointed at the vendor sandbox: its base URL, its upload host as the only allowed
- * upload host, loopback http allowed. Everything else (prefixes, options, secrets) is the route file's.
- */
-function localRoutes(stage: string, sandboxUrl: string, overrides: LocalOverrides): ResolvedRoutesDocument {
-  const raw = JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'config/routes.json'), 'utf8')) as {
-    routes: Array<{ id: string } & Record<string, unknown>>;
-    stages?: Record<string, unknown>;
+/** Creates (or updates) each secret with its JSON value: the stack references them, as in AWS. */
+async function putSecrets(clients: AwsClients, secrets: Readonly<Record<string, unknown>>): Promise<void> {
+  for (const [name, value] of Object.entries(secrets)) {
+    const SecretString = JSON.stringify(value);
+    try {
+      await clients.secrets.send(new CreateSecretCommand({ Name: name, SecretString }));
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ResourceExistsException') throw error;
+      await clients.secrets.send(new PutSecretValueCommand({ SecretId: name, SecretString }));
+    }
+  }
+}
+
+/** What Lambda's runtime adds to a function's own environment; locally, also the endpoint. */
+function runtimeEnvironment(
+  fn: DeployedFunction,
+  clients: AwsClients,
+  local: Readonly<Record<string, string>>,
+): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: clients.region,
+    AWS_DEFAULT_REGION: clients.region,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(fn.memoryMb),
+    [Env.LAMBDA_TASK_ROOT]: fn.codeDir,
+    ...(clients.endpoint
+      ? {
+          AWS_ENDPOINT_URL: clients.endpoint,
+          AWS_ACCESS_KEY_ID: LOCAL_CREDENTIALS.accessKeyId,
+          AWS_SECRET_ACCESS_KEY: LOCAL_CREDENTIALS.secretAccessKey,
+          [Env.S3_FORCE_PATH_STYLE]: 'true',
+        }
+      : {}),
+    ...local,
+    // The function's own variables last: nothing local overrides what was deployed.
+    ...fn.environment,
   };
-  const host = new URL(sandboxUrl).host;
-  raw.routes = raw.routes.map((route) => ({ ...route, ...overrides.routeFields?.[route.id] }));
-  raw.stages = {
-    ...raw.stages,
-    [stage]: {
-      allowLoopbackHttp: true,
-      routes: Object.fromEntries(
-        raw.routes.map((route) => [
-          route.id,
-          {
-            baseUrl: sandboxUrl,
-            uploadHostAllowList: [host],
-            options: overrides.routeOptions?.[route.id] ?? {},
-          },
-        ]),
-      ),
-    },
-  };
-  return resolveRouteFile(raw, stage, adapterFor);
 }
 
 /**
  * Starts the whole pipeline on this machine: the embedded AWS (moto, unless an endpoint is given),
- * the vendor sandbox, the resources as the stack creates them, and both functions — the deployed
- * bundles — behind emulated SQS event source mappings.
+ * the vendor sandbox, then the real CDK app synthesized for the stage and deployed onto the embedded
+ * AWS through CloudFormation. Everything the functions run with is read back from what was deployed:
+ * their code (the synthesized asset, downloaded from the function), environment, timeout and memory,
+ * and their SQS event source mappings, which an emulation of Lambda's pollers then serves.
  */
 export async function startLocalPipeline(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
-  const stage = options.stage ?? 'local';
-  const overrides = options.overrides ?? {};
-  const config = localStageConfig(stage, overrides);
-  const names = resourceNames(stage);
   const cleanups: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
@@ -150,43 +197,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
       cleanups.push(() => moto?.stop());
       endpoint = moto.endpoint;
     }
-    const sdkEndpoint = endpoint === 'aws' ? undefined : endpoint;
-    const clients = awsClients(
-      sdkEndpoint,
-      endpoint === 'aws' ? (config.region ?? LOCAL_REGION) : LOCAL_REGION,
-    );
 
     const sandbox = await startSandbox(options.sandbox);
     cleanups.push(() => sandbox.close());
 
-    const routesDocument = localRoutes(stage, sandbox.url, overrides);
-    const routes = routesFromDocument(routesDocument);
-    const buildDir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-build-'));
-    cleanups.push(() => rmSync(buildDir, { recursive: true, force: true }));
-    const [dispatchBundle, completionBundle] = await Promise.all([
-      bundleFunction(PROJECT_ROOT, 'dispatch', buildDir, { minify: false }),
-      bundleFunction(PROJECT_ROOT, 'completion', buildDir, { minify: false }),
-    ]);
-
-    const intake: IntakeQueueRef[] = [];
-    for (const route of routes) {
-      const q = await createQueueWithDlq(clients, {
-        name: names.intakeQueue(route.id),
-        dlqName: names.intakeDeadLetterQueue(route.id),
-        visibilityTimeoutSeconds: visibilityTimeoutSeconds(config.dispatch),
-        maxReceiveCount: config.dispatch.maxReceiveCount,
-      });
-      intake.push({ ...q, routeId: route.id });
-    }
-    const completion = await createQueueWithDlq(clients, {
-      name: names.completionQueue,
-      dlqName: names.completionDeadLetterQueue,
-      visibilityTimeoutSeconds: visibilityTimeoutSeconds(config.completion),
-      maxReceiveCount: config.completion.maxReceiveCount,
-    });
-    const bucket = `${names.prefix}-ingest`;
-    await createIngestBucket(clients, bucket, routes, intake);
-    await createStateTable(clients.ddb, names.stateTable);
+    const context = synthContextFor(options, sandbox.url);
+    const deployment = loadDeploymentConfig(context.stage, context);
+    const region = deployment.config.region ?? 'us-east-1';
+    const clients = awsClients(endpoint, region);
     const secrets =
       options.secrets ??
       (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'config/local-secrets.json'), 'utf8')) as Record<
@@ -197,55 +215,29 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
       clients,
       Object.fromEntries(Object.entries(secrets).filter(([name]) => !name.startsWith('$'))),
     );
-    const resources: PipelineResources = { bucket, stateTable: names.stateTable, intake, completion };
 
-    const common = {
-      stage,
-      routesJson: routesJson(routesDocument),
-      completionQueueUrl: completion.url,
-      stateTableName: names.stateTable,
-      secretCacheSeconds: config.secretCacheSeconds,
-      vendorTimeoutMs: config.vendorTimeoutMs,
-      retryBaseSeconds: config.retryBaseSeconds,
-      retryMaxSeconds: config.retryMaxSeconds,
-      logLevel: config.logLevel,
-    };
-    // Only endpoints (and local-only knobs) differ from what the stack sets.
-    const localEnv: Record<string, string> = {
-      PATH: process.env.PATH ?? '',
-      AWS_REGION: clients.region,
-      AWS_DEFAULT_REGION: clients.region,
-      ...(sdkEndpoint
-        ? {
-            AWS_ENDPOINT_URL: sdkEndpoint,
-            AWS_ACCESS_KEY_ID: 'local',
-            AWS_SECRET_ACCESS_KEY: 'local',
-            [Env.S3_FORCE_PATH_STYLE]: 'true',
-          }
-        : {}),
-      [Env.PROGRESS_EVERY_BYTES]: String(options.progressEveryBytes ?? 0),
-      ...(options.failpointsFile ? { [Env.FAILPOINTS]: options.failpointsFile } : {}),
-    };
-    const dispatchEnv = {
-      ...dispatchEnvironment({
-        ...common,
-        maxReceiveCount: config.dispatch.maxReceiveCount,
-        intakeDlqUrlsJson: JSON.stringify(Object.fromEntries(intake.map((q) => [q.arn, q.dlqUrl]))),
-      }),
-      ...localEnv,
-    };
-    const completionEnv = {
-      ...completionEnvironment({
-        ...common,
-        maxReceiveCount: config.completion.maxReceiveCount,
-        completionDlqUrl: completion.dlqUrl,
-      }),
-      ...localEnv,
-      [Env.STATUS_POLL_FIRST_SECONDS]: String(overrides.statusPollFirstSeconds ?? 1),
-      [Env.STATUS_POLL_MAX_SECONDS]: '600',
-    };
+    const workDir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-run-'));
+    cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+    let deployed: DeployedStack | undefined;
+    const stackName = options.attachTo ?? deployment.stackName;
+    if (!options.attachTo) {
+      const cacheDir = options.synthCacheDir ?? process.env[SYNTH_CACHE_ENV];
+      const synth = synthesize(context, cacheDir ? { cacheDir } : { outDir: path.join(workDir, 'cdk.out') });
+      deployed = await deployStack(clients, synth);
+    }
+    const target = await stackTarget(clients, stackName);
+    const outputs = deployed?.outputs ?? (await stackOutputs(clients, stackName));
+    const [dispatchFn, completionFn] = await Promise.all(
+      [StackOutput.DispatchFunctionName, StackOutput.CompletionFunctionName].map((output) =>
+        loadDeployedFunction(clients, outputs[output] ?? '', workDir),
+      ),
+    );
+    if (!dispatchFn || !completionFn) throw new Error(`stack ${stackName} lacks its functions`);
+    const routes = routesFromDocument(
+      JSON.parse(readFileSync(path.join(dispatchFn.codeDir, BUNDLED_ROUTES_FILE), 'utf8')) as unknown,
+    );
 
-    const logDir = options.logDir ?? mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-logs-'));
+    const logDir = options.logDir ?? path.join(workDir, 'logs');
     mkdirSync(logDir, { recursive: true });
     const logFile = path.join(logDir, 'functions.log');
     const events: LocalPipeline['events'] = new EventEmitter();
@@ -258,56 +250,50 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
         // not JSON: kept in the file only
       }
     };
-    const pools = {
-      dispatch: new FunctionPool({
-        name: names.dispatchFunction,
-        bundle: dispatchBundle.file,
-        env: dispatchEnv,
-        timeoutMs: config.dispatch.timeoutSeconds * 1000,
-        memoryMb: config.dispatch.memoryMb,
-        onLine: lineHandler('dispatch'),
-      }),
-      completion: new FunctionPool({
-        name: names.completionFunction,
-        bundle: completionBundle.file,
-        env: completionEnv,
-        timeoutMs: config.completion.timeoutSeconds * 1000,
-        memoryMb: config.completion.memoryMb,
-        onLine: lineHandler('completion'),
-      }),
+    // Local-only knobs (never set by the stack): progress lines for the terminal view, test failpoints.
+    const local: Record<string, string> = {
+      [Env.PROGRESS_EVERY_BYTES]: String(options.progressEveryBytes ?? 0),
+      ...(options.failpointsFile ? { [Env.FAILPOINTS]: options.failpointsFile } : {}),
     };
+    const pool = (fn: DeployedFunction, label: 'dispatch' | 'completion') =>
+      new FunctionPool({
+        name: fn.name,
+        handlerFile: fn.handlerFile,
+        handlerExport: fn.handlerExport,
+        env: runtimeEnvironment(fn, clients, local),
+        timeoutMs: fn.timeoutSeconds * 1000,
+        memoryMb: fn.memoryMb,
+        onLine: lineHandler(label),
+      });
+    const pools = { dispatch: pool(dispatchFn, 'dispatch'), completion: pool(completionFn, 'completion') };
     cleanups.push(() => pools.dispatch.stop());
     cleanups.push(() => pools.completion.stop());
 
-    const sources = [
-      ...intake.map(
-        (q) =>
+    const sources: SqsEventSource[] = [];
+    for (const [label, fn] of [
+      ['dispatch', dispatchFn],
+      ['completion', completionFn],
+    ] as const) {
+      for (const mapping of await loadEventSources(clients, fn.name)) {
+        if (!mapping.enabled) continue;
+        sources.push(
           new SqsEventSource({
             sqs: clients.sqs,
-            queueUrl: q.url,
-            queueArn: q.arn,
+            queueUrl: mapping.queueUrl,
+            queueArn: mapping.queueArn,
             region: clients.region,
-            pool: pools.dispatch,
-            batchSize: config.dispatch.batchSize,
-            batchWindowMs: config.dispatch.batchWindowSeconds * 1000,
-            maxConcurrency: intakeMaxConcurrency(config, q.routeId),
+            pool: pools[label],
+            batchSize: mapping.batchSize,
+            batchWindowMs: mapping.batchWindowSeconds * 1000,
+            // Without ScalingConfig Lambda scales pollers up to about 1,250; locally a handful.
+            maxConcurrency: mapping.maxConcurrency ?? 5,
+            reportBatchItemFailures: mapping.reportBatchItemFailures,
             pollWaitSeconds: options.pollWaitSeconds,
-            onInvoke: (info) => events.emit('invoke', { fn: 'dispatch', ...info }),
+            onInvoke: (info) => events.emit('invoke', { fn: label, ...info }),
           }),
-      ),
-      new SqsEventSource({
-        sqs: clients.sqs,
-        queueUrl: completion.url,
-        queueArn: completion.arn,
-        region: clients.region,
-        pool: pools.completion,
-        batchSize: config.completion.batchSize,
-        batchWindowMs: config.completion.batchWindowSeconds * 1000,
-        maxConcurrency: config.completion.maxConcurrency,
-        pollWaitSeconds: options.pollWaitSeconds,
-        onInvoke: (info) => events.emit('invoke', { fn: 'completion', ...info }),
-      }),
-    ];
+        );
+      }
+    }
     // Stopped first on the way out: no new invocations while the rest shuts down.
     cleanups.push(async () => {
       await Promise.all(sources.map((s) => s.stop()));
@@ -316,17 +302,27 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
 
     let stopped = false;
     return {
-      stage,
-      endpoint: endpoint,
+      stage: deployment.stage,
+      endpoint,
       clients,
-      resources,
+      stack: {
+        stackName,
+        outputs,
+        notEmulated: deployed?.notEmulated ?? {},
+        templateTypes: deployed?.templateTypes ?? {},
+        resourceCount: deployed?.resources.length ?? 0,
+        deploySeconds: deployed?.seconds ?? 0,
+      },
+      resources: target.resources,
       routes,
+      target,
       sandbox,
-      ledger: new DeliveryLedger({ doc: clients.doc, tableName: names.stateTable }),
+      ledger: target.ledger,
+      functions: { dispatch: dispatchFn, completion: completionFn },
       pools,
       events,
       logFile,
-      config,
+      config: deployment.config,
       async stop() {
         if (stopped) return;
         stopped = true;

@@ -1,15 +1,16 @@
-// One emulated Lambda sandbox: a child process that imports a bundled handler once (cold start) and
-// runs invocations sent by the parent over IPC, one at a time. Plain JavaScript so it runs without a
-// TypeScript loader, exactly like the deployed bundle.
+// One emulated Lambda sandbox: a child process that imports the deployed handler module once (cold
+// start) and runs invocations sent by the parent over IPC, one at a time. Plain JavaScript so it runs
+// without a TypeScript loader, exactly like the deployed bundle.
 import { randomUUID } from 'node:crypto';
 import { pathToFileURL } from 'node:url';
 
-const [bundlePath, functionName] = process.argv.slice(2);
+const [bundlePath, exportName, functionName] = process.argv.slice(2);
 const startedImport = performance.now();
 const mod = await import(pathToFileURL(bundlePath).href);
 const initMs = performance.now() - startedImport;
-if (typeof mod.handler !== 'function') {
-  process.send?.({ type: 'fatal', error: `${bundlePath} exports no handler` });
+const handler = mod[exportName];
+if (typeof handler !== 'function') {
+  process.send?.({ type: 'fatal', error: `${bundlePath} exports no ${exportName}` });
   process.exit(1);
 }
 process.send?.({ type: 'ready', initMs });
@@ -32,7 +33,7 @@ process.on('message', async (message) => {
     succeed() {},
   };
   try {
-    const result = await mod.handler(message.event, context);
+    const result = await handler(message.event, context);
     process.send?.({ type: 'result', id: message.id, result: result ?? null });
   } catch (error) {
     process.send?.({

@@ -1,6 +1,6 @@
 /**
  * The vendor sandbox: a loopback HTTP server that speaks the four vendor upload contracts of
- * `/work/shared/vendor-contracts.md` (and S3's presigned-URL rules) as strictly as the vendors do, with
+ * `docs/vendor-contracts.md` (and S3's presigned-URL rules) as strictly as the vendors do, with
  * a call log and fault injection for contract, end-to-end and benchmark runs.
  */
 export { DEFAULT_CREDENTIALS } from './credentials';

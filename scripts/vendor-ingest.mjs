@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const cli = fileURLToPath(new URL('../local/cli.ts', import.meta.url));
+const cli = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 const result = spawnSync(process.execPath, ['--import', 'tsx', cli, ...process.argv.slice(2)], {
   stdio: 'inherit',
 });

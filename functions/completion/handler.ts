@@ -7,6 +7,7 @@ import { CompletionEnvSchema, Env, parseEnv } from '../shared/env';
 import { failpointsFrom } from '../shared/failpoints';
 import { coreLoggerFrom, powertoolsMetrics } from '../shared/observability';
 import { processSqsBatch } from '../shared/queue/sqs-batch';
+import { readBundledRoutes } from '../shared/routes/bundled';
 import { type CompletionDeps, completionMessage } from './completion';
 
 const env = parseEnv(CompletionEnvSchema, process.env);
@@ -14,7 +15,8 @@ const runtime = createAwsRuntime({
   stateTable: env[Env.STATE_TABLE],
   secretCacheSeconds: env[Env.SECRET_CACHE_SECONDS],
   vendorTimeoutMs: env[Env.VENDOR_TIMEOUT_MS],
-  routesDocument: env[Env.ROUTES_JSON],
+  ledgerRetentionDays: env[Env.LEDGER_RETENTION_DAYS],
+  routesDocument: readBundledRoutes(env[Env.LAMBDA_TASK_ROOT]),
   env: process.env,
 });
 const log = coreLoggerFrom(runtime.logger);

@@ -4,10 +4,12 @@ import { S3Client } from '@aws-sdk/client-s3';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { batchOptions, createAwsRuntime, invocationFrom } from '../shared/aws-runtime';
+import { deadLetterQueueArnOf } from '../shared/deployment';
 import { DispatchEnvSchema, Env, parseEnv } from '../shared/env';
 import { failpointsFrom } from '../shared/failpoints';
 import { coreLoggerFrom, powertoolsMetrics } from '../shared/observability';
 import { processSqsBatch } from '../shared/queue/sqs-batch';
+import { readBundledRoutes } from '../shared/routes/bundled';
 import { type DispatchDeps, dispatchMessage } from './dispatch';
 
 // Cold start: validate the environment once, build clients once.
@@ -16,7 +18,8 @@ const runtime = createAwsRuntime({
   stateTable: env[Env.STATE_TABLE],
   secretCacheSeconds: env[Env.SECRET_CACHE_SECONDS],
   vendorTimeoutMs: env[Env.VENDOR_TIMEOUT_MS],
-  routesDocument: env[Env.ROUTES_JSON],
+  ledgerRetentionDays: env[Env.LEDGER_RETENTION_DAYS],
+  routesDocument: readBundledRoutes(env[Env.LAMBDA_TASK_ROOT]),
   env: process.env,
 });
 const s3 = new S3Client({
@@ -37,7 +40,6 @@ const deps: DispatchDeps = {
   failpoint: failpointsFrom(env[Env.FAILPOINTS]),
   progressEveryBytes: env[Env.PROGRESS_EVERY_BYTES],
 };
-const dlqByQueueArn = env[Env.INTAKE_DLQ_URLS];
 
 /** Intake queue → vendor upload → completion message. Partial batch responses. */
 export async function dispatchBatch(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
@@ -46,7 +48,7 @@ export async function dispatchBatch(event: SQSEvent, context: Context): Promise<
     event.Records,
     (record, ctx) => dispatchMessage(deps, record, ctx, invocation, log),
     batchOptions(runtime, log, invocation, {
-      dlqUrlFor: (record) => dlqByQueueArn[record.eventSourceARN],
+      dlqUrlFor: (record) => runtime.queueUrlOf(deadLetterQueueArnOf(record.eventSourceARN)),
       maxReceiveCount: env[Env.MAX_RECEIVE_COUNT],
       retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
       retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],

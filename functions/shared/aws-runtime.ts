@@ -39,13 +39,17 @@ export function createAwsRuntime(input: {
   readonly stateTable: string;
   readonly secretCacheSeconds: number;
   readonly vendorTimeoutMs: number;
-  /** The parsed ROUTES_JSON document (validated here). */
+  readonly ledgerRetentionDays: number;
+  /** The routes document bundled with the function (validated here). */
   readonly routesDocument: unknown;
   readonly env: Record<string, string | undefined>;
 }): AwsRuntime {
   const logger = new Logger();
   const metrics = new Metrics();
-  const sqs = new SQSClient({});
+  const sqsEndpoint = input.env.AWS_ENDPOINT_URL_SQS ?? input.env.AWS_ENDPOINT_URL;
+  // Queue URLs name AWS's host; with a custom endpoint (the local emulation) the calls must go to
+  // the endpoint, not to the host in the URL (the SDK's default).
+  const sqs = new SQSClient({ useQueueUrlAsEndpoint: sqsEndpoint === undefined });
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
@@ -89,13 +93,16 @@ export function createAwsRuntime(input: {
     now: Date.now,
   };
 
-  const sqsEndpoint = input.env.AWS_ENDPOINT_URL_SQS ?? input.env.AWS_ENDPOINT_URL;
   return {
     logger,
     metrics,
     sqs,
     doc,
-    ledger: new DeliveryLedger({ doc, tableName: input.stateTable }),
+    ledger: new DeliveryLedger({
+      doc,
+      tableName: input.stateTable,
+      retentionDays: input.ledgerRetentionDays,
+    }),
     routes,
     vendors,
     queueUrlOf: (arn) => queueUrlFromArn(arn, sqsEndpoint),

@@ -7,14 +7,10 @@ import * as z from 'zod';
 export const Env = {
   /** Deployment stage name (dev, prod, local). */
   STAGE: 'STAGE',
-  /** Resolved routes JSON (see `ResolvedRoutesSchema`); the bundle may carry them as a constant instead. */
-  ROUTES_JSON: 'ROUTES_JSON',
   /** Completion queue URL (dispatch sends to it; completion re-sends status checks to it). */
   COMPLETION_QUEUE_URL: 'COMPLETION_QUEUE_URL',
   /** Completion DLQ URL: where the completion function parks permanent failures. */
   COMPLETION_DLQ_URL: 'COMPLETION_DLQ_URL',
-  /** JSON map of intake queue ARN → its DLQ URL: where dispatch parks permanent failures. */
-  INTAKE_DLQ_URLS: 'INTAKE_DLQ_URLS',
   /** `maxReceiveCount` of the queue the function consumes; the last receive parks instead of retrying. */
   MAX_RECEIVE_COUNT: 'MAX_RECEIVE_COUNT',
   /** DynamoDB table: delivery ledger, shared tokens, concurrency slots. */
@@ -26,7 +22,9 @@ export const Env = {
   /** Backoff base and cap for retries through the queue, seconds. */
   RETRY_BASE_SECONDS: 'RETRY_BASE_SECONDS',
   RETRY_MAX_SECONDS: 'RETRY_MAX_SECONDS',
-  /** Use path-style S3 addressing (local emulators). */
+  /** Days a terminal ledger entry is kept (its `expiresAt`, the table's TTL attribute). */
+  LEDGER_RETENTION_DAYS: 'LEDGER_RETENTION_DAYS',
+  /** Use path-style S3 addressing (local emulators; set by the local Lambda emulation, never by the stack). */
   S3_FORCE_PATH_STYLE: 'S3_FORCE_PATH_STYLE',
   /** Records of one batch worked on at once. */
   RECORD_CONCURRENCY: 'RECORD_CONCURRENCY',
@@ -36,6 +34,8 @@ export const Env = {
   STATUS_POLL_FIRST_SECONDS: 'STATUS_POLL_FIRST_SECONDS',
   /** Stop polling a vendor job after this many seconds. */
   STATUS_POLL_MAX_SECONDS: 'STATUS_POLL_MAX_SECONDS',
+  /** Directory of the deployment package (set by Lambda); `routes.json` is read from there. */
+  LAMBDA_TASK_ROOT: 'LAMBDA_TASK_ROOT',
   /** Test-only crash points (comma-separated names); never set in a deployed stack. */
   FAILPOINTS: 'VENDOR_INGEST_FAILPOINTS',
   // Powertools' own variables, set by the stack.
@@ -44,69 +44,43 @@ export const Env = {
   POWERTOOLS_LOG_LEVEL: 'POWERTOOLS_LOG_LEVEL',
 } as const;
 
-/** The resolved-routes document, parsed; its shape is checked by `routesFromDocument`. */
-const routesJson = z
-  .string()
-  .min(1)
-  .transform((s, ctx) => {
-    try {
-      return JSON.parse(s) as unknown;
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be JSON (the resolved routes document)' });
-      return z.NEVER;
-    }
-  });
-
 const boolish = z
   .enum(['true', 'false', '1', '0'])
   .optional()
   .transform((v) => v === 'true' || v === '1');
 
-/** Environment of the dispatch function, validated at cold start. */
-export const DispatchEnvSchema = z.object({
+/**
+ * What both functions read. Nothing the stack sets has a default here: the stage config is the one
+ * place a value is decided (lib/pipeline-environment.ts sets every variable). Only the local
+ * emulation's knobs are optional.
+ */
+const CommonEnvSchema = z.object({
   [Env.STAGE]: z.string().min(1),
-  [Env.ROUTES_JSON]: routesJson,
   [Env.COMPLETION_QUEUE_URL]: z.url(),
-  [Env.INTAKE_DLQ_URLS]: z.string().transform((s, ctx) => {
-    try {
-      return z.record(z.string(), z.url()).parse(JSON.parse(s));
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of queue ARN → DLQ URL' });
-      return z.NEVER;
-    }
-  }),
   [Env.MAX_RECEIVE_COUNT]: z.coerce.number().int().min(1),
+  [Env.RECORD_CONCURRENCY]: z.coerce.number().int().min(1).max(10),
   [Env.STATE_TABLE]: z.string().min(1),
-  [Env.SECRET_CACHE_SECONDS]: z.coerce.number().int().min(0).default(300),
-  [Env.VENDOR_TIMEOUT_MS]: z.coerce.number().int().min(100).default(10_000),
-  [Env.RETRY_BASE_SECONDS]: z.coerce.number().min(0).default(10),
-  [Env.RETRY_MAX_SECONDS]: z.coerce.number().min(0).max(43_200).default(900),
-  [Env.S3_FORCE_PATH_STYLE]: boolish,
-  [Env.RECORD_CONCURRENCY]: z.coerce.number().int().min(1).max(10).default(4),
-  [Env.PROGRESS_EVERY_BYTES]: z.coerce.number().int().min(0).default(0),
+  [Env.SECRET_CACHE_SECONDS]: z.coerce.number().int().min(0),
+  [Env.VENDOR_TIMEOUT_MS]: z.coerce.number().int().min(100),
+  [Env.RETRY_BASE_SECONDS]: z.coerce.number().min(0),
+  [Env.RETRY_MAX_SECONDS]: z.coerce.number().min(0).max(43_200),
+  [Env.LEDGER_RETENTION_DAYS]: z.coerce.number().int().min(1),
+  [Env.LAMBDA_TASK_ROOT]: z.string().min(1).optional(),
   [Env.FAILPOINTS]: z.string().optional(),
+});
+
+/** Environment of the dispatch function, validated at cold start. */
+export const DispatchEnvSchema = CommonEnvSchema.extend({
+  [Env.S3_FORCE_PATH_STYLE]: boolish,
+  [Env.PROGRESS_EVERY_BYTES]: z.coerce.number().int().min(0).default(0),
 });
 export type DispatchEnv = z.infer<typeof DispatchEnvSchema>;
 
 /** Environment of the completion function, validated at cold start. */
-export const CompletionEnvSchema = z.object({
-  [Env.STAGE]: z.string().min(1),
-  [Env.ROUTES_JSON]: routesJson,
-  [Env.COMPLETION_QUEUE_URL]: z.url(),
+export const CompletionEnvSchema = CommonEnvSchema.extend({
   [Env.COMPLETION_DLQ_URL]: z.url(),
-  [Env.MAX_RECEIVE_COUNT]: z.coerce.number().int().min(1),
-  [Env.STATE_TABLE]: z.string().min(1),
-  [Env.SECRET_CACHE_SECONDS]: z.coerce.number().int().min(0).default(300),
-  [Env.VENDOR_TIMEOUT_MS]: z.coerce.number().int().min(100).default(10_000),
-  [Env.RETRY_BASE_SECONDS]: z.coerce.number().min(0).default(10),
-  [Env.RETRY_MAX_SECONDS]: z.coerce.number().min(0).max(43_200).default(900),
-  [Env.RECORD_CONCURRENCY]: z.coerce.number().int().min(1).max(10).default(8),
-  [Env.STATUS_POLL_FIRST_SECONDS]: z.coerce.number().min(0).max(900).default(60),
-  [Env.STATUS_POLL_MAX_SECONDS]: z.coerce
-    .number()
-    .min(0)
-    .default(6 * 3600),
-  [Env.FAILPOINTS]: z.string().optional(),
+  [Env.STATUS_POLL_FIRST_SECONDS]: z.coerce.number().min(0).max(900),
+  [Env.STATUS_POLL_MAX_SECONDS]: z.coerce.number().min(0),
 });
 export type CompletionEnv = z.infer<typeof CompletionEnvSchema>;
 

@@ -2,13 +2,14 @@ import { isAbsolute, join } from 'node:path';
 import { RouteConfigError, resolveRouteFile, routesFromDocument } from '../../functions/shared/routes/load';
 import type { ResolvedRoute, ResolvedRoutesDocument } from '../../functions/shared/routes/schema';
 import { adapterFor } from '../../functions/vendors/registry';
-import { pascalCase, resourceNames, SQS_QUEUE_NAME_MAX } from '../naming';
 import {
-  completionEnvironment,
-  dispatchEnvironment,
-  environmentBytes,
-  LAMBDA_ENVIRONMENT_MAX_BYTES,
-} from '../pipeline-environment';
+  INSTANCE_NAME,
+  pascalCase,
+  type ResourceNames,
+  resourceNames,
+  SQS_QUEUE_NAME_MAX,
+  stackNameFor,
+} from '../naming';
 import {
   type FunctionSettings,
   type LoadOptions,
@@ -23,11 +24,35 @@ import {
 /** Everything the stack is built from: a stage's settings and its resolved routes. */
 export interface DeploymentConfig {
   readonly stage: string;
+  /** Suffix of the stack and resource names, when several copies of a stage share an account. */
+  readonly instance: string | undefined;
+  /** The CloudFormation stack name (`VendorIngest-<stage>[-<instance>]`). */
+  readonly stackName: string;
+  readonly names: ResourceNames;
   readonly config: StageConfig;
-  /** The resolved-routes document, as passed to the functions in `ROUTES_JSON`. */
+  /** The resolved-routes document, as bundled with the functions (`routes.json`). */
   readonly routesDocument: ResolvedRoutesDocument;
   /** The same routes with their S3 filter prefixes compiled. */
   readonly routes: readonly ResolvedRoute[];
+}
+
+/**
+ * What may vary a stage at synth without editing its files: test variants and local endpoints.
+ * Each comes from CDK context (see lib/app.ts), never from an edited copy of the template.
+ */
+export interface DeploymentOptions extends LoadOptions {
+  /** Merged (deeply) onto the stage file before it is validated: shorter timeouts, fewer receives … */
+  readonly stageOverrides?: Readonly<Record<string, unknown>>;
+  /** Per route id, merged onto the route before it is validated (`options` merge key by key). */
+  readonly routeOverrides?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
+  /**
+   * The vendor sandbox's URL: every route that the route file does not give its own endpoint for this
+   * stage (`stages.<stage>.routes.<id>.baseUrl`) talks to the sandbox, uploads only to its host, and
+   * loopback http is allowed. Set by the local pipeline.
+   */
+  readonly vendorSandboxUrl?: string;
+  /** Instance name (see {@link DeploymentConfig.instance}). */
+  readonly instance?: string;
 }
 
 /** Lambda retries throttled SQS batches while a message is invisible; AWS advises 6 × the timeout. */
@@ -43,33 +68,40 @@ export function intakeMaxConcurrency(config: StageConfig, routeId: string): numb
   return config.routes[routeId]?.maxConcurrency ?? config.dispatch.maxConcurrency;
 }
 
-/** The `ROUTES_JSON` value. */
-export function routesJson(doc: ResolvedRoutesDocument): string {
-  return JSON.stringify(doc);
-}
-
 /**
  * Loads a stage: its settings, its routes (validated against their vendor adapters), and the checks
- * that need both. Throws one {@link StageConfigError} listing every problem found.
+ * that need both, with the synth-time {@link DeploymentOptions} applied. Throws one
+ * {@link StageConfigError} listing every problem found.
  */
-export function loadDeploymentConfig(stage: string, options: LoadOptions = {}): DeploymentConfig {
+export function loadDeploymentConfig(stage: string, options: DeploymentOptions = {}): DeploymentConfig {
   const rootDir = options.rootDir ?? PROJECT_ROOT;
   const problems: string[] = [];
+  const instance = options.instance;
+  if (instance !== undefined && !INSTANCE_NAME.test(instance)) {
+    problems.push(
+      `instance name "${instance}": lower-case letters and digits, starting with a letter, at most 12`,
+    );
+  }
 
   const stageFile = readJson(stageConfigPath(stage, { rootDir }), `stage "${stage}"`);
   problems.push(...stageFile.problems);
-  const parsed = stageFile.problems.length === 0 ? parseStageConfig(stage, stageFile.value) : undefined;
+  const stageRaw =
+    stageFile.problems.length === 0 && options.stageOverrides
+      ? deepMerge(stageFile.value, options.stageOverrides)
+      : stageFile.value;
+  const parsed = stageFile.problems.length === 0 ? parseStageConfig(stage, stageRaw) : undefined;
   if (parsed) problems.push(...parsed.problems);
 
   // Routes are checked even when the stage file is broken, so both sets of problems show at once.
-  const routesFile = parsed?.config?.routesFile ?? rawRoutesFile(stageFile.value) ?? 'config/routes.json';
+  const routesFile = parsed?.config?.routesFile ?? rawRoutesFile(stageRaw) ?? 'config/routes.json';
   const routesPath = isAbsolute(routesFile) ? routesFile : join(rootDir, routesFile);
   const routesRaw = readJson(routesPath, 'routes file');
   problems.push(...routesRaw.problems);
   let routesDocument: ResolvedRoutesDocument | undefined;
   if (routesRaw.problems.length === 0) {
     try {
-      routesDocument = resolveRouteFile(routesRaw.value, stage, adapterFor);
+      const raw = withSynthOverrides(routesRaw.value, stage, options);
+      routesDocument = resolveRouteFile(raw, stage, adapterFor);
     } catch (error) {
       if (!(error instanceof RouteConfigError)) throw error;
       problems.push(...error.problems.map((p) => `${routesFile}: ${p}`));
@@ -77,9 +109,12 @@ export function loadDeploymentConfig(stage: string, options: LoadOptions = {}): 
   }
 
   const config = parsed?.config;
-  if (config && routesDocument) {
+  if (config && routesDocument && problems.length === 0) {
     const deployment: DeploymentConfig = {
       stage,
+      instance,
+      stackName: stackNameFor(stage, instance),
+      names: resourceNames(stage, instance),
       config,
       routesDocument,
       routes: routesFromDocument(routesDocument),
@@ -90,6 +125,55 @@ export function loadDeploymentConfig(stage: string, options: LoadOptions = {}): 
     problems.push(...settingsProblems(config));
   }
   throw new StageConfigError(stage, problems);
+}
+
+/** Plain objects merge key by key; anything else (arrays included) replaces. */
+export function deepMerge(base: unknown, patch: unknown): unknown {
+  if (!isPlainObject(base) || !isPlainObject(patch)) return patch;
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(patch)) out[key] = deepMerge(base[key], value);
+  return out;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * The route file with the synth-time options applied: route overrides merged onto their routes, and
+ * the routes without their own endpoint for this stage pointed at the vendor sandbox. Malformed input
+ * is passed through for the schema to report.
+ */
+function withSynthOverrides(raw: unknown, stage: string, options: DeploymentOptions): unknown {
+  if (!isPlainObject(raw) || !Array.isArray(raw.routes)) return raw;
+  const routes = raw.routes.map((route: unknown) => {
+    if (!isPlainObject(route) || typeof route.id !== 'string') return route;
+    const patch = options.routeOverrides?.[route.id];
+    return patch ? deepMerge(route, patch) : route;
+  });
+  if (!options.vendorSandboxUrl) return { ...raw, routes };
+  const stages = isPlainObject(raw.stages) ? raw.stages : {};
+  const own = isPlainObject(stages[stage]) ? stages[stage] : {};
+  const ownRoutes = isPlainObject(own.routes) ? own.routes : {};
+  const sandboxHost = new URL(options.vendorSandboxUrl).host;
+  const pointed: Record<string, unknown> = { ...ownRoutes };
+  for (const route of routes) {
+    if (!isPlainObject(route) || typeof route.id !== 'string') continue;
+    const override = isPlainObject(ownRoutes[route.id])
+      ? (ownRoutes[route.id] as Record<string, unknown>)
+      : {};
+    if (override.baseUrl !== undefined) continue;
+    pointed[route.id] = {
+      ...override,
+      baseUrl: options.vendorSandboxUrl,
+      uploadHostAllowList: [sandboxHost],
+    };
+  }
+  return {
+    ...raw,
+    routes,
+    stages: { ...stages, [stage]: { ...own, allowLoopbackHttp: true, routes: pointed } },
+  };
 }
 
 function rawRoutesFile(raw: unknown): string | undefined {
@@ -104,7 +188,7 @@ export function settingsProblems(config: StageConfig): string[] {
   for (const name of ['dispatch', 'completion'] as const) {
     const settings = config[name];
     const minimum = VISIBILITY_TIMEOUT_FACTOR * settings.timeoutSeconds;
-    if (visibilityTimeoutSeconds(settings) < minimum) {
+    if (visibilityTimeoutSeconds(settings) < minimum && !config.relaxedChecks) {
       problems.push(
         `${name}.visibilityTimeoutSeconds is ${settings.visibilityTimeoutSeconds} but must be at least ${VISIBILITY_TIMEOUT_FACTOR} × ${name}.timeoutSeconds = ${minimum} (Lambda retries throttled batches while messages are invisible)`,
       );
@@ -125,13 +209,15 @@ export function settingsProblems(config: StageConfig): string[] {
 
 /** Synth-time checks that need both the stage settings and the routes. */
 export function deploymentProblems(deployment: DeploymentConfig): string[] {
-  const { stage, config, routes } = deployment;
+  const { config, routes, names } = deployment;
   const problems = settingsProblems(config);
-  const names = resourceNames(stage);
 
   const routeIds = new Set(routes.map((r) => r.id));
   for (const id of Object.keys(config.routes)) {
     if (!routeIds.has(id)) problems.push(`routes.${id}: no route "${id}" in ${config.routesFile}`);
+  }
+  for (const id of Object.keys(config.producers)) {
+    if (!routeIds.has(id)) problems.push(`producers.${id}: no route "${id}" in ${config.routesFile}`);
   }
 
   const byPascal = new Map<string, string>();
@@ -164,7 +250,6 @@ export function deploymentProblems(deployment: DeploymentConfig): string[] {
     }
   }
 
-  problems.push(...environmentProblems(deployment));
   return problems;
 }
 
@@ -172,89 +257,4 @@ export function deploymentProblems(deployment: DeploymentConfig): string[] {
 export function assertValidDeployment(deployment: DeploymentConfig): void {
   const problems = deploymentProblems(deployment);
   if (problems.length > 0) throw new StageConfigError(deployment.stage, problems);
-}
-
-interface Placement {
-  readonly region: string | undefined;
-  readonly account: string | undefined;
-}
-
-/** The longest value each deploy-time token can take, so the check holds for any account and region. */
-function longest(where: Placement) {
-  const region = where.region ?? 'x'.repeat(14); // ap-southeast-5, ap-northeast-3 …
-  const account = where.account ?? '0'.repeat(12);
-  const partition = where.region
-    ? where.region.startsWith('cn-')
-      ? 'aws-cn'
-      : where.region.startsWith('us-gov-')
-        ? 'aws-us-gov'
-        : 'aws'
-    : 'aws-us-gov';
-  const domain = where.region
-    ? where.region.startsWith('cn-')
-      ? 'amazonaws.com.cn'
-      : 'amazonaws.com'
-    : 'amazonaws.com.cn';
-  return {
-    queueUrl: (name: string) => `https://sqs.${region}.${domain}/${account}/${name}`,
-    queueArn: (name: string) => `arn:${partition}:sqs:${region}:${account}:${name}`,
-  };
-}
-
-/**
- * The functions' environments as they will be once deployed, with every deploy-time value (queue
- * URLs and ARNs) at its longest for the stage's region and account (any region or account when the
- * stage leaves them open). Queue and table names are fixed, so this is exact when both are set.
- */
-export function modelledEnvironments(deployment: DeploymentConfig): {
-  dispatch: Record<string, string>;
-  completion: Record<string, string>;
-} {
-  const { stage, config, routes, routesDocument } = deployment;
-  const names = resourceNames(stage);
-  const model = longest({ region: config.region, account: config.account });
-  const common = {
-    stage,
-    routesJson: routesJson(routesDocument),
-    completionQueueUrl: model.queueUrl(names.completionQueue),
-    stateTableName: names.stateTable,
-    secretCacheSeconds: config.secretCacheSeconds,
-    vendorTimeoutMs: config.vendorTimeoutMs,
-    retryBaseSeconds: config.retryBaseSeconds,
-    retryMaxSeconds: config.retryMaxSeconds,
-    logLevel: config.logLevel,
-  };
-  return {
-    dispatch: dispatchEnvironment({
-      ...common,
-      maxReceiveCount: config.dispatch.maxReceiveCount,
-      intakeDlqUrlsJson: JSON.stringify(
-        Object.fromEntries(
-          routes.map((r) => [
-            model.queueArn(names.intakeQueue(r.id)),
-            model.queueUrl(names.intakeDeadLetterQueue(r.id)),
-          ]),
-        ),
-      ),
-    }),
-    completion: completionEnvironment({
-      ...common,
-      maxReceiveCount: config.completion.maxReceiveCount,
-      completionDlqUrl: model.queueUrl(names.completionDeadLetterQueue),
-    }),
-  };
-}
-
-function environmentProblems(deployment: DeploymentConfig): string[] {
-  const routesBytes = Buffer.byteLength(JSON.stringify(routesJson(deployment.routesDocument)), 'utf8') - 2;
-  const problems: string[] = [];
-  for (const [name, env] of Object.entries(modelledEnvironments(deployment))) {
-    const bytes = environmentBytes(env);
-    if (bytes > LAMBDA_ENVIRONMENT_MAX_BYTES) {
-      problems.push(
-        `the ${name} function's environment would be ${bytes} bytes, over Lambda's ${LAMBDA_ENVIRONMENT_MAX_BYTES}-byte limit (ROUTES_JSON alone is ${routesBytes}): shorten the routes (options, allow-lists) or split them across stages`,
-      );
-    }
-  }
-  return problems;
 }

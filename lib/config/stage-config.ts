@@ -20,6 +20,9 @@ export const LOG_RETENTION_DAYS = [
 ] as const;
 export type LogRetentionDays = (typeof LOG_RETENTION_DAYS)[number];
 
+/** An IAM principal ARN (role, user, account root) or a bare account id. */
+const PRINCIPAL = /^(\d{12}|arn:aws[a-z-]*:iam::\d{12}:(root|(role|user)\/[\w+=,.@/-]+))$/;
+
 /** SQS event sources take at most 10 messages per batch unless a batching window is set. */
 const MAX_BATCH_WITHOUT_WINDOW = 10;
 
@@ -29,6 +32,7 @@ interface FunctionDefaults {
   readonly batchSize: number;
   readonly maxConcurrency: number;
   readonly maxReceiveCount: number;
+  readonly recordConcurrency: number;
 }
 
 /** Settings of one function and the queue(s) it consumes. */
@@ -56,6 +60,8 @@ function functionSettingsSchema(defaults: FunctionDefaults) {
       maxReceiveCount: z.int().min(1).max(1000).default(defaults.maxReceiveCount),
       /** Visibility timeout of the consumed queue(s), seconds. @default 6 × timeoutSeconds */
       visibilityTimeoutSeconds: z.int().min(0).max(43_200).optional(),
+      /** Records of one batch the function works on at once. */
+      recordConcurrency: z.int().min(1).max(10).default(defaults.recordConcurrency),
     })
     .strict()
     .superRefine((s, ctx) => {
@@ -75,6 +81,7 @@ export const DispatchSettingsSchema = functionSettingsSchema({
   batchSize: 1,
   maxConcurrency: 5,
   maxReceiveCount: 8,
+  recordConcurrency: 4,
 });
 export type DispatchSettings = z.infer<typeof DispatchSettingsSchema>;
 
@@ -84,6 +91,7 @@ export const CompletionSettingsSchema = functionSettingsSchema({
   batchSize: 5,
   maxConcurrency: 2,
   maxReceiveCount: 10,
+  recordConcurrency: 8,
 });
 export type CompletionSettings = z.infer<typeof CompletionSettingsSchema>;
 export type FunctionSettings = DispatchSettings | CompletionSettings;
@@ -137,6 +145,25 @@ export const StageConfigSchema = z
     secretCacheSeconds: z.int().min(0).default(300),
     /** Timeout of one vendor API call, ms. */
     vendorTimeoutMs: z.int().min(100).default(10_000),
+    /** First check of a vendor job's status after completion, seconds; the delay then doubles up to 900. */
+    statusPollFirstSeconds: z.number().min(0).max(900).default(60),
+    /** Stop following a vendor job after this many seconds. */
+    statusPollMaxSeconds: z
+      .int()
+      .min(0)
+      .default(6 * 3600),
+    /** Days a delivery stays in the ledger once it has reached a terminal state (DynamoDB TTL). */
+    ledgerRetentionDays: z.int().min(1).max(3650).default(90),
+    /**
+     * Principals (IAM role or user ARNs, or account ids) allowed to drop files, per route id: each may
+     * write only under its route's prefix (plus the data key, when `kms` is on).
+     */
+    producers: z
+      .record(
+        z.string(),
+        z.array(z.string().regex(PRINCIPAL, 'an IAM role/user ARN or a 12-digit account id')).min(1),
+      )
+      .default({}),
     /** Powertools log level. */
     logLevel: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
     /** CloudWatch Logs retention for both functions (and expiry of S3 access logs), days. */
@@ -155,6 +182,12 @@ export const StageConfigSchema = z
     retain: z.boolean().default(false),
     /** Encrypt bucket, queues, table and alarm topic with one customer-managed KMS key. */
     kms: z.boolean().default(false),
+    /**
+     * Test variants only: accept a visibility timeout below 6 × the function timeout, so redeliveries
+     * happen while a worker still runs. AWS's event source mapping refuses a queue whose visibility
+     * is below the function timeout, so such a stack deploys only onto the embedded AWS.
+     */
+    relaxedChecks: z.boolean().default(false),
   })
   .strict();
 export type StageConfig = z.infer<typeof StageConfigSchema>;

@@ -52,6 +52,17 @@ export interface PipelineFunctionProps {
   readonly logRetentionDays: number;
   /** Keep the log group when the stack is deleted. @default false */
   readonly retain?: boolean;
+  /**
+   * Files copied into the deployment package next to the handler: package file name → path at
+   * synth (e.g. the routes document). They are part of the asset, so its hash changes with them.
+   * @default none
+   */
+  readonly packagedFiles?: Readonly<Record<string, string>>;
+}
+
+/** POSIX shell single-quoting (CDK runs command hooks with `bash -c`). */
+function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", "'\\''")}'`;
 }
 
 /**
@@ -87,7 +98,17 @@ export class PipelineFunction extends Construct {
       environment: { ...props.environment },
       role: this.role,
       logGroup: this.logGroup,
-      bundling: PIPELINE_BUNDLING,
+      bundling: {
+        ...PIPELINE_BUNDLING,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (_inputDir, outputDir) =>
+            Object.entries(props.packagedFiles ?? {}).map(
+              ([name, source]) => `cp ${shellQuote(source)} ${shellQuote(join(outputDir, name))}`,
+            ),
+        },
+      },
     });
 
     Validations.of(this.function).acknowledge(

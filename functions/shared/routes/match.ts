@@ -30,14 +30,17 @@ export function compilePrefix(prefix: string): RegExp {
   return new RegExp(source, 'u');
 }
 
-export interface RouteMatch {
-  readonly route: ResolvedRoute;
+/** What matching needs of a route. */
+export type RoutePattern = Pick<ResolvedRoute, 'id' | 'prefix' | 'filterPrefix' | 'segments'>;
+
+export interface RouteMatch<R extends RoutePattern = ResolvedRoute> {
+  readonly route: R;
   /** Values of the named prefix segments. */
   readonly segments: Readonly<Record<string, string>>;
 }
 
 /** Specificity used to break ties: the longest literal prefix, then the longest pattern. */
-function specificity(route: ResolvedRoute): [number, number] {
+function specificity(route: RoutePattern): [number, number] {
   return [route.filterPrefix.length, route.prefix.length];
 }
 
@@ -45,10 +48,10 @@ function specificity(route: ResolvedRoute): [number, number] {
  * Finds the route for an object key: the longest matching prefix wins. Keys are matched after URL
  * decoding. Returns `undefined` when no route matches.
  */
-export class RouteMatcher {
-  private readonly compiled: ReadonlyArray<{ route: ResolvedRoute; pattern: RegExp }>;
+export class RouteMatcher<R extends RoutePattern = ResolvedRoute> {
+  private readonly compiled: ReadonlyArray<{ route: R; pattern: RegExp }>;
 
-  constructor(routes: readonly ResolvedRoute[]) {
+  constructor(routes: readonly R[]) {
     this.compiled = [...routes]
       .sort((a, b) => {
         const [a1, a2] = specificity(a);
@@ -58,7 +61,7 @@ export class RouteMatcher {
       .map((route) => ({ route, pattern: compilePrefix(route.prefix) }));
   }
 
-  match(key: string): RouteMatch | undefined {
+  match(key: string): RouteMatch<R> | undefined {
     for (const { route, pattern } of this.compiled) {
       const m = pattern.exec(key);
       if (!m) continue;
@@ -71,11 +74,11 @@ export class RouteMatcher {
     return undefined;
   }
 
-  get routes(): readonly ResolvedRoute[] {
+  get routes(): readonly R[] {
     return this.compiled.map((c) => c.route);
   }
 
-  byId(id: string): ResolvedRoute | undefined {
+  byId(id: string): R | undefined {
     return this.compiled.find((c) => c.route.id === id)?.route;
   }
 }

@@ -77,6 +77,10 @@ export interface DeliveryRecord {
   readonly completedAt?: string;
   readonly replays?: number;
   readonly history?: readonly HistoryEntry[];
+  /** Oldest history entries dropped to keep the item small (see {@link HISTORY_MAX}). */
+  readonly historyDropped?: number;
+  /** Epoch seconds after which DynamoDB may delete the item (set on reaching a terminal state). */
+  readonly expiresAt?: number;
 }
 
 /** Ledger key for an object version: the key's versions share a partition, so `status <key>` is one query. */
@@ -117,8 +121,21 @@ export type BeginCompletionOutcome =
   | { readonly outcome: 'uncertain'; readonly record: DeliveryRecord }
   | { readonly outcome: 'missing' };
 
+/** Days a terminal delivery is kept unless the stage says otherwise. */
+export const DEFAULT_LEDGER_RETENTION_DAYS = 90;
+
+/** History entries kept per delivery; older ones are dropped (and counted in `historyDropped`). */
+export const HISTORY_MAX = 50;
+/** When the cap is passed, history is trimmed down to this, so trims are rare. */
+const HISTORY_TRIM_TO = 40;
+
 export interface LedgerOptions extends TableRef {
   readonly now?: () => number;
+  /**
+   * Days a delivery stays once it reaches a terminal state: its `expiresAt` (epoch seconds), the
+   * table's TTL attribute. @default {@link DEFAULT_LEDGER_RETENTION_DAYS}
+   */
+  readonly retentionDays?: number;
 }
 
 /** Lost a lease between reading and writing: another worker took over. */
@@ -131,9 +148,11 @@ export class LeaseLostError extends Error {
 
 export class DeliveryLedger {
   private readonly now: () => number;
+  private readonly retentionSeconds: number;
 
   constructor(private readonly options: LedgerOptions) {
     this.now = options.now ?? Date.now;
+    this.retentionSeconds = (options.retentionDays ?? DEFAULT_LEDGER_RETENTION_DAYS) * 86_400;
   }
 
   private iso(): string {
@@ -193,6 +212,11 @@ export class DeliveryLedger {
       u.set('gsi1pk', `state#${state}`);
       u.set('gsi1sk', at);
       u.append('history', note ? { at, state, note } : { at, state });
+      // Terminal items expire (the table's TTL); an item leaving a terminal state (replay, redrive,
+      // resolve --as retry) must not be deleted under the worker that now owns it.
+      if (TERMINAL_STATES.has(state))
+        u.set('expiresAt', Math.floor(this.now() / 1000) + this.retentionSeconds);
+      else u.remove('expiresAt');
     }
     const condition = build(u);
     try {
@@ -207,9 +231,43 @@ export class DeliveryLedger {
           ReturnValues: 'ALL_NEW',
         }),
       );
-      return out.Attributes as DeliveryRecord;
+      const record = out.Attributes as DeliveryRecord;
+      return state ? await this.trimHistory(key, record) : record;
     } catch (error) {
       if (isConditionFailure(error)) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * Keeps the history under {@link HISTORY_MAX}: DynamoDB cannot append to and remove from one list
+   * in one write, so an item past the cap gets one more write that drops its oldest entries, guarded
+   * by the length just seen (a concurrent append makes it a no-op; the next transition trims). Only
+   * deliveries with dozens of transitions (long outages, many replays) ever pay it.
+   */
+  private async trimHistory(key: DeliveryKey, record: DeliveryRecord): Promise<DeliveryRecord> {
+    const length = record.history?.length ?? 0;
+    if (length <= HISTORY_MAX) return record;
+    const drop = length - HISTORY_TRIM_TO;
+    const u = new UpdateBuilder();
+    const history = u.name('history');
+    const removes = Array.from({ length: drop }, (_, i) => `${history}[${i}]`).join(', ');
+    const dropped = u.name('historyDropped');
+    try {
+      const out = await this.options.doc.send(
+        new UpdateCommand({
+          TableName: this.options.tableName,
+          Key: { pk: key.pk, sk: key.sk },
+          UpdateExpression: `SET ${dropped} = if_not_exists(${dropped}, ${u.value(0)}) + ${u.value(drop)} REMOVE ${removes}`,
+          ConditionExpression: `size(${history}) = ${u.value(length)}`,
+          ExpressionAttributeNames: u.names,
+          ExpressionAttributeValues: u.values,
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return out.Attributes as DeliveryRecord;
+    } catch (error) {
+      if (isConditionFailure(error)) return record;
       throw error;
     }
   }

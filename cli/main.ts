@@ -1,13 +1,20 @@
-import { rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { demoTable, runDemo, table } from './demo';
-import { MOTO_HINT } from './moto';
+import { awsClients } from '../local/aws';
+import { demoTable, runDemo, table } from '../local/demo';
+import { MOTO_HINT } from '../local/moto';
+import { type LocalPipeline, PROJECT_ROOT, startLocalPipeline } from '../local/pipeline';
+import { bold, dim, formatBytes, green, red, vendorId, Watcher } from '../local/ui';
 import { dlqList, drop, keyFor, redrive, replay, resolve, status } from './operations';
-import { type LocalPipeline, PROJECT_ROOT, startLocalPipeline } from './pipeline';
-import { localStatePath, localTarget, stackTarget, type Target, writeLocalState } from './target';
-import { bold, dim, formatBytes, green, red, vendorId, Watcher } from './ui';
+import {
+  localTarget,
+  removeLocalState,
+  runningLocalPipeline,
+  stackTarget,
+  type Target,
+  writeLocalState,
+} from './target';
 
 const USAGE = `vendor-ingest — deliver files dropped in S3 to SaaS vendors
 
@@ -27,7 +34,8 @@ Operate (the local pipeline started by \`npm start\`, or a deployed stack with -
   redrive [--queue ROUTE_ID|completion] move DLQ messages back to their source queue
   replay KEY [--version V]             deliver a version again (an explicit, logged operator action)
   resolve KEY --as completed|retry [--version V]   settle a COMPLETION_UNCERTAIN delivery
-    --stack NAME [--stage S] [--region R]   act on a deployed stack (outputs read from CloudFormation)
+    --stack NAME [--region R] [--endpoint URL]   act on a deployed stack (its outputs say the stage and
+                                       routes); --endpoint for a stack on another AWS endpoint
 `;
 
 const EXAMPLES = path.join(PROJECT_ROOT, 'examples');
@@ -38,11 +46,14 @@ function operator(): string {
 
 async function targetFor(values: Record<string, unknown>): Promise<Target> {
   if (typeof values.stack === 'string') {
-    return stackTarget(
-      values.stack,
-      typeof values.stage === 'string' ? values.stage : 'dev',
-      values.region as string | undefined,
-    );
+    const endpoint = typeof values.endpoint === 'string' ? values.endpoint : undefined;
+    const region =
+      (values.region as string | undefined) ??
+      process.env.AWS_REGION ??
+      process.env.AWS_DEFAULT_REGION ??
+      (endpoint ? 'us-east-1' : undefined);
+    if (!region) throw new Error('give --region (or set AWS_REGION) for --stack');
+    return stackTarget(awsClients(endpoint, region), values.stack);
   }
   return localTarget(PROJECT_ROOT);
 }
@@ -56,6 +67,7 @@ function banner(p: LocalPipeline): string {
   const key = `${sample?.prefix ?? ''}my-file.csv`;
   return [
     bold('vendor-ingest is running locally'),
+    `  stack                 ${p.stack.stackName}: ${p.stack.resourceCount} resources deployed from the synthesized template in ${p.stack.deploySeconds.toFixed(1)} s`,
     `  embedded AWS (moto)   ${p.endpoint}   region ${p.clients.region}`,
     `  ingest bucket         s3://${p.resources.bucket}`,
     `  vendor sandbox        ${p.sandbox.url}   (calls: ${p.sandbox.url}/_sandbox/calls)`,
@@ -100,7 +112,6 @@ async function main(argv: string[]): Promise<number> {
       queue: { type: 'string' },
       as: { type: 'string' },
       stack: { type: 'string' },
-      stage: { type: 'string' },
       region: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -113,33 +124,32 @@ async function main(argv: string[]): Promise<number> {
 
   switch (command) {
     case 'start': {
+      const running = runningLocalPipeline(PROJECT_ROOT);
+      if (running) {
+        throw new Error(
+          `a local pipeline is already running from this clone (pid ${running.pid}, ${running.endpoint}); stop it first (Ctrl-C in its terminal)`,
+        );
+      }
       const watcher = new Watcher((line) => console.log(line));
       const pipeline = await startPipeline(values, watcher);
       writeLocalState(PROJECT_ROOT, {
         endpoint: pipeline.endpoint,
         region: pipeline.clients.region,
+        stackName: pipeline.stack.stackName,
         sandboxUrl: pipeline.sandbox.url,
-        resources: pipeline.resources,
-        routesDocument: {
-          stage: pipeline.stage,
-          allowLoopbackHttp: true,
-          routes: pipeline.routes.map(
-            ({ filterPrefix, segments, allowLoopbackHttp, stage, ...route }) => route,
-          ),
-        },
         pid: process.pid,
       });
       console.log(banner(pipeline));
       const stop = async () => {
         console.log(dim('\nstopping…'));
-        rmSync(localStatePath(PROJECT_ROOT), { force: true });
+        removeLocalState(PROJECT_ROOT);
         await pipeline.stop();
         process.exit(0);
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       if (values.demo) {
-        const rows = await runDemo(pipeline, await localTarget(PROJECT_ROOT), watcher, EXAMPLES);
+        const rows = await runDemo(pipeline, pipeline.target, watcher, EXAMPLES);
         console.log(`\n${demoTable(rows)}\n`);
       }
       await new Promise(() => undefined);
@@ -152,14 +162,7 @@ async function main(argv: string[]): Promise<number> {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       try {
-        const target: Target = {
-          kind: 'local',
-          description: 'demo pipeline',
-          clients: pipeline.clients,
-          resources: pipeline.resources,
-          routes: pipeline.routes,
-          ledger: pipeline.ledger,
-        };
+        const target = pipeline.target;
         console.log(
           dim(
             `demo: pipeline up (moto ${pipeline.endpoint}, sandbox ${pipeline.sandbox.url}); dropping ${EXAMPLES}`,
@@ -246,8 +249,11 @@ async function main(argv: string[]): Promise<number> {
     }
     case 'redrive': {
       const target = await targetFor(values);
-      for (const r of await redrive(target, values.queue))
-        console.log(`${r.queue}: ${r.moved === 'started' ? 'move task started' : `${r.moved} moved back`}`);
+      for (const r of await redrive(target, values.queue)) {
+        const moved = r.moved === 'started' ? 'move task started' : `${r.moved} moved back`;
+        const left = r.left > 0 ? `, ${r.left} parked again during the redrive left in the DLQ` : '';
+        console.log(`${r.queue}: ${moved}${left}${r.fallback ? dim(` (${r.fallback})`) : ''}`);
+      }
       return 0;
     }
     case 'replay': {

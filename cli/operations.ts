@@ -3,6 +3,7 @@ import { createReadStream, statSync } from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import {
+  ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   type Message,
   ReceiveMessageCommand,
@@ -13,7 +14,7 @@ import { DlqAttribute } from '../functions/shared/messages';
 import { RouteMatcher } from '../functions/shared/routes/match';
 import { decodeS3Key, encodeS3Key } from '../functions/shared/s3-event';
 import type { DeliveryRecord } from '../functions/shared/state/ledger';
-import type { Target } from './target';
+import type { QueueRef, Target } from './target';
 
 const CONTENT_TYPES: Record<string, string> = {
   csv: 'text/csv',
@@ -168,63 +169,109 @@ export async function dlqList(target: Target): Promise<DlqMessage[]> {
   return out;
 }
 
+export interface RedriveResult {
+  readonly queue: string;
+  /** Messages moved back, or `started` for an SQS move task (it runs on its own). */
+  readonly moved: number | 'started';
+  /** Messages left in the DLQ because they arrived after the redrive began (parked again). */
+  readonly left: number;
+  /** Set when the endpoint lacks StartMessageMoveTask and the messages were moved one by one. */
+  readonly fallback?: string;
+}
+
+/** An endpoint that does not implement an SQS action (moto answers StartMessageMoveTask with an HTML 500). */
+function isUnsupportedAction(error: unknown): boolean {
+  const e = error as { name?: string; $metadata?: { httpStatusCode?: number } };
+  const status = e.$metadata?.httpStatusCode ?? 0;
+  return (
+    ['UnsupportedOperation', 'InvalidAction', 'UnknownOperationException', 'NotImplemented'].includes(
+      e.name ?? '',
+    ) ||
+    status === 501 ||
+    (status >= 500 && e.name === 'SyntaxError')
+  );
+}
+
 /**
- * Moves DLQ messages back to their source queues. On AWS this is SQS's own `StartMessageMoveTask`;
- * emulators without it get the same effect by receive → send (attributes kept) → delete.
+ * Moves DLQ messages back to their source queues: SQS's own `StartMessageMoveTask` where the endpoint
+ * has it; otherwise (moto) receive → send (attributes kept) → delete, moving only messages that were
+ * in the DLQ when the redrive began, so a file that fails again is not sent round a second time.
  */
-export async function redrive(
-  target: Target,
-  which?: string,
-): Promise<Array<{ queue: string; moved: number | 'started' }>> {
+export async function redrive(target: Target, which?: string): Promise<RedriveResult[]> {
   const pairs = [
     ...target.resources.intake.map((q) => ({ label: q.routeId, q })),
     { label: 'completion', q: target.resources.completion },
   ].filter((p) => !which || p.label === which);
   if (pairs.length === 0) throw new Error(`no queue "${which}" (use a route id or "completion")`);
-  const results: Array<{ queue: string; moved: number | 'started' }> = [];
+  const results: RedriveResult[] = [];
   for (const { label, q } of pairs) {
-    if (target.kind === 'aws') {
+    try {
       await target.clients.sqs.send(
         new StartMessageMoveTaskCommand({ SourceArn: q.dlqArn, DestinationArn: q.arn }),
       );
-      results.push({ queue: label, moved: 'started' });
+      results.push({ queue: label, moved: 'started', left: 0 });
       continue;
+    } catch (error) {
+      if (!isUnsupportedAction(error)) throw error;
     }
-    let moved = 0;
-    for (;;) {
-      const out = await target.clients.sqs.send(
-        new ReceiveMessageCommand({
-          QueueUrl: q.dlqUrl,
-          MaxNumberOfMessages: 10,
-          VisibilityTimeout: 30,
-          MessageAttributeNames: ['All'],
-        }),
-      );
-      const messages = out.Messages ?? [];
-      if (messages.length === 0) break;
-      for (const m of messages) {
-        const attributes = Object.fromEntries(
-          Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
-            k,
-            { DataType: v.DataType ?? 'String', StringValue: v.StringValue },
-          ]),
-        );
-        await target.clients.sqs.send(
-          new SendMessageCommand({
-            QueueUrl: q.url,
-            MessageBody: m.Body ?? '',
-            MessageAttributes: attributes,
-          }),
-        );
-        await target.clients.sqs.send(
-          new DeleteMessageCommand({ QueueUrl: q.dlqUrl, ReceiptHandle: m.ReceiptHandle ?? '' }),
-        );
-        moved++;
-      }
-    }
-    results.push({ queue: label, moved });
+    results.push({
+      queue: label,
+      ...(await moveByHand(target, q)),
+      fallback: 'the endpoint has no StartMessageMoveTask: moved message by message',
+    });
   }
   return results;
+}
+
+async function moveByHand(target: Target, q: QueueRef): Promise<{ moved: number; left: number }> {
+  const began = Date.now();
+  const held: Message[] = [];
+  let moved = 0;
+  for (;;) {
+    const out = await target.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: q.dlqUrl,
+        MaxNumberOfMessages: 10,
+        VisibilityTimeout: 60,
+        MessageAttributeNames: ['All'],
+        MessageSystemAttributeNames: ['SentTimestamp'],
+      }),
+    );
+    const messages = out.Messages ?? [];
+    if (messages.length === 0) break;
+    for (const m of messages) {
+      // Parked during this redrive (its SentTimestamp is the park): it stays for the next look.
+      if (Number(m.Attributes?.SentTimestamp ?? 0) > began) {
+        held.push(m);
+        continue;
+      }
+      const attributes = Object.fromEntries(
+        Object.entries(m.MessageAttributes ?? {}).map(([k, v]) => [
+          k,
+          { DataType: v.DataType ?? 'String', StringValue: v.StringValue },
+        ]),
+      );
+      await target.clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: q.url, MessageBody: m.Body ?? '', MessageAttributes: attributes }),
+      );
+      await target.clients.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: q.dlqUrl, ReceiptHandle: m.ReceiptHandle ?? '' }),
+      );
+      moved++;
+    }
+  }
+  for (const m of held) {
+    await target.clients.sqs
+      .send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: q.dlqUrl,
+          ReceiptHandle: m.ReceiptHandle ?? '',
+          VisibilityTimeout: 0,
+        }),
+      )
+      .catch(() => undefined);
+  }
+  return { moved, left: held.length };
 }
 
 async function pickVersion(target: Target, key: string, versionSk?: string): Promise<DeliveryRecord> {

@@ -1,0 +1,178 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { DEAD_LETTER_SUFFIX } from '../functions/shared/deployment';
+import { filterPrefixOf, segmentsOf } from '../functions/shared/routes/match';
+import { DeliveryLedger } from '../functions/shared/state/ledger';
+import { resourceNames } from '../lib/naming';
+import { StackOutput } from '../lib/stack-outputs';
+import { type AwsClients, awsClients } from '../local/aws';
+
+/**
+ * What the operator CLI acts on: a deployed stack, found by name and read from its CloudFormation
+ * outputs. The local pipeline is one too (deployed onto the embedded AWS), so every command takes
+ * the same path for both.
+ */
+
+export interface QueueRef {
+  readonly name: string;
+  readonly url: string;
+  readonly arn: string;
+  readonly dlqName: string;
+  readonly dlqUrl: string;
+  readonly dlqArn: string;
+}
+
+export interface IntakeQueueRef extends QueueRef {
+  readonly routeId: string;
+}
+
+/** Where everything lives: enough to drop files, read the ledger and move DLQ messages. */
+export interface PipelineResources {
+  readonly bucket: string;
+  readonly stateTable: string;
+  readonly intake: readonly IntakeQueueRef[];
+  readonly completion: QueueRef;
+}
+
+/** A route as the CLI needs it: where its files go and how keys match. */
+export interface TargetRoute {
+  readonly id: string;
+  readonly prefix: string;
+  readonly vendor: string;
+  readonly filterPrefix: string;
+  readonly segments: readonly string[];
+}
+
+export interface Target {
+  /** `local` for a stack on a custom endpoint (the embedded AWS), `aws` for a real account. */
+  readonly kind: 'local' | 'aws';
+  readonly description: string;
+  readonly stackName: string;
+  readonly stage: string;
+  readonly clients: AwsClients;
+  readonly resources: PipelineResources;
+  readonly routes: readonly TargetRoute[];
+  readonly ledger: DeliveryLedger;
+}
+
+/** The stack output holding route id → `{ prefix, vendor }` (see lib/vendor-ingest-stack.ts). */
+interface RoutesOutput {
+  readonly [routeId: string]: { readonly prefix: string; readonly vendor: string };
+}
+
+function queueRef(baseUrl: string, arnPrefix: string, name: string): QueueRef {
+  const dlqName = `${name}${DEAD_LETTER_SUFFIX}`;
+  return {
+    name,
+    url: `${baseUrl}/${name}`,
+    arn: `${arnPrefix}:${name}`,
+    dlqName,
+    dlqUrl: `${baseUrl}/${dlqName}`,
+    dlqArn: `${arnPrefix}:${dlqName}`,
+  };
+}
+
+/**
+ * A deployed stack from its outputs: the stage and routes it was synthesized with, its bucket,
+ * table and queues. `clients` decide where it is (a region of an account, or an endpoint).
+ */
+export async function stackTarget(clients: AwsClients, stackName: string): Promise<Target> {
+  const out = await clients.cloudformation.send(new DescribeStacksCommand({ StackName: stackName }));
+  const stack = out.Stacks?.[0];
+  if (!stack) throw new Error(`no stack ${stackName}`);
+  const outputs = new Map((stack.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  const need = (name: string) => {
+    const value = outputs.get(name);
+    if (!value) throw new Error(`stack ${stackName} has no output ${name}: is it a vendor-ingest stack?`);
+    return value;
+  };
+  const stage = need(StackOutput.Stage);
+  const instance = outputs.get(StackOutput.Instance) || undefined;
+  const names = resourceNames(stage, instance);
+  const completionUrl = need(StackOutput.CompletionQueueUrl);
+  const baseUrl = completionUrl.slice(0, completionUrl.lastIndexOf('/'));
+  const [, , account = ''] = new URL(completionUrl).pathname.split('/');
+  const arnPrefix = `arn:aws:sqs:${clients.region}:${account}`;
+  const routesOutput = JSON.parse(need(StackOutput.Routes)) as RoutesOutput;
+  const routes: TargetRoute[] = Object.entries(routesOutput).map(([id, r]) => ({
+    id,
+    prefix: r.prefix,
+    vendor: r.vendor,
+    filterPrefix: filterPrefixOf(r.prefix),
+    segments: segmentsOf(r.prefix),
+  }));
+  const resources: PipelineResources = {
+    bucket: need(StackOutput.IngestBucketName),
+    stateTable: need(StackOutput.StateTableName),
+    intake: routes.map((r) => ({ ...queueRef(baseUrl, arnPrefix, names.intakeQueue(r.id)), routeId: r.id })),
+    completion: queueRef(baseUrl, arnPrefix, names.completionQueue),
+  };
+  return {
+    kind: clients.endpoint ? 'local' : 'aws',
+    description: clients.endpoint
+      ? `stack ${stackName} on ${clients.endpoint}`
+      : `stack ${stackName} (${clients.region})`,
+    stackName,
+    stage,
+    clients,
+    resources,
+    routes,
+    ledger: new DeliveryLedger({
+      doc: clients.doc,
+      tableName: resources.stateTable,
+      retentionDays: Number(outputs.get(StackOutput.LedgerRetentionDays) ?? '') || undefined,
+    }),
+  };
+}
+
+/** What `npm start` records so that commands in another terminal find the running local pipeline. */
+export interface LocalStateFile {
+  readonly endpoint: string;
+  readonly region: string;
+  readonly stackName: string;
+  readonly sandboxUrl: string;
+  readonly pid: number;
+}
+
+export function localStatePath(root: string): string {
+  return path.join(root, '.local', 'pipeline.json');
+}
+
+/** The local pipeline recorded in the state file, if its process still runs. */
+export function runningLocalPipeline(root: string): LocalStateFile | undefined {
+  const file = localStatePath(root);
+  if (!existsSync(file)) return undefined;
+  let state: LocalStateFile;
+  try {
+    state = JSON.parse(readFileSync(file, 'utf8')) as LocalStateFile;
+  } catch {
+    return undefined;
+  }
+  try {
+    process.kill(state.pid, 0);
+    return state;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeLocalState(root: string, state: LocalStateFile): void {
+  mkdirSync(path.dirname(localStatePath(root)), { recursive: true });
+  writeFileSync(localStatePath(root), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+export function removeLocalState(root: string): void {
+  rmSync(localStatePath(root), { force: true });
+}
+
+/** The local pipeline started by `npm start` (its stack on the embedded AWS). */
+export async function localTarget(root: string): Promise<Target> {
+  const state = runningLocalPipeline(root);
+  if (!state) {
+    throw new Error(
+      'no local pipeline is running: start it with `npm start` (or pass --stack <name> for a deployed one)',
+    );
+  }
+  return stackTarget(awsClients(state.endpoint, state.region), state.stackName);
+}
