@@ -70,7 +70,7 @@ async function main(): Promise<void> {
       workers,
       tmpDir,
       fixture: () => {
-        fixture ??= startTransferFixture();
+        fixture ??= startTransferFixture(tmpDir);
         return fixture;
       },
     };

@@ -50,7 +50,10 @@ export interface DeployedEventSource {
  */
 async function download(clients: AwsClients, location: string, functionName: string): Promise<Uint8Array> {
   const url = new URL(location);
-  if (clients.endpoint && url.host === new URL(clients.endpoint).host) {
+  const endpoint = clients.endpoint ? new URL(clients.endpoint) : undefined;
+  const loopback = (host: string) => host === 'localhost' || host.startsWith('127.');
+  // The same server whether named localhost or 127.0.0.1.
+  if (endpoint && url.port === endpoint.port && loopback(url.hostname) && loopback(endpoint.hostname)) {
     const [, bucket = '', ...key] = url.pathname.split('/');
     const out = await clients.s3.send(
       new GetObjectCommand({ Bucket: bucket, Key: decodeURIComponent(key.join('/')) }),

@@ -3,6 +3,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'no
 import os from 'node:os';
 import path from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
 import { type PipelineResources, stackTarget, type Target } from '../cli/target';
 import { BUNDLED_ROUTES_FILE } from '../functions/shared/deployment';
 import { Env } from '../functions/shared/env';
@@ -22,6 +23,9 @@ import { type MotoServer, startMoto } from './moto';
 import { SYNTH_CACHE_ENV, type SynthContext, synthesize } from './synth';
 
 export { PROJECT_ROOT };
+
+/** Without ScalingConfig Lambda scales SQS pollers up to about 1,250; the emulation runs a handful. */
+const DEFAULT_POLLERS = 5;
 
 /**
  * Test variants and local knobs on top of `config/stages/<stage>.json`. They reach the stack as CDK
@@ -269,30 +273,36 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     cleanups.push(() => pools.dispatch.stop());
     cleanups.push(() => pools.completion.stop());
 
+    const mappings = [
+      ...(await loadEventSources(clients, dispatchFn.name)).map((m) => ['dispatch', m] as const),
+      ...(await loadEventSources(clients, completionFn.name)).map((m) => ['completion', m] as const),
+    ].filter(([, m]) => m.enabled);
+    const pollers = mappings.reduce((n, [, m]) => n + (m.maxConcurrency ?? DEFAULT_POLLERS), 0);
+    // Every poller holds a long poll open: one socket each, or they queue behind the SDK's 50.
+    const pollerSqs = new SQSClient({
+      ...(clients.endpoint ? { endpoint: clients.endpoint, credentials: LOCAL_CREDENTIALS } : {}),
+      region: clients.region,
+      useQueueUrlAsEndpoint: clients.endpoint === undefined,
+      requestHandler: { httpAgent: { keepAlive: true, maxSockets: pollers + 10 } },
+    });
+    cleanups.push(() => pollerSqs.destroy());
     const sources: SqsEventSource[] = [];
-    for (const [label, fn] of [
-      ['dispatch', dispatchFn],
-      ['completion', completionFn],
-    ] as const) {
-      for (const mapping of await loadEventSources(clients, fn.name)) {
-        if (!mapping.enabled) continue;
-        sources.push(
-          new SqsEventSource({
-            sqs: clients.sqs,
-            queueUrl: mapping.queueUrl,
-            queueArn: mapping.queueArn,
-            region: clients.region,
-            pool: pools[label],
-            batchSize: mapping.batchSize,
-            batchWindowMs: mapping.batchWindowSeconds * 1000,
-            // Without ScalingConfig Lambda scales pollers up to about 1,250; locally a handful.
-            maxConcurrency: mapping.maxConcurrency ?? 5,
-            reportBatchItemFailures: mapping.reportBatchItemFailures,
-            pollWaitSeconds: options.pollWaitSeconds,
-            onInvoke: (info) => events.emit('invoke', { fn: label, ...info }),
-          }),
-        );
-      }
+    for (const [label, mapping] of mappings) {
+      sources.push(
+        new SqsEventSource({
+          sqs: pollerSqs,
+          queueUrl: mapping.queueUrl,
+          queueArn: mapping.queueArn,
+          region: clients.region,
+          pool: pools[label],
+          batchSize: mapping.batchSize,
+          batchWindowMs: mapping.batchWindowSeconds * 1000,
+          maxConcurrency: mapping.maxConcurrency ?? DEFAULT_POLLERS,
+          reportBatchItemFailures: mapping.reportBatchItemFailures,
+          pollWaitSeconds: options.pollWaitSeconds,
+          onInvoke: (info) => events.emit('invoke', { fn: label, ...info }),
+        }),
+      );
     }
     // Stopped first on the way out: no new invocations while the rest shuts down.
     cleanups.push(async () => {

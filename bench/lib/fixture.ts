@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { stackTarget } from '../../cli/target';
 import { createVendorHttp } from '../../functions/shared/http/vendor-http';
 import { resolveRouteFile, routesFromDocument } from '../../functions/shared/routes/load';
 import type { ResolvedRoute } from '../../functions/shared/routes/schema';
@@ -19,9 +20,11 @@ import type {
   UploadResult,
   VendorContext,
 } from '../../functions/vendors/types';
-import { type AwsClients, awsClients, LOCAL_REGION } from '../../local/aws';
+import { type AwsClients, awsClients } from '../../local/aws';
+import { type DeployedStack, deployStack } from '../../local/deploy';
 import { type MotoServer, startMoto } from '../../local/moto';
 import { PROJECT_ROOT } from '../../local/pipeline';
+import { synthesize } from '../../local/synth';
 import { type Sandbox, startSandbox } from '../../sandbox';
 import type { ObjectLocation, PartTarget, PutTarget, S3Access } from '../workers/protocol';
 import { contentSha256Hex, contentStream } from './content';
@@ -30,7 +33,8 @@ import { GB, sizeLabel } from './units';
 
 /** moto accepts any key pair. */
 const LOCAL_KEYS = { accessKeyId: 'local', secretAccessKey: 'local' };
-const BUCKET = 'vendor-ingest-bench';
+/** Bench objects live outside every route prefix of the stack's ingest bucket: no notifications. */
+const BENCH_PREFIX = 'bench/';
 const ROUTE_ID = 'clevertap-catalogs';
 const CATALOG_ID = 1001;
 
@@ -60,6 +64,8 @@ export interface TransferFixture {
   readonly moto: MotoServer;
   readonly motoPid: number | undefined;
   readonly clients: AwsClients;
+  /** The `local` stage's stack, deployed on the bench's moto (its ingest bucket holds the objects). */
+  readonly stack: DeployedStack;
   readonly s3: S3Access;
   readonly sandbox: Sandbox;
   readonly route: ResolvedRoute;
@@ -88,18 +94,15 @@ function benchRoute(sandboxUrl: string): ResolvedRoute {
 
 const silentLog = { debug() {}, info() {}, warn() {} };
 
-export async function startTransferFixture(): Promise<TransferFixture> {
+export async function startTransferFixture(tmpDir: string): Promise<TransferFixture> {
   const moto = await startMoto();
   const cleanups: Array<() => Promise<void>> = [() => moto.stop()];
   try {
     const motoPid = childPids(process.pid, 'moto')[0];
-    const clients = awsClients(moto.endpoint);
-    await clients.s3.send(
-      new CreateBucketCommand({
-        Bucket: BUCKET,
-        CreateBucketConfiguration: { LocationConstraint: LOCAL_REGION },
-      }),
-    );
+    const synth = synthesize({ stage: 'local' }, { outDir: path.join(tmpDir, 'cdk.out') });
+    const clients = awsClients(moto.endpoint, synth.region);
+    const stack = await deployStack(clients, synth);
+    const bucket = (await stackTarget(clients, synth.stackName)).resources.bucket;
     // CleverTap's real single-PUT cap (100 MB) is lifted so one vendor flow serves every size; the
     // sandbox still applies S3's own 5 GB cap, signatures, Content-Length and hashing.
     const sandbox = await startSandbox({ clevertapSingleUploadLimit: 5 * GB });
@@ -130,11 +133,11 @@ export async function startTransferFixture(): Promise<TransferFixture> {
       });
 
     async function putObject(size: number): Promise<BenchObject> {
-      const key = `bench/object-${sizeLabel(size)}.csv`;
+      const key = `${BENCH_PREFIX}object-${sizeLabel(size)}.csv`;
       const started = performance.now();
       const out = await clients.s3.send(
         new PutObjectCommand({
-          Bucket: BUCKET,
+          Bucket: bucket,
           Key: key,
           Body: contentStream(size),
           ContentLength: size,
@@ -143,14 +146,15 @@ export async function startTransferFixture(): Promise<TransferFixture> {
       );
       const putMs = performance.now() - started;
       if (!out.ETag) throw new Error(`moto gave no ETag for ${key}`);
-      return { bucket: BUCKET, key, size, eTag: out.ETag, sha256Hex: contentSha256Hex(size), putMs };
+      return { bucket, key, size, eTag: out.ETag, sha256Hex: contentSha256Hex(size), putMs };
     }
 
     return {
       moto,
       motoPid,
       clients,
-      s3: { endpoint: moto.endpoint, region: LOCAL_REGION, ...LOCAL_KEYS },
+      stack,
+      s3: { endpoint: moto.endpoint, region: clients.region, ...LOCAL_KEYS },
       sandbox,
       route,
       object(size) {

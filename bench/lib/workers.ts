@@ -3,12 +3,12 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { DEPLOYED_BUILD_OPTIONS } from '../../local/bundle';
 import { RESULT_PREFIX } from '../workers/protocol';
+import { pipelineBuildOptions } from './build-options';
 
 const BENCH_DIR = fileURLToPath(new URL('../', import.meta.url));
 
-/** The bench's child programs, bundled like the deployed functions (see local/bundle.ts). */
+/** The bench's child programs, bundled like the deployed functions (see build-options.ts). */
 export const WORKERS = [
   'upload-worker',
   'baseline-worker',
@@ -36,7 +36,7 @@ export async function bundleWorkers(outDir: string): Promise<WorkerBundles> {
     outdir: outDir,
     outExtension: { '.js': '.mjs' },
     // The deployed functions' options (not minified: profiles stay readable).
-    ...DEPLOYED_BUILD_OPTIONS,
+    ...pipelineBuildOptions(),
     minify: false,
   });
   return { file: (name) => path.join(outDir, `${name}.mjs`) };

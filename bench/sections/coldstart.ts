@@ -1,11 +1,11 @@
 import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
-import type { Metafile } from 'esbuild';
-import { loadDeploymentConfig, modelledEnvironments } from '../../lib/config/deployment-config';
-import { LOCAL_REGION } from '../../local/aws';
-import { bundleFunction, FUNCTION_ENTRIES, type FunctionName } from '../../local/bundle';
+import { build, type Metafile } from 'esbuild';
+import { StackOutput } from '../../lib/stack-outputs';
+import { type DeployedFunction, loadDeployedFunction } from '../../local/lambda-service';
 import { PROJECT_ROOT } from '../../local/pipeline';
+import { pipelineBuildOptions } from '../lib/build-options';
 import type { BenchContext } from '../lib/context';
 import { progress } from '../lib/measured';
 import { type ProfileSummary, profileIn, summarizeProfile } from '../lib/profile';
@@ -14,6 +14,13 @@ import { round, type Summary, summarize } from '../lib/stats';
 import { childEnv, runWorker } from '../lib/workers';
 import type { ImportWorkerInput, ImportWorkerOutput } from '../workers/protocol';
 import { PROFILE_DIR } from './profiles';
+
+/** The two functions and their handler sources (for the metafile build only). */
+const FUNCTION_ENTRIES = {
+  dispatch: { output: StackOutput.DispatchFunctionName, entry: 'functions/dispatch/handler.ts' },
+  completion: { output: StackOutput.CompletionFunctionName, entry: 'functions/completion/handler.ts' },
+} as const;
+type FunctionName = keyof typeof FUNCTION_ENTRIES;
 
 /** The SDK clients each function calls; any other `@aws-sdk/client-*` in its bundle is dead weight. */
 export const EXPECTED_CLIENTS: Readonly<Record<FunctionName, readonly string[]>> = {
@@ -84,24 +91,41 @@ function packageBytes(metafile: Metafile | undefined): Array<{ name: string; byt
     .map(([pkg, n]) => ({ name: pkg, bytes: n, pct: round((n / output.bytes) * 100) }));
 }
 
-/** The deployed environment of a function (dev stage, modelled), its AWS endpoints pointed at moto. */
-function functionEnv(name: FunctionName, motoEndpoint: string, sourceMaps: boolean): Record<string, string> {
-  const modelled = modelledEnvironments(loadDeploymentConfig('dev'))[name];
-  const { NODE_OPTIONS: nodeOptions, ...rest } = modelled;
+/** A deployed function's own environment plus what Lambda's runtime adds, AWS pointed at moto. */
+function functionEnv(
+  fn: DeployedFunction,
+  region: string,
+  motoEndpoint: string,
+  sourceMaps: boolean,
+): Record<string, string> {
+  const { NODE_OPTIONS: nodeOptions, ...rest } = fn.environment;
   return childEnv({
     ...rest,
     ...(sourceMaps && nodeOptions !== undefined ? { NODE_OPTIONS: nodeOptions } : {}),
-    AWS_REGION: LOCAL_REGION,
-    AWS_DEFAULT_REGION: LOCAL_REGION,
+    AWS_REGION: region,
+    AWS_DEFAULT_REGION: region,
     AWS_ENDPOINT_URL: motoEndpoint,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
-    AWS_LAMBDA_FUNCTION_NAME: `vendor-ingest-dev-${name}`,
+    AWS_LAMBDA_FUNCTION_NAME: fn.name,
+    LAMBDA_TASK_ROOT: fn.codeDir,
   });
 }
 
+/** A metafile of the same build the stack makes (what each package contributes to the bundle). */
+async function metafileOf(name: FunctionName, outDir: string): Promise<Metafile> {
+  const result = await build({
+    ...pipelineBuildOptions(),
+    entryPoints: [path.join(PROJECT_ROOT, FUNCTION_ENTRIES[name].entry)],
+    outfile: path.join(outDir, `${name}.mjs`),
+    metafile: true,
+  });
+  return result.metafile;
+}
+
 /**
- * Cold-start proxy per function: the deployed bundle's size and what is in it, and the median time
+ * Cold-start proxy per function: the deployed bundle's size and what is in it (the package the
+ * stack deployed onto the bench's moto, downloaded as the local pipeline does), and the median time
  * of `import()` in a fresh process (module initialisation: env validation, routes, SDK clients,
  * Powertools), with and without --enable-source-maps, alternating.
  */
@@ -110,8 +134,14 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
   const outDir = path.join(ctx.tmpDir, 'bundles');
   const functions: FunctionColdStart[] = [];
   for (const name of Object.keys(FUNCTION_ENTRIES) as FunctionName[]) {
-    progress(`coldstart: bundling ${name}`);
-    const bundle = await bundleFunction(PROJECT_ROOT, name, outDir, { metafile: true });
+    progress(`coldstart: downloading the deployed ${name} package`);
+    const fn = await loadDeployedFunction(
+      fixture.clients,
+      fixture.stack.outputs[FUNCTION_ENTRIES[name].output] ?? '',
+      outDir,
+    );
+    const bundle = { file: fn.handlerFile, bytes: statSync(fn.handlerFile).size };
+    const metafile = await metafileOf(name, path.join(outDir, 'metafile'));
     const mapFile = `${bundle.file}.map`;
     const { clients, nested } = clientsOf(mapFile);
     const expected = EXPECTED_CLIENTS[name];
@@ -122,7 +152,10 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
         const out = await runWorker<ImportWorkerInput, ImportWorkerOutput>(
           ctx.workers.file('import-worker'),
           { bundle: bundle.file },
-          { timeoutMs: 30_000, env: functionEnv(name, fixture.moto.endpoint, sourceMaps) },
+          {
+            timeoutMs: 30_000,
+            env: functionEnv(fn, fixture.clients.region, fixture.moto.endpoint, sourceMaps),
+          },
         );
         if (!out.ok || !out.exportsHandler)
           throw new Error(`importing ${name} failed: ${out.error ?? 'no handler export'}`);
@@ -138,7 +171,7 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
         { bundle: bundle.file },
         {
           timeoutMs: 30_000,
-          env: functionEnv(name, fixture.moto.endpoint, true),
+          env: functionEnv(fn, fixture.clients.region, fixture.moto.endpoint, true),
           nodeArgs: ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', dir],
         },
       );
@@ -169,7 +202,7 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
       unexpectedClients: clients.filter((c) => !expected.includes(c)),
       missingClients: expected.filter((c) => !clients.includes(c)),
       nestedClients: nested,
-      topPackages: packageBytes(bundle.metafile),
+      topPackages: packageBytes(metafile),
       profile,
     });
   }

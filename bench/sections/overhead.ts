@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DeliveryLedger, type DeliveryRecord, DeliveryState } from '../../functions/shared/state/ledger';
-import { awsClients, createStateTable } from '../../local/aws';
+import { awsClients } from '../../local/aws';
 import { startMoto } from '../../local/moto';
 import { type FunctionLogLine, type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
 import { attachProfiler } from '../lib/attach-profiler';
@@ -270,11 +270,9 @@ export interface WriteProbe {
 
 /**
  * moto's DynamoDB capacity, timed directly: ledger-shaped conditional-free UpdateItems (GSI keys,
- * a list_append) on a table of its own, by 1 and then 10 concurrent writers.
+ * a list_append) on the deployed state table (keys of their own), by 1 and then 10 concurrent writers.
  */
-async function probeMotoWrites(clients: ReturnType<typeof awsClients>): Promise<WriteProbe[]> {
-  const table = 'vendor-ingest-bench-probe';
-  await createStateTable(clients.ddb, table);
+async function probeMotoWrites(clients: ReturnType<typeof awsClients>, table: string): Promise<WriteProbe[]> {
   const out: WriteProbe[] = [];
   let next = 0;
   for (const concurrency of [1, 10]) {
@@ -383,7 +381,7 @@ export async function overheadSection(ctx: BenchContext): Promise<OverheadSectio
       pollWaitSeconds: 1,
       logDir: path.join(ctx.tmpDir, 'overhead-logs'),
     });
-    const direct = awsClients(moto.endpoint);
+    const direct = awsClients(moto.endpoint, pipeline.clients.region);
     const ledger = new DeliveryLedger({ doc: direct.doc, tableName: pipeline.resources.stateTable });
     const bucket = pipeline.resources.bucket;
     const events = recorder(pipeline);
@@ -449,7 +447,7 @@ export async function overheadSection(ctx: BenchContext): Promise<OverheadSectio
     }
 
     progress('overhead: timing moto directly');
-    const motoWriteProbe = await probeMotoWrites(direct);
+    const motoWriteProbe = await probeMotoWrites(direct, pipeline.resources.stateTable);
 
     const latencies: number[] = [];
     const byRoute = new Map<string, number[]>();

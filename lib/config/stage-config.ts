@@ -183,9 +183,10 @@ export const StageConfigSchema = z
     /** Encrypt bucket, queues, table and alarm topic with one customer-managed KMS key. */
     kms: z.boolean().default(false),
     /**
-     * Test variants only: accept a visibility timeout below 6 × the function timeout, so redeliveries
-     * happen while a worker still runs. AWS's event source mapping refuses a queue whose visibility
-     * is below the function timeout, so such a stack deploys only onto the embedded AWS.
+     * Test variants only: accept a visibility timeout below 6 × the function timeout (so redeliveries
+     * happen while a worker still runs) and a vendor call timeout above a function's timeout. AWS's
+     * event source mapping refuses a queue whose visibility is below the function timeout, so such a
+     * stack deploys only onto the embedded AWS.
      */
     relaxedChecks: z.boolean().default(false),
   })

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type DlqMessage, dlqList, redrive } from '../../local/operations';
+import { type DlqMessage, dlqList, redrive } from '../../cli/operations';
 import { PROJECT_ROOT } from '../../local/pipeline';
 import {
   assertInvariant,

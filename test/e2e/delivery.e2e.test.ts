@@ -66,7 +66,7 @@ describe('local pipeline, one file per vendor', () => {
     await expect
       .poll(
         async () =>
-          (await import('../../local/operations')).dlqList(e2e.target).then((m) => m.map((x) => x.errorCode)),
+          (await import('../../cli/operations')).dlqList(e2e.target).then((m) => m.map((x) => x.errorCode)),
         {
           timeout: 20_000,
         },

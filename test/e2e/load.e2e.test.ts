@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { dlqList } from '../../local/operations';
+import { dlqList } from '../../cli/operations';
 import type { SandboxVendor } from '../../sandbox';
 import { assertInvariant, type Dropped, useLocalPipeline, vendorOfKey } from './support/harness';
 import { CLEVERTAP_CATALOGS, csvBody, INSPECT_ASSETS, jpegBody, logFor, settleMany } from './support/inputs';

@@ -83,8 +83,12 @@ export function logicalIdOf(template: Template, type: string, match: Record<stri
  * An IAM policy as a set of `action → resource` grants, independent of how statements are merged.
  * Resources are rendered as compact JSON (`{"Fn::GetAtt":["X","Arn"]}` …).
  */
-export function grantsOf(template: Template, policyLogicalIdPrefix: string): string[] {
-  const policies = Object.entries(resourcesOfType(template, 'AWS::IAM::Policy')).filter(([id]) =>
+export function grantsOf(
+  template: Template,
+  policyLogicalIdPrefix: string,
+  type: 'AWS::IAM::Policy' | 'AWS::IAM::ManagedPolicy' = 'AWS::IAM::Policy',
+): string[] {
+  const policies = Object.entries(resourcesOfType(template, type)).filter(([id]) =>
     id.startsWith(policyLogicalIdPrefix),
   );
   if (policies.length !== 1)

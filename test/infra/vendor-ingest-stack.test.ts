@@ -4,15 +4,11 @@ import { type CfnElement, Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { BUNDLED_ROUTES_FILE } from '../../functions/shared/deployment';
 import { CompletionEnvSchema, DispatchEnvSchema, Env, parseEnv } from '../../functions/shared/env';
 import { ResolvedRoutesSchema } from '../../functions/shared/routes/schema';
-import {
-  type DeploymentConfig,
-  loadDeploymentConfig,
-  modelledEnvironments,
-} from '../../lib/config/deployment-config';
-import { environmentBytes, LAMBDA_ENVIRONMENT_MAX_BYTES } from '../../lib/pipeline-environment';
-import { intakeDlqUrlOutput, intakeQueueUrlOutput, StackOutput } from '../../lib/stack-outputs';
+import { type DeploymentConfig, loadDeploymentConfig } from '../../lib/config/deployment-config';
+import { StackOutput } from '../../lib/stack-outputs';
 import type { VendorIngestStack } from '../../lib/vendor-ingest-stack';
 import {
   alarmMetrics,
@@ -329,10 +325,11 @@ describe('VendorIngestStack (dev stage)', () => {
       // Prepare
       const shared = [
         Env.STAGE,
-        Env.ROUTES_JSON,
         Env.COMPLETION_QUEUE_URL,
         Env.MAX_RECEIVE_COUNT,
+        Env.RECORD_CONCURRENCY,
         Env.STATE_TABLE,
+        Env.LEDGER_RETENTION_DAYS,
         Env.SECRET_CACHE_SECONDS,
         Env.VENDOR_TIMEOUT_MS,
         Env.RETRY_BASE_SECONDS,
@@ -348,8 +345,15 @@ describe('VendorIngestStack (dev stage)', () => {
       const completionEnv = functionEnv(id(stack.completion.function));
 
       // Assess
-      expect(Object.keys(dispatchEnv).sort()).toEqual([...shared, Env.INTAKE_DLQ_URLS].sort());
-      expect(Object.keys(completionEnv).sort()).toEqual([...shared, Env.COMPLETION_DLQ_URL].sort());
+      expect(Object.keys(dispatchEnv).sort()).toEqual([...shared].sort());
+      expect(Object.keys(completionEnv).sort()).toEqual(
+        [
+          ...shared,
+          Env.COMPLETION_DLQ_URL,
+          Env.STATUS_POLL_FIRST_SECONDS,
+          Env.STATUS_POLL_MAX_SECONDS,
+        ].sort(),
+      );
       for (const env of [dispatchEnv, completionEnv]) {
         expect(env).toMatchObject({
           [Env.POWERTOOLS_SERVICE_NAME]: 'vendor-ingest',
@@ -362,42 +366,60 @@ describe('VendorIngestStack (dev stage)', () => {
       }
     });
 
-    it('get an environment that passes the functions’ own cold-start validation, under 4 KB', () => {
+    it('get an environment that passes the functions’ own cold-start validation, every value from the stage', () => {
       // Prepare
       const where = { region: 'ap-south-1', account: ACCOUNT };
       const resolveAll = (env: Record<string, unknown>) =>
         Object.fromEntries(Object.entries(env).map(([k, v]) => [k, resolveIntrinsics(template, v, where)]));
 
       // Act
-      const dispatchEnv = resolveAll(functionEnv(id(stack.dispatch.function)));
-      const completionEnv = resolveAll(functionEnv(id(stack.completion.function)));
-      const dispatch = parseEnv(DispatchEnvSchema, dispatchEnv);
-      const completion = parseEnv(CompletionEnvSchema, completionEnv);
+      const dispatch = parseEnv(DispatchEnvSchema, resolveAll(functionEnv(id(stack.dispatch.function))));
+      const completion = parseEnv(
+        CompletionEnvSchema,
+        resolveAll(functionEnv(id(stack.completion.function))),
+      );
 
       // Assess
       const url = (name: string) => `https://sqs.ap-south-1.amazonaws.com/${ACCOUNT}/${name}`;
-      const arn = (name: string) => `arn:aws:sqs:ap-south-1:${ACCOUNT}:${name}`;
-      expect(dispatch[Env.INTAKE_DLQ_URLS]).toEqual(
-        Object.fromEntries(
-          deployment.routes.map((r) => [
-            arn(`vendor-ingest-dev-${r.id}-intake`),
-            url(`vendor-ingest-dev-${r.id}-intake-dlq`),
-          ]),
-        ),
-      );
+      const { config } = deployment;
       expect(dispatch[Env.COMPLETION_QUEUE_URL]).toBe(url('vendor-ingest-dev-completion'));
-      expect(dispatch[Env.MAX_RECEIVE_COUNT]).toBe(deployment.config.dispatch.maxReceiveCount);
+      expect(dispatch[Env.MAX_RECEIVE_COUNT]).toBe(config.dispatch.maxReceiveCount);
+      expect(dispatch[Env.RECORD_CONCURRENCY]).toBe(config.dispatch.recordConcurrency);
       expect(completion[Env.COMPLETION_DLQ_URL]).toBe(url('vendor-ingest-dev-completion-dlq'));
-      expect(completion[Env.MAX_RECEIVE_COUNT]).toBe(deployment.config.completion.maxReceiveCount);
-      expect(completion[Env.STATE_TABLE]).toBe('vendor-ingest-dev-state');
-      expect(ResolvedRoutesSchema.parse(JSON.parse(dispatchEnv[Env.ROUTES_JSON] as string))).toEqual(
-        deployment.routesDocument,
-      );
-      // The synth-time size check models exactly this environment (same region, 12-digit account).
-      const modelled = modelledEnvironments(deployment);
-      expect(environmentBytes(dispatchEnv)).toBe(environmentBytes(modelled.dispatch));
-      expect(environmentBytes(completionEnv)).toBe(environmentBytes(modelled.completion));
-      expect(environmentBytes(dispatchEnv)).toBeLessThanOrEqual(LAMBDA_ENVIRONMENT_MAX_BYTES);
+      expect(completion[Env.MAX_RECEIVE_COUNT]).toBe(config.completion.maxReceiveCount);
+      expect(completion[Env.RECORD_CONCURRENCY]).toBe(config.completion.recordConcurrency);
+      expect(completion[Env.STATUS_POLL_FIRST_SECONDS]).toBe(config.statusPollFirstSeconds);
+      expect(completion[Env.STATUS_POLL_MAX_SECONDS]).toBe(config.statusPollMaxSeconds);
+      for (const env of [dispatch, completion]) {
+        expect(env[Env.STATE_TABLE]).toBe('vendor-ingest-dev-state');
+        expect(env[Env.LEDGER_RETENTION_DAYS]).toBe(config.ledgerRetentionDays);
+        expect(env[Env.SECRET_CACHE_SECONDS]).toBe(config.secretCacheSeconds);
+        expect(env[Env.VENDOR_TIMEOUT_MS]).toBe(config.vendorTimeoutMs);
+      }
+    });
+
+    it('carry the resolved routes in their deployment package, not in the environment', () => {
+      // Prepare
+      const manifest = JSON.parse(
+        readFileSync(join(synth.outdir, `${stack.stackName}.assets.json`), 'utf8'),
+      ) as { files: Record<string, { source: { path: string } }> };
+      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+
+      for (const fn of [stack.dispatch, stack.completion]) {
+        // Act
+        const { Code } = (functions[id(fn.function)]?.Properties ?? {}) as { Code: { S3Key: string } };
+        const asset = manifest.files[Code.S3Key.replace(/\.zip$/, '')];
+        const packaged = readFileSync(
+          join(synth.outdir, asset?.source.path ?? '', BUNDLED_ROUTES_FILE),
+          'utf8',
+        );
+
+        // Assess
+        expect(ResolvedRoutesSchema.parse(JSON.parse(packaged))).toEqual(deployment.routesDocument);
+        expect(JSON.stringify(functionEnv(id(fn.function)))).not.toContain(
+          deployment.routes[0]?.prefix ?? '?',
+        );
+      }
     });
 
     it('ship ES-module bundles with the AWS SDK inside and a source map', () => {
@@ -728,10 +750,12 @@ describe('VendorIngestStack (dev stage)', () => {
         [StackOutput.AlarmTopicArn]: ref(id(stack.monitoring.alarmTopic)),
         [StackOutput.DashboardName]: ref(id(stack.monitoring.dashboard)),
       };
-      for (const route of deployment.routes) {
-        expected[intakeQueueUrlOutput(route.id)] = ref(id(intakeOf(route.id).queue));
-        expected[intakeDlqUrlOutput(route.id)] = ref(id(intakeOf(route.id).deadLetterQueue));
-      }
+      expected[StackOutput.Stage] = 'dev';
+      expected[StackOutput.LedgerRetentionDays] = String(deployment.config.ledgerRetentionDays);
+      expected[StackOutput.OperatorPolicyArn] = ref(id(stack.operatorPolicy));
+      expected[StackOutput.Routes] = JSON.stringify(
+        Object.fromEntries(deployment.routes.map((r) => [r.id, { prefix: r.prefix, vendor: r.vendor }])),
+      );
 
       // Act
       const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
@@ -739,10 +763,9 @@ describe('VendorIngestStack (dev stage)', () => {
       // Assess
       for (const [name, value] of Object.entries(expected)) expect(outputs[name]?.Value, name).toEqual(value);
       expect(Object.keys(outputs).sort()).toEqual(
-        [...Object.keys(expected), StackOutput.IntakeQueues, StackOutput.DashboardUrl].sort(),
+        [...Object.keys(expected), StackOutput.DashboardUrl].sort(),
       );
       expect(JSON.stringify(outputs[StackOutput.DashboardUrl]?.Value)).toContain('#dashboards:name=');
-      expect(JSON.stringify(outputs[StackOutput.IntakeQueues]?.Value)).toContain('clevertap-catalogs');
     });
   });
 

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { it } from 'vitest';
-import { type DlqMessage, dlqList } from '../../../local/operations';
+import { type DlqMessage, dlqList } from '../../../cli/operations';
 import type { CallFilter, CallLog, CallRecord, SandboxVendor } from '../../../sandbox';
 import { assertInvariant, type Dropped, type E2E } from './harness';
 

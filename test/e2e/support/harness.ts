@@ -5,14 +5,15 @@ import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, expect } from 'vitest';
+import { type DlqMessage, dlqList } from '../../../cli/operations';
+import type { Target } from '../../../cli/target';
 import type { FailpointRule } from '../../../functions/shared/failpoints';
 import { encodeS3Key } from '../../../functions/shared/s3-event';
 import type { DeliveryRecord } from '../../../functions/shared/state/ledger';
 import { TERMINAL_STATES } from '../../../functions/shared/state/ledger';
-import { type DlqMessage, dlqList } from '../../../local/operations';
 import { type LocalPipeline, type LocalPipelineOptions, startLocalPipeline } from '../../../local/pipeline';
-import type { Target } from '../../../local/target';
 import type { SandboxVendor } from '../../../sandbox';
+import { SANDBOX_PORT_ENV, SANDBOX_PORTS_PER_FILE } from '../../support/global-setup';
 
 /** Settings that keep the fault scenarios fast: short timeouts, short visibility, few receives. */
 export const FAST: NonNullable<LocalPipelineOptions['overrides']> = {
@@ -99,8 +100,24 @@ export function vendorOfKey(key: string): SandboxVendor | undefined {
 
 export const sha256Hex = (body: Buffer | string) => createHash('sha256').update(body).digest('hex');
 
+/** Pipelines this test file has set up so far (each file is a fresh module). */
+let pipelinesInFile = 0;
+
+/**
+ * The vendor sandbox port of this file's n-th pipeline: fixed for the run (see the global setup), so
+ * the same variant of the stack has the same synth context in every file and is synthesized once.
+ */
+function sandboxPort(index: number): number {
+  const base = Number(process.env[SANDBOX_PORT_ENV] ?? 0);
+  if (!base) return 0;
+  if (index >= SANDBOX_PORTS_PER_FILE)
+    throw new Error(`at most ${SANDBOX_PORTS_PER_FILE} pipelines per e2e file`);
+  return base + index;
+}
+
 /** One local pipeline (moto + sandbox + both functions) for a test file. */
 export function useLocalPipeline(options: LocalPipelineOptions = {}): E2E {
+  const port = sandboxPort(pipelinesInFile++);
   const scratch = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-e2e-'));
   const failpointsFile = path.join(scratch, 'failpoints.json');
   writeFileSync(failpointsFile, '[]');
@@ -110,20 +127,13 @@ export function useLocalPipeline(options: LocalPipelineOptions = {}): E2E {
   beforeAll(async () => {
     const pipeline = await startLocalPipeline({
       overrides: FAST,
-      sandbox: { jobDurationMs: 300 },
       pollWaitSeconds: 1,
       ...options,
+      sandbox: { jobDurationMs: 300, ...options.sandbox, port },
       failpointsFile,
     });
     e2e.pipeline = pipeline;
-    e2e.target = {
-      kind: 'local',
-      description: 'e2e',
-      clients: pipeline.clients,
-      resources: pipeline.resources,
-      routes: pipeline.routes,
-      ledger: pipeline.ledger,
-    };
+    e2e.target = pipeline.target;
   }, 120_000);
 
   afterAll(async () => {
@@ -218,7 +228,8 @@ export async function assertInvariant(
   let duplicates = 0;
   for (const object of objects) {
     const records = await e2e.pipeline.ledger.listByKey(e2e.pipeline.resources.bucket, object.key);
-    const vendor = vendorOfKey(object.key);
+    // The vendor the ledger routed it to (any route, generated ones included), else by prefix.
+    const vendor = (records[0]?.vendor as SandboxVendor | undefined) ?? vendorOfKey(object.key);
     const where = `${object.key}`;
     if (records.length === 0) {
       if (object.expectFailure && dlq.some((m) => m.subject === object.key)) {

@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { expect } from 'vitest';
+import { type DlqMessage, dlqList } from '../../../cli/operations';
 import type { FailpointRule } from '../../../functions/shared/failpoints';
 import type { DeliveryRecord } from '../../../functions/shared/state/ledger';
 import { TERMINAL_STATES } from '../../../functions/shared/state/ledger';
-import { type DlqMessage, dlqList } from '../../../local/operations';
 import type { SandboxVendor } from '../../../sandbox';
 import { type Dropped, type E2E, sha256Hex, vendorOfKey } from './harness';
 

@@ -32,7 +32,7 @@ import {
   testRoute,
   testRoutes,
 } from '../../support/fakes';
-import { useMoto } from '../../support/moto';
+import { useEmbeddedStack } from '../../support/stack';
 
 export const SECRET_ID = 'vendor-ingest/fake';
 export const ROUTE_ID = 'fake-reports';
@@ -62,13 +62,14 @@ export interface Uploaded {
  * the vendor a {@link FakeVendor} on route `fake/reports/`.
  */
 export function useCompletionHarness() {
-  const moto = useMoto();
-  const sqsMock = mockClient(SQSClient);
+  const moto = useEmbeddedStack();
   const sqs = new SQSClient({ region: TEST_REGION });
+  // This instance only: the embedded stack's own deploy and ledger calls go to moto.
+  const sqsMock = mockClient(sqs);
   const shared = { tableName: '' };
 
   beforeAll(async () => {
-    shared.tableName = await moto.newStateTable();
+    shared.tableName = moto.target.resources.stateTable;
   });
   afterAll(() => {
     sqsMock.restore();

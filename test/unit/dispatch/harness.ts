@@ -28,7 +28,7 @@ import {
   testRoute,
   testRoutes,
 } from '../../support/fakes';
-import { useMoto } from '../../support/moto';
+import { useEmbeddedStack } from '../../support/stack';
 import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
 
 export const SECRET_ID = 'vendor-ingest/fake';
@@ -56,16 +56,17 @@ export interface DispatchWorld {
  * to a loopback target, the vendor a {@link FakeVendor} on route `fake/reports/`.
  */
 export function useDispatchHarness() {
-  const moto = useMoto();
-  const s3Mock = mockClient(S3Client);
-  const sqsMock = mockClient(SQSClient);
+  const moto = useEmbeddedStack();
   const s3 = new S3Client({ region: TEST_REGION });
   const sqs = new SQSClient({ region: TEST_REGION });
+  // These instances only: the embedded stack's own deploy and ledger calls go to moto.
+  const s3Mock = mockClient(s3);
+  const sqsMock = mockClient(sqs);
   const shared = {} as { target: UploadTargetServer; tableName: string };
 
   beforeAll(async () => {
     shared.target = await startUploadTarget();
-    shared.tableName = await moto.newStateTable();
+    shared.tableName = moto.target.resources.stateTable;
   });
   afterAll(async () => {
     await shared.target?.close();

@@ -1,22 +1,36 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { BUNDLED_ROUTES_FILE } from '../../../functions/shared/deployment';
 import { Env } from '../../../functions/shared/env';
 import { stubEnvironment } from './support';
 
-const ROUTES_JSON = JSON.stringify({ stage: 'test', allowLoopbackHttp: false, routes: [] });
+/** A task root whose packaged routes.json holds `text`. */
+function taskRoot(text: string | undefined): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-cold-start-'));
+  if (text !== undefined) writeFileSync(path.join(dir, BUNDLED_ROUTES_FILE), text);
+  return dir;
+}
+const ROUTES = JSON.stringify({ stage: 'test', allowLoopbackHttp: false, routes: [] });
 
 /** A complete, valid environment for both handlers (nothing is contacted at cold start). */
 const VALID: Readonly<Record<string, string>> = {
   AWS_REGION: 'ap-south-1',
   [Env.STAGE]: 'test',
-  [Env.ROUTES_JSON]: ROUTES_JSON,
+  [Env.LAMBDA_TASK_ROOT]: taskRoot(ROUTES),
   [Env.COMPLETION_QUEUE_URL]: 'https://sqs.ap-south-1.amazonaws.com/123456789012/completion',
   [Env.COMPLETION_DLQ_URL]: 'https://sqs.ap-south-1.amazonaws.com/123456789012/completion-dlq',
-  [Env.INTAKE_DLQ_URLS]: JSON.stringify({
-    'arn:aws:sqs:ap-south-1:123456789012:intake':
-      'https://sqs.ap-south-1.amazonaws.com/123456789012/intake-dlq',
-  }),
   [Env.MAX_RECEIVE_COUNT]: '3',
+  [Env.RECORD_CONCURRENCY]: '4',
   [Env.STATE_TABLE]: 'state',
+  [Env.SECRET_CACHE_SECONDS]: '300',
+  [Env.VENDOR_TIMEOUT_MS]: '10000',
+  [Env.RETRY_BASE_SECONDS]: '10',
+  [Env.RETRY_MAX_SECONDS]: '900',
+  [Env.LEDGER_RETENTION_DAYS]: '90',
+  [Env.STATUS_POLL_FIRST_SECONDS]: '60',
+  [Env.STATUS_POLL_MAX_SECONDS]: '21600',
 };
 
 function without(...names: string[]): Record<string, string> {
@@ -54,7 +68,7 @@ describe('dispatch handler cold start', () => {
       without(
         Env.STAGE,
         Env.COMPLETION_QUEUE_URL,
-        Env.INTAKE_DLQ_URLS,
+        Env.LEDGER_RETENTION_DAYS,
         Env.MAX_RECEIVE_COUNT,
         Env.STATE_TABLE,
       ),
@@ -66,7 +80,7 @@ describe('dispatch handler cold start', () => {
     for (const name of [
       Env.STAGE,
       Env.COMPLETION_QUEUE_URL,
-      Env.INTAKE_DLQ_URLS,
+      Env.LEDGER_RETENTION_DAYS,
       Env.MAX_RECEIVE_COUNT,
       Env.STATE_TABLE,
     ]) {
@@ -78,7 +92,7 @@ describe('dispatch handler cold start', () => {
     stubEnvironment({
       ...VALID,
       [Env.COMPLETION_QUEUE_URL]: 'completion-queue',
-      [Env.INTAKE_DLQ_URLS]: '{not json',
+      [Env.RETRY_MAX_SECONDS]: 'never',
       [Env.MAX_RECEIVE_COUNT]: '0',
       [Env.RECORD_CONCURRENCY]: '50',
       [Env.S3_FORCE_PATH_STYLE]: 'yes',
@@ -90,7 +104,7 @@ describe('dispatch handler cold start', () => {
     expect(problems.map((line) => line.slice(2, line.indexOf(':')))).toEqual(
       expect.arrayContaining([
         Env.COMPLETION_QUEUE_URL,
-        Env.INTAKE_DLQ_URLS,
+        Env.RETRY_MAX_SECONDS,
         Env.MAX_RECEIVE_COUNT,
         Env.RECORD_CONCURRENCY,
         Env.S3_FORCE_PATH_STYLE,
@@ -99,22 +113,29 @@ describe('dispatch handler cold start', () => {
     expect(problems).toHaveLength(5);
   });
 
-  // ROUTES_JSON is read by createAwsRuntime after parseEnv, so it is missing from the list.
-  it('lists a missing ROUTES_JSON together with the other problems', async () => {
-    stubEnvironment(without(Env.ROUTES_JSON, Env.STATE_TABLE));
+  it('names the packaged routes file when it is missing', async () => {
+    stubEnvironment({ ...VALID, [Env.LAMBDA_TASK_ROOT]: taskRoot(undefined) });
 
     const error = await coldStartError('dispatch');
 
-    expect(error.message).toContain(`${Env.STATE_TABLE}:`);
-    expect(error.message).toContain(Env.ROUTES_JSON);
+    expect(error.message).toContain(`no routes document at`);
+    expect(error.message).toContain(BUNDLED_ROUTES_FILE);
   });
 
-  it('names ROUTES_JSON when its value is not JSON', async () => {
-    stubEnvironment({ ...VALID, [Env.ROUTES_JSON]: '{"stage":' });
+  it('names the packaged routes file when it is not JSON', async () => {
+    stubEnvironment({ ...VALID, [Env.LAMBDA_TASK_ROOT]: taskRoot('{"stage":') });
 
     const error = await coldStartError('dispatch');
 
-    expect(error.message).toContain(Env.ROUTES_JSON);
+    expect(error.message).toContain(`${BUNDLED_ROUTES_FILE} is not JSON`);
+  });
+
+  it('reports a routes document of the wrong shape with the fields at fault', async () => {
+    stubEnvironment({ ...VALID, [Env.LAMBDA_TASK_ROOT]: taskRoot('{"stage":"test","routes":"none"}') });
+
+    const error = await coldStartError('dispatch');
+
+    expect(error.message).toMatch(/resolved routes.*(allowLoopbackHttp|routes)/s);
   });
 });
 

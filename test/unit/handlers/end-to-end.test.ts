@@ -3,26 +3,25 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { Env } from '../../../functions/shared/env';
 import { CompletionMessageV1Schema } from '../../../functions/shared/messages';
 import { DeliveryLedger, DeliveryState } from '../../../functions/shared/state/ledger';
-import { LOCAL_REGION } from '../../../local/aws';
 import { FAKE_SIGNATURE, sha256Hex, testBytes } from '../../support/fakes';
-import { useMoto } from '../../support/moto';
+import { useEmbeddedStack } from '../../support/stack';
 import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
 import {
   acknowledge,
   captureOutput,
-  createMotoPipeline,
   dropFile,
   type FakeInspectApi,
   jsonLines,
   lambdaContext,
   type MotoPipeline,
   receiveRecords,
-  routesJson,
+  stackPipeline,
   startFakeInspectApi,
   stubEnvironment,
+  taskRootWithRoutes,
 } from './support';
 
-const moto = useMoto();
+const moto = useEmbeddedStack();
 const TOKEN = 'inspect-token-DISTINCTIVE-5b7e9d1c';
 const ASSET = '3f1c2a4e-8b7d-4c3e-9a1f-2b3c4d5e6f70';
 
@@ -33,7 +32,7 @@ let pipeline: MotoPipeline;
 beforeAll(async () => {
   target = await startUploadTarget();
   api = await startFakeInspectApi(target, TOKEN);
-  pipeline = await createMotoPipeline(moto, JSON.stringify({ token: TOKEN }));
+  pipeline = await stackPipeline(moto, JSON.stringify({ token: TOKEN }));
 });
 afterAll(async () => {
   await api?.close();
@@ -42,24 +41,18 @@ afterAll(async () => {
 
 beforeEach(() => {
   vi.resetModules();
+  // What the stack set for the two functions, plus what Lambda's runtime and the local emulation
+  // add: region, credentials, the endpoint, and the task root with the packaged routes.
   stubEnvironment({
-    AWS_REGION: LOCAL_REGION,
+    ...pipeline.environment.completion,
+    ...pipeline.environment.dispatch,
+    AWS_REGION: moto.aws.region,
     AWS_ENDPOINT_URL: moto.moto.endpoint,
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
     AWS_SESSION_TOKEN: '',
-    POWERTOOLS_SERVICE_NAME: 'vendor-ingest-test',
-    POWERTOOLS_METRICS_NAMESPACE: 'VendorIngestTest',
-    POWERTOOLS_LOG_LEVEL: 'DEBUG',
-    [Env.STAGE]: 'test',
-    [Env.ROUTES_JSON]: routesJson({ apiUrl: api.url, target, secretId: pipeline.secretId }),
-    [Env.COMPLETION_QUEUE_URL]: pipeline.completion.url,
-    [Env.COMPLETION_DLQ_URL]: pipeline.completionDlq.url,
-    [Env.INTAKE_DLQ_URLS]: JSON.stringify({ [pipeline.intake.arn]: pipeline.intakeDlq.url }),
-    [Env.MAX_RECEIVE_COUNT]: '3',
-    [Env.STATE_TABLE]: pipeline.tableName,
+    [Env.LAMBDA_TASK_ROOT]: taskRootWithRoutes({ apiUrl: api.url, target, secretId: pipeline.secretId }),
     [Env.S3_FORCE_PATH_STYLE]: 'true',
-    [Env.VENDOR_TIMEOUT_MS]: '5000',
   });
 });
 afterEach(() => {
@@ -68,7 +61,7 @@ afterEach(() => {
 
 describe('dispatch and completion handlers on moto', () => {
   it('deliver a dropped file end to end, logging correlation keys and never the secret', async () => {
-    const key = `inspect/photos/${ASSET}/site photo 1.png`;
+    const key = `handler-test/photos/${ASSET}/site photo 1.png`;
     const data = testBytes(200_000, 5);
     const eTag = await dropFile(moto, pipeline, key, data, 'image/png');
     const intakeEvent = { Records: await receiveRecords(moto.aws, pipeline.intake) };
@@ -124,7 +117,7 @@ describe('dispatch and completion handlers on moto', () => {
 
   it.each([
     ['an unrouted file', `elsewhere/${ASSET}.csv`, 'NO_ROUTE'],
-    ['a file whose route secret does not exist', `inspect/no-secret/${ASSET}/a.png`, 'SECRET_NOT_FOUND'],
+    ['a file whose route secret does not exist', `handler-test/no-secret/${ASSET}/a.png`, 'SECRET_NOT_FOUND'],
   ])('parks %s in the intake DLQ with its reason and acknowledges it', async (_name, key, code) => {
     await dropFile(moto, pipeline, key, testBytes(10), 'image/png');
     const event = { Records: await receiveRecords(moto.aws, pipeline.intake) };

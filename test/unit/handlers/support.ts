@@ -1,23 +1,23 @@
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import os from 'node:os';
+import path from 'node:path';
+import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
-import {
-  CreateQueueCommand,
-  DeleteMessageBatchCommand,
-  GetQueueAttributesCommand,
-  ReceiveMessageCommand,
-  SendMessageCommand,
-} from '@aws-sdk/client-sqs';
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
+import { BUNDLED_ROUTES_FILE } from '../../../functions/shared/deployment';
 import { Env } from '../../../functions/shared/env';
 import { resolveRouteFile } from '../../../functions/shared/routes/load';
 import { adapterFor } from '../../../functions/vendors/registry';
-import { type AwsClients, LOCAL_REGION } from '../../../local/aws';
+import { StackOutput } from '../../../lib/stack-outputs';
+import type { AwsClients } from '../../../local/aws';
 import { FAKE_SIGNATURE, s3NotificationBody } from '../../support/fakes';
-import type { MotoFixture } from '../../support/moto';
+import type { EmbeddedStack } from '../../support/stack';
 import type { UploadTargetServer } from '../../support/upload-target';
 
 /** One call the fake Inspect API received. */
@@ -88,15 +88,6 @@ export interface QueueRef {
   readonly arn: string;
 }
 
-export async function createQueue(aws: AwsClients, name: string): Promise<QueueRef> {
-  const created = await aws.sqs.send(new CreateQueueCommand({ QueueName: name }));
-  const url = created.QueueUrl ?? '';
-  const attributes = await aws.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ['QueueArn'] }),
-  );
-  return { url, arn: attributes.Attributes?.QueueArn ?? '' };
-}
-
 /** Receives what is on a queue now and shapes it as Lambda's SQS event source would. */
 export async function receiveRecords(aws: AwsClients, queue: QueueRef): Promise<SQSRecord[]> {
   const out = await aws.sqs.send(
@@ -127,7 +118,7 @@ export async function receiveRecords(aws: AwsClients, queue: QueueRef): Promise<
       md5OfBody: m.MD5OfBody ?? '',
       eventSource: 'aws:sqs',
       eventSourceARN: queue.arn,
-      awsRegion: LOCAL_REGION,
+      awsRegion: aws.region,
     };
   });
 }
@@ -156,7 +147,7 @@ export function lambdaContext(functionName: string, remainingMs = 30_000): Conte
     callbackWaitsForEmptyEventLoop: false,
     functionName,
     functionVersion: '$LATEST',
-    invokedFunctionArn: `arn:aws:lambda:${LOCAL_REGION}:123456789012:function:${functionName}`,
+    invokedFunctionArn: `arn:aws:lambda:us-east-1:123456789012:function:${functionName}`,
     memoryLimitInMB: '512',
     awsRequestId: randomUUID(),
     logGroupName: `/aws/lambda/${functionName}`,
@@ -171,11 +162,11 @@ export function lambdaContext(functionName: string, remainingMs = 30_000): Conte
 /** Every variable either handler reads, unset: the baseline of a cold-start test. */
 export const HANDLER_VARIABLES = [
   Env.STAGE,
-  Env.ROUTES_JSON,
   Env.COMPLETION_QUEUE_URL,
   Env.COMPLETION_DLQ_URL,
-  Env.INTAKE_DLQ_URLS,
   Env.MAX_RECEIVE_COUNT,
+  Env.LEDGER_RETENTION_DAYS,
+  Env.LAMBDA_TASK_ROOT,
   Env.STATE_TABLE,
   Env.SECRET_CACHE_SECONDS,
   Env.VENDOR_TIMEOUT_MS,
@@ -196,10 +187,16 @@ export function stubEnvironment(vars: Readonly<Record<string, string>>): void {
 }
 
 /**
- * The routes document a deployed function gets: an Inspect route uploading to the loopback target,
- * and one (`inspect/no-secret/…`) whose secret was never created.
+ * A task root holding the routes document a deployed function gets (its packaged routes.json): an
+ * Inspect route uploading to the loopback target, and one whose secret was never created. Their
+ * prefixes are outside every route of the embedded stack, so the bucket sends no notification of
+ * its own for them: the tests deliver each notification by hand.
  */
-export function routesJson(input: { apiUrl: string; target: UploadTargetServer; secretId: string }): string {
+export function taskRootWithRoutes(input: {
+  apiUrl: string;
+  target: UploadTargetServer;
+  secretId: string;
+}): string {
   const inspect = (id: string, prefix: string, secretId: string) => ({
     id,
     prefix,
@@ -211,18 +208,20 @@ export function routesJson(input: { apiUrl: string; target: UploadTargetServer; 
   const doc = resolveRouteFile(
     {
       routes: [
-        inspect('inspect-photos', 'inspect/photos/{assetId}/', input.secretId),
-        inspect('inspect-no-secret', 'inspect/no-secret/{assetId}/', `${input.secretId}-never-created`),
+        inspect('inspect-photos', 'handler-test/photos/{assetId}/', input.secretId),
+        inspect('inspect-no-secret', 'handler-test/no-secret/{assetId}/', `${input.secretId}-never-created`),
       ],
       stages: { test: { allowLoopbackHttp: true } },
     },
     'test',
     adapterFor,
   );
-  return JSON.stringify(doc);
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-task-root-'));
+  writeFileSync(path.join(dir, BUNDLED_ROUTES_FILE), JSON.stringify(doc));
+  return dir;
 }
 
-/** The AWS resources of one pipeline in moto. */
+/** The embedded stack's resources one handler test uses, and a fresh vendor secret. */
 export interface MotoPipeline {
   readonly bucket: string;
   readonly tableName: string;
@@ -231,37 +230,46 @@ export interface MotoPipeline {
   readonly completion: QueueRef;
   readonly completionDlq: QueueRef;
   readonly secretId: string;
+  /** The environments the stack gave the two functions. */
+  readonly environment: {
+    readonly dispatch: Record<string, string>;
+    readonly completion: Record<string, string>;
+  };
 }
 
-/** Creates bucket, queues, table and secret in moto (unique names). */
-export async function createMotoPipeline(moto: MotoFixture, secretValue: string): Promise<MotoPipeline> {
-  const id = randomUUID().slice(0, 8);
-  const bucket = `ingest-${id}`;
-  await moto.aws.s3.send(
-    new CreateBucketCommand({
-      Bucket: bucket,
-      CreateBucketConfiguration: { LocationConstraint: LOCAL_REGION },
-    }),
-  );
-  const [intake, intakeDlq, completion, completionDlq] = await Promise.all(
-    ['intake', 'intake-dlq', 'completion', 'completion-dlq'].map((q) => createQueue(moto.aws, `${q}-${id}`)),
-  );
-  const secretId = `vendor-ingest/inspect-${id}`;
-  await moto.aws.secrets.send(new CreateSecretCommand({ Name: secretId, SecretString: secretValue }));
+/** The deployed stack's bucket, table and queues (inspect-photos intake), and a new secret. */
+export async function stackPipeline(stack: EmbeddedStack, secretValue: string): Promise<MotoPipeline> {
+  const { resources } = stack.target;
+  const intake = resources.intake.find((q) => q.routeId === 'inspect-photos');
+  if (!intake) throw new Error('the local stage has no inspect-photos route');
+  // S3 sent each intake queue an s3:TestEvent when the stack configured its notifications.
+  await acknowledge(stack.aws, { url: intake.url, arn: intake.arn }, await receiveRecords(stack.aws, intake));
+  const secretId = `vendor-ingest/inspect-${randomUUID().slice(0, 8)}`;
+  await stack.aws.secrets.send(new CreateSecretCommand({ Name: secretId, SecretString: secretValue }));
+  const environmentOf = async (output: string) => {
+    const config = await stack.aws.lambda.send(
+      new GetFunctionConfigurationCommand({ FunctionName: stack.deployed.outputs[output] }),
+    );
+    return config.Environment?.Variables ?? {};
+  };
   return {
-    bucket,
-    tableName: await moto.newStateTable(),
-    intake: intake as QueueRef,
-    intakeDlq: intakeDlq as QueueRef,
-    completion: completion as QueueRef,
-    completionDlq: completionDlq as QueueRef,
+    bucket: resources.bucket,
+    tableName: resources.stateTable,
+    intake: { url: intake.url, arn: intake.arn },
+    intakeDlq: { url: intake.dlqUrl, arn: intake.dlqArn },
+    completion: { url: resources.completion.url, arn: resources.completion.arn },
+    completionDlq: { url: resources.completion.dlqUrl, arn: resources.completion.dlqArn },
     secretId,
+    environment: {
+      dispatch: await environmentOf(StackOutput.DispatchFunctionName),
+      completion: await environmentOf(StackOutput.CompletionFunctionName),
+    },
   };
 }
 
 /** Puts an object in moto and sends its S3 notification to the intake queue; returns its ETag. */
 export async function dropFile(
-  moto: MotoFixture,
+  moto: EmbeddedStack,
   pipeline: MotoPipeline,
   key: string,
   body: Buffer,

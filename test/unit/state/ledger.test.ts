@@ -1,9 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ObjectRef } from '../../../functions/shared/messages';
-import { DeliveryLedger, DeliveryState, deliveryKeyOf } from '../../../functions/shared/state/ledger';
-import { useMoto } from '../../support/moto';
+import {
+  DeliveryLedger,
+  DeliveryState,
+  deliveryKeyOf,
+  HISTORY_MAX,
+} from '../../../functions/shared/state/ledger';
+import { useEmbeddedStack } from '../../support/stack';
 
-const moto = useMoto();
+const stack = useEmbeddedStack();
 
 function clock(start = 1_700_000_000_000) {
   let t = start;
@@ -24,9 +29,9 @@ function anObject(overrides: Partial<ObjectRef> = {}): ObjectRef {
 }
 
 async function ledgerWithClock() {
-  const tableName = await moto.newStateTable();
+  const tableName = stack.target.resources.stateTable;
   const time = clock();
-  return { ledger: new DeliveryLedger({ doc: moto.aws.doc, tableName, now: time.now }), time };
+  return { ledger: new DeliveryLedger({ doc: stack.aws.doc, tableName, now: time.now }), time };
 }
 
 const begin = (ledger: DeliveryLedger, object: ObjectRef, owner: string, redrive = false) =>
@@ -301,5 +306,72 @@ describe('DeliveryLedger completion leases', () => {
     ]);
     const received = await ledger.listByState(DeliveryState.RECEIVED);
     expect(received.map((r) => r.pk)).toContain(key.pk);
+  });
+});
+
+describe('DeliveryLedger retention', () => {
+  const DAY = 86_400;
+  const opts = (owner: string) => ({ owner, leaseMs: 10_000, retryAmbiguous: false, redrive: false });
+
+  it('gives an item expiresAt when it reaches a terminal state, from the retention days', async () => {
+    const tableName = stack.target.resources.stateTable;
+    const time = clock();
+    const ledger = new DeliveryLedger({ doc: stack.aws.doc, tableName, now: time.now, retentionDays: 7 });
+    const object = anObject();
+    const key = deliveryKeyOf(object);
+    await begin(ledger, object, 'A');
+
+    const inFlight = await ledger.get(key);
+    await ledger.markUploaded(key, 'A', { refs: {}, completionMessage: '{}', leaseMs: 1000 });
+    await ledger.beginCompletion(key, opts('A'));
+    const done = await ledger.markCompleted(key, 'A', {}, undefined);
+
+    expect(inFlight?.expiresAt).toBeUndefined();
+    expect(done.expiresAt).toBe(Math.floor(time.now() / 1000) + 7 * DAY);
+  });
+
+  it('defaults to 90 days, and stops the clock when an operator brings an item back', async () => {
+    const { ledger, time } = await ledgerWithClock();
+    const object = anObject();
+    const key = deliveryKeyOf(object);
+    await begin(ledger, object, 'A');
+    await ledger.recordDispatchFailure(object, {
+      owner: 'A',
+      code: 'FILE_REJECTED',
+      message: 'no',
+      final: true,
+    });
+    const failed = await ledger.get(key);
+    const failedAt = Math.floor(time.now() / 1000);
+
+    time.advance(1000);
+    const replayed = await ledger.prepareReplay(key, 'ops@example.com');
+
+    expect(failed?.expiresAt).toBe(failedAt + 90 * DAY);
+    expect(replayed?.state).toBe(DeliveryState.RECEIVED);
+    expect(replayed?.expiresAt).toBeUndefined();
+  });
+
+  it(`keeps at most ${HISTORY_MAX} history entries, dropping the oldest and counting them`, async () => {
+    const { ledger } = await ledgerWithClock();
+    const object = anObject();
+    const key = deliveryKeyOf(object);
+    // Every receive of a failing delivery adds UPLOADING; a long outage adds dozens.
+    for (let attempt = 0; attempt < HISTORY_MAX + 5; attempt++) {
+      await begin(ledger, object, `worker-${attempt}`);
+      await ledger.recordDispatchFailure(object, {
+        owner: `worker-${attempt}`,
+        code: 'VENDOR_UNAVAILABLE',
+        message: `attempt ${attempt}`,
+        final: false,
+      });
+    }
+
+    const record = await ledger.get(key);
+
+    const kept = record?.history?.length ?? 0;
+    expect(kept).toBeLessThanOrEqual(HISTORY_MAX);
+    expect(kept + (record?.historyDropped ?? 0)).toBe(HISTORY_MAX + 5);
+    expect(record?.attempts).toBe(HISTORY_MAX + 5);
   });
 });

@@ -1,0 +1,133 @@
+import type { CfnElement } from 'aws-cdk-lib';
+import { Template } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ContextKey, createApp } from '../../lib/app';
+import { OPERATOR_ACTIONS, PRODUCER_KEY_ACTIONS, PRODUCER_OBJECT_ACTIONS } from '../../lib/constructs/access';
+import { StackOutput } from '../../lib/stack-outputs';
+import type { VendorIngestStack } from '../../lib/vendor-ingest-stack';
+import { cdkJsonContext, getAtt, grants, grantsOf, nagFindings, resourcesOfType } from './support';
+
+/**
+ * Who may write and operate, on a stage built the way `cdk deploy -c …` builds it (lib/app.ts with
+ * context): prod (KMS on) as instance "alice", with producers named per route in stage overrides.
+ */
+
+const PRODUCER_ROLE = 'arn:aws:iam::111122223333:role/erp-exporter';
+const PRODUCER_ACCOUNT = '444455556666';
+
+describe('access: producers, operators, and an instance of a stage', () => {
+  let stack: VendorIngestStack;
+  let template: Template;
+  let app: ReturnType<typeof createApp>['app'];
+  let id: (construct: IConstruct) => string;
+
+  beforeAll(() => {
+    const built = createApp({
+      context: {
+        ...cdkJsonContext(),
+        [ContextKey.stage]: 'prod',
+        [ContextKey.instance]: 'alice',
+        [ContextKey.stageOverrides]: JSON.stringify({
+          producers: { 'cleartax-sales': [PRODUCER_ROLE], 'clevertap-catalogs': [PRODUCER_ACCOUNT] },
+        }),
+      },
+    });
+    app = built.app;
+    stack = built.stack;
+    template = Template.fromStack(stack);
+    id = (construct) => stack.getLogicalId(construct.node.defaultChild as CfnElement);
+  });
+
+  it('names the stack and every physical resource after the stage and the instance', () => {
+    expect(stack.stackName).toBe('VendorIngest-prod-alice');
+    const queues = Object.values(resourcesOfType(template, 'AWS::SQS::Queue')).map(
+      (q) => q.Properties?.QueueName,
+    );
+    expect(queues.length).toBeGreaterThan(0);
+    for (const name of queues) expect(name).toMatch(/^vendor-ingest-prod-alice-/);
+    template.hasResourceProperties('AWS::DynamoDB::Table', { TableName: 'vendor-ingest-prod-alice-state' });
+    const functions = Object.values(resourcesOfType(template, 'AWS::Lambda::Function'))
+      .map((f) => f.Properties?.FunctionName)
+      .filter(Boolean);
+    expect(functions.sort()).toEqual([
+      'vendor-ingest-prod-alice-completion',
+      'vendor-ingest-prod-alice-dispatch',
+    ]);
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs[StackOutput.Instance]?.Value).toBe('alice');
+    expect(outputs[StackOutput.Stage]?.Value).toBe('prod');
+  });
+
+  it('lets each producer write under its own route prefix only, through the bucket policy', () => {
+    const policies = Object.values(resourcesOfType(template, 'AWS::S3::BucketPolicy')).filter(
+      (p) => JSON.stringify(p.Properties?.Bucket) === JSON.stringify({ Ref: id(stack.ingest.bucket) }),
+    );
+    const statements = (
+      policies[0]?.Properties?.PolicyDocument as { Statement: Array<Record<string, unknown>> }
+    ).Statement;
+    const producer = (sid: string) => statements.find((s) => s.Sid === sid);
+    const objects = (prefix: string) => ({
+      'Fn::Join': ['', [getAtt(id(stack.ingest.bucket)), `/${prefix}*`]],
+    });
+
+    expect(producer('Producerscleartaxsales')).toEqual({
+      Sid: 'Producerscleartaxsales',
+      Effect: 'Allow',
+      Principal: { AWS: PRODUCER_ROLE },
+      Action: [...PRODUCER_OBJECT_ACTIONS].sort(),
+      Resource: objects('cleartax/sales/'),
+    });
+    expect(producer('Producersclevertapcatalogs')).toMatchObject({
+      Principal: { AWS: `arn:aws:iam::${PRODUCER_ACCOUNT}:root` },
+      Action: [...PRODUCER_OBJECT_ACTIONS].sort(),
+      Resource: objects('clevertap/'),
+    });
+    expect(statements.filter((s) => String(s.Sid ?? '').startsWith('Producers'))).toHaveLength(2);
+  });
+
+  it('lets producers use the data key for SSE-KMS writes, and nothing more', () => {
+    const key = resourcesOfType(template, 'AWS::KMS::Key')[id(stack.dataKey as IConstruct)];
+    const statements = (key?.Properties?.KeyPolicy as { Statement: Array<Record<string, unknown>> })
+      .Statement;
+    const forProducer = statements.filter((s) => JSON.stringify(s.Principal).includes('erp-exporter'));
+    expect(forProducer).toHaveLength(1);
+    expect(([] as unknown[]).concat(forProducer[0]?.Action).sort()).toEqual([...PRODUCER_KEY_ACTIONS].sort());
+  });
+
+  it('gives operators a managed policy with exactly what the operator CLI calls', () => {
+    const bucket = getAtt(id(stack.ingest.bucket));
+    const table = getAtt(id(stack.state.table));
+    const queues = [...stack.intakeQueues.values(), stack.completionQueues];
+    const expected = [
+      ...grants(OPERATOR_ACTIONS.stack, [{ Ref: 'AWS::StackId' }]),
+      ...grants(
+        OPERATOR_ACTIONS.drop,
+        stack.deployment.routes.map((r) => ({ 'Fn::Join': ['', [bucket, `/${r.filterPrefix}*`]] })),
+      ),
+      ...grants(OPERATOR_ACTIONS.ledger, [table, { 'Fn::Join': ['', [table, '/index/gsi1']] }]),
+      ...grants(
+        OPERATOR_ACTIONS.deadLetterQueues,
+        queues.map((q) => getAtt(id(q.deadLetterQueue))),
+      ),
+      ...grants(
+        OPERATOR_ACTIONS.workQueues,
+        queues.map((q) => getAtt(id(q.queue))),
+      ),
+      ...grants(OPERATOR_ACTIONS.keys, [
+        getAtt(id(stack.dataKey as IConstruct)),
+        getAtt(id(stack.messagingKey)),
+      ]),
+    ];
+
+    const actual = grantsOf(template, 'OperatorsPolicy', 'AWS::IAM::ManagedPolicy');
+
+    expect(actual).toEqual([...new Set(expected)].sort());
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    expect(outputs[StackOutput.OperatorPolicyArn]?.Value).toEqual({ Ref: id(stack.operatorPolicy) });
+  });
+
+  it('passes cdk-nag with these grants', () => {
+    expect(nagFindings(app)).toEqual([]);
+  });
+});
