@@ -63,9 +63,9 @@ describe('access: producers, operators, and an instance of a stage', () => {
     const policies = Object.values(resourcesOfType(template, 'AWS::S3::BucketPolicy')).filter(
       (p) => JSON.stringify(p.Properties?.Bucket) === JSON.stringify({ Ref: id(stack.ingest.bucket) }),
     );
-    const statements = (
-      policies[0]?.Properties?.PolicyDocument as { Statement: Array<Record<string, unknown>> }
-    ).Statement;
+    expect(policies).toHaveLength(1);
+    const document = policies[0]?.Properties?.PolicyDocument as { Statement: Array<Record<string, unknown>> };
+    const statements = document.Statement;
     const producer = (sid: string) => statements.find((s) => s.Sid === sid);
     const objects = (prefix: string) => ({
       'Fn::Join': ['', [getAtt(id(stack.ingest.bucket)), `/${prefix}*`]],
@@ -88,8 +88,8 @@ describe('access: producers, operators, and an instance of a stage', () => {
 
   it('lets producers use the data key for SSE-KMS writes, and nothing more', () => {
     const key = resourcesOfType(template, 'AWS::KMS::Key')[id(stack.dataKey as IConstruct)];
-    const statements = (key?.Properties?.KeyPolicy as { Statement: Array<Record<string, unknown>> })
-      .Statement;
+    const keyPolicy = key?.Properties?.KeyPolicy as { Statement: Array<Record<string, unknown>> };
+    const statements = keyPolicy.Statement;
     const forProducer = statements.filter((s) => JSON.stringify(s.Principal).includes('erp-exporter'));
     expect(forProducer).toHaveLength(1);
     expect(([] as unknown[]).concat(forProducer[0]?.Action).sort()).toEqual([...PRODUCER_KEY_ACTIONS].sort());
