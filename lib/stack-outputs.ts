@@ -24,8 +24,8 @@ export const StackOutput = {
   DashboardName: 'DashboardName',
   DashboardUrl: 'DashboardUrl',
   AlarmTopicArn: 'AlarmTopicArn',
-  /** Managed policy to attach to operators. */
-  OperatorPolicyArn: 'OperatorPolicyArn',
+  /** Managed policies (comma-separated) to attach to operators: one per about fifteen routes. */
+  OperatorPolicyArns: 'OperatorPolicyArns',
   /** Days a terminal ledger entry is kept (the CLI sets it on what it finishes). */
   LedgerRetentionDays: 'LedgerRetentionDays',
 } as const;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CfnOutput, Duration, Stack, type StackProps, Stage, Validations } from 'aws-cdk-lib';
+import { CfnOutput, Duration, Fn, Stack, type StackProps, Stage, Validations } from 'aws-cdk-lib';
 import { type ManagedPolicy, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { EventType } from 'aws-cdk-lib/aws-s3';
@@ -68,8 +68,8 @@ export class VendorIngestStack extends Stack {
   /** Each vendor secret the routes name, by secret id. */
   public readonly secrets: ReadonlyMap<string, ISecret>;
   public readonly monitoring: PipelineMonitoring;
-  /** Attach to the operators' role or group: what the operator CLI and console call. */
-  public readonly operatorPolicy: ManagedPolicy;
+  /** Attach them all to the operators' role or group: what the operator CLI and console call. */
+  public readonly operatorPolicies: readonly ManagedPolicy[];
 
   constructor(scope: Construct, id: string, props: VendorIngestStackProps) {
     super(scope, id, props);
@@ -268,22 +268,26 @@ export class VendorIngestStack extends Stack {
         return principals ? [{ routeId: route.id, prefix: route.filterPrefix, principals }] : [];
       }),
     );
-    this.operatorPolicy = new OperatorPolicy(this, 'Operators', {
+    this.operatorPolicies = new OperatorPolicy(this, 'Operators', {
       bucket: this.ingest.bucket,
-      prefixes: routes.map((r) => r.filterPrefix),
       table: this.state.table,
       indexName: StateTable.GSI1,
-      deadLetterQueues: [...intake.values(), this.completionQueues].map((q) => q.deadLetterQueue),
-      workQueues: [...intake.values(), this.completionQueues].map((q) => q.queue),
+      completion: this.completionQueues,
+      routes: routes.map((route) => {
+        const queues = intake.get(route.id) as QueueWithDlq;
+        return { prefix: route.filterPrefix, queue: queues.queue, deadLetterQueue: queues.deadLetterQueue };
+      }),
       keys: [this.dataKey, queueKey].filter((k): k is Key => k !== undefined),
-    }).policy;
-    acknowledgeObjectPrefixReads(
-      this.operatorPolicy,
-      this.ingest,
-      routes.map((r) => r.filterPrefix),
-      (prefix) =>
-        `Operators drop files (PutObject, AbortMultipartUpload) under route prefix "${prefix}"; object keys are only known when files arrive.`,
-    );
+    }).policies;
+    for (const policy of this.operatorPolicies) {
+      acknowledgeObjectPrefixReads(
+        policy,
+        this.ingest,
+        routes.map((r) => r.filterPrefix),
+        (prefix) =>
+          `Operators drop files (PutObject, AbortMultipartUpload) under route prefix "${prefix}"; object keys are only known when files arrive.`,
+      );
+    }
     acknowledgeBucketNotificationsHandler(this);
     if (config.kms) for (const fn of [this.dispatch, this.completion]) acknowledgeKmsGrants(fn);
 
@@ -360,9 +364,12 @@ export class VendorIngestStack extends Stack {
     );
     output(StackOutput.AlarmTopicArn, this.monitoring.alarmTopic.topicArn, 'SNS topic every alarm notifies');
     output(
-      StackOutput.OperatorPolicyArn,
-      this.operatorPolicy.managedPolicyArn,
-      'Managed policy with what the operator CLI and console call',
+      StackOutput.OperatorPolicyArns,
+      Fn.join(
+        ',',
+        this.operatorPolicies.map((p) => p.managedPolicyArn),
+      ),
+      'Managed policies (comma-separated) with what the operator CLI and console call: attach them all',
     );
     output(
       StackOutput.LedgerRetentionDays,

@@ -6,6 +6,7 @@ import {
   Effect,
   type IPrincipal,
   ManagedPolicy,
+  PolicyDocument,
   PolicyStatement,
 } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
@@ -69,60 +70,116 @@ export function grantProducers(
   }
 }
 
+/** IAM's limit on a managed policy document (whitespace excluded). */
+export const MANAGED_POLICY_MAX_CHARS = 6_144;
+
+/** What one operator policy covers for one route: its drop prefix, its intake queue and that DLQ. */
+export interface OperatorRouteScope {
+  /** Literal route prefix (before any `{segment}`). */
+  readonly prefix: string;
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+}
+
 export interface OperatorPolicyProps {
   readonly bucket: IBucket;
-  /** Literal route prefixes operators may drop files under. */
-  readonly prefixes: readonly string[];
   readonly table: ITable;
   readonly indexName: string;
-  readonly deadLetterQueues: readonly IQueue[];
-  readonly workQueues: readonly IQueue[];
+  /** The completion queue and its DLQ (in the first policy). */
+  readonly completion: { readonly queue: IQueue; readonly deadLetterQueue: IQueue };
+  readonly routes: readonly OperatorRouteScope[];
   /** Customer-managed keys of the bucket, table and queues, when KMS is on. */
   readonly keys: readonly IKey[];
 }
 
+/** Longer than any ARN a `Ref` or `Fn::GetAtt` here resolves to (partition, region, account, 80-char name). */
+const WORST_CASE_TOKEN = `arn:aws-us-gov:sqs:ap-southeast-5:000000000000:${'q'.repeat(80)}`;
+
 /**
- * A managed policy with exactly what `vendor-ingest --stack` and the console call: read the stack's
+ * A policy document's size as IAM measures it (JSON without whitespace), with every deploy-time
+ * value at its longest: each `Ref`/`Fn::GetAtt` counts as {@link WORST_CASE_TOKEN}, and the
+ * `Fn::Join` around it is counted too, so the figure only ever overestimates.
+ */
+export function worstCasePolicyChars(stack: Stack, statements: readonly PolicyStatement[]): number {
+  const document = stack.resolve(new PolicyDocument({ statements: [...statements] }).toJSON());
+  return JSON.stringify(document, (_key, value: unknown) =>
+    value && typeof value === 'object' && ('Fn::GetAtt' in value || 'Ref' in value)
+      ? WORST_CASE_TOKEN
+      : value,
+  ).length;
+}
+
+/**
+ * Managed policies with exactly what `vendor-ingest --stack` and the console call: read the stack's
  * outputs, drop files under route prefixes, read and update the ledger, list, move and delete DLQ
  * messages (StartMessageMoveTask on AWS), and send to the work queues (replay, resolve, redrive).
- * Attach it to the operators' role or group.
+ * IAM caps a managed policy at 6,144 characters, which about fifteen routes' ARNs fill, so the routes
+ * are packed into as many policies as they need, each measured at its worst case; attach them all
+ * (the `OperatorPolicyArns` output).
  */
 export class OperatorPolicy extends Construct {
-  public readonly policy: ManagedPolicy;
+  public readonly policies: ManagedPolicy[] = [];
 
   constructor(scope: Construct, id: string, props: OperatorPolicyProps) {
     super(scope, id);
     const stack = Stack.of(this);
-    const statements = [
+    const common = [
       new PolicyStatement({ actions: [...OPERATOR_ACTIONS.stack], resources: [stack.stackId] }),
-      new PolicyStatement({
-        actions: [...OPERATOR_ACTIONS.drop],
-        resources: props.prefixes.map((p) => props.bucket.arnForObjects(`${p}*`)),
-      }),
       new PolicyStatement({
         actions: [...OPERATOR_ACTIONS.ledger],
         resources: [props.table.tableArn, `${props.table.tableArn}/index/${props.indexName}`],
       }),
       new PolicyStatement({
         actions: [...OPERATOR_ACTIONS.deadLetterQueues],
-        resources: props.deadLetterQueues.map((q) => q.queueArn),
+        resources: [props.completion.deadLetterQueue.queueArn],
       }),
       new PolicyStatement({
         actions: [...OPERATOR_ACTIONS.workQueues],
-        resources: props.workQueues.map((q) => q.queueArn),
+        resources: [props.completion.queue.queueArn],
       }),
+      ...(props.keys.length > 0
+        ? [
+            new PolicyStatement({
+              actions: [...OPERATOR_ACTIONS.keys],
+              resources: props.keys.map((k) => k.keyArn),
+            }),
+          ]
+        : []),
     ];
-    if (props.keys.length > 0) {
-      statements.push(
-        new PolicyStatement({
-          actions: [...OPERATOR_ACTIONS.keys],
-          resources: props.keys.map((k) => k.keyArn),
+    const routeStatements = (routes: readonly OperatorRouteScope[]) =>
+      routes.length === 0
+        ? []
+        : [
+            new PolicyStatement({
+              actions: [...OPERATOR_ACTIONS.drop],
+              resources: routes.map((r) => props.bucket.arnForObjects(`${r.prefix}*`)),
+            }),
+            new PolicyStatement({
+              actions: [...OPERATOR_ACTIONS.deadLetterQueues],
+              resources: routes.map((r) => r.deadLetterQueue.queueArn),
+            }),
+            new PolicyStatement({
+              actions: [...OPERATOR_ACTIONS.workQueues],
+              resources: routes.map((r) => r.queue.queueArn),
+            }),
+          ];
+    const chunks: OperatorRouteScope[][] = [[]];
+    for (const route of props.routes) {
+      const current = chunks.at(-1) as OperatorRouteScope[];
+      const candidate = [...current, route];
+      const statements = [...(chunks.length === 1 ? common : []), ...routeStatements(candidate)];
+      if (current.length > 0 && worstCasePolicyChars(stack, statements) > MANAGED_POLICY_MAX_CHARS)
+        chunks.push([route]);
+      else current.push(route);
+    }
+    chunks.forEach((routes, i) => {
+      const statements = [...(i === 0 ? common : []), ...routeStatements(routes)];
+      this.policies.push(
+        new ManagedPolicy(this, i === 0 ? 'Policy' : `Policy${i + 1}`, {
+          description: `${stack.stackName}: what the vendor-ingest operator CLI and console call (${i + 1} of ${chunks.length})`,
+          statements,
         }),
       );
-    }
-    this.policy = new ManagedPolicy(this, 'Policy', {
-      description: `${stack.stackName}: what the vendor-ingest operator CLI and console call`,
-      statements,
     });
   }
 }

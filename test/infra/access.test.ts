@@ -1,9 +1,18 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ContextKey, createApp } from '../../lib/app';
-import { OPERATOR_ACTIONS, PRODUCER_KEY_ACTIONS, PRODUCER_OBJECT_ACTIONS } from '../../lib/constructs/access';
+import { PROJECT_ROOT } from '../../lib/config/stage-config';
+import {
+  MANAGED_POLICY_MAX_CHARS,
+  OPERATOR_ACTIONS,
+  PRODUCER_KEY_ACTIONS,
+  PRODUCER_OBJECT_ACTIONS,
+} from '../../lib/constructs/access';
 import { StackOutput } from '../../lib/stack-outputs';
 import type { VendorIngestStack } from '../../lib/vendor-ingest-stack';
 import { cdkJsonContext, getAtt, grants, grantsOf, nagFindings, resourcesOfType } from './support';
@@ -123,11 +132,73 @@ describe('access: producers, operators, and an instance of a stage', () => {
     const actual = grantsOf(template, 'OperatorsPolicy', 'AWS::IAM::ManagedPolicy');
 
     expect(actual).toEqual([...new Set(expected)].sort());
+    expect(stack.operatorPolicies).toHaveLength(1);
     const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
-    expect(outputs[StackOutput.OperatorPolicyArn]?.Value).toEqual({ Ref: id(stack.operatorPolicy) });
+    // One policy: CloudFormation's join of a single ARN is that ARN.
+    expect(outputs[StackOutput.OperatorPolicyArns]?.Value).toEqual({
+      Ref: id(stack.operatorPolicies[0] as IConstruct),
+    });
   });
 
   it('passes cdk-nag with these grants', () => {
+    expect(nagFindings(app)).toEqual([]);
+  });
+});
+
+describe('access with 50 routes', () => {
+  it('spreads the operator grants over managed policies that each fit the IAM limit, covering every route', () => {
+    const base = JSON.parse(readFileSync(join(PROJECT_ROOT, 'config/routes.json'), 'utf8')) as {
+      routes: unknown[];
+    };
+    const extra = Array.from({ length: 45 }, (_, i) => ({
+      id: `photos-${i + 6}`,
+      prefix: `sites/site-${i + 6}/{assetId}/`,
+      vendor: 'inspect',
+      secretId: 'vendor-ingest/inspect',
+      baseUrl: 'https://api.eu.screeningeagle.com',
+      uploadHostAllowList: ['*.s3.amazonaws.com'],
+    }));
+    const routesFile = join(mkdtempSync(join(tmpdir(), 'vendor-ingest-50-')), 'routes.json');
+    writeFileSync(routesFile, JSON.stringify({ routes: [...base.routes, ...extra] }));
+    const { app, stack } = createApp({
+      context: {
+        ...cdkJsonContext(),
+        [ContextKey.stage]: 'dev',
+        [ContextKey.stageOverrides]: { routesFile },
+      },
+    });
+    const template = Template.fromStack(stack);
+    const policies = resourcesOfType(template, 'AWS::IAM::ManagedPolicy');
+    const operator = Object.entries(policies).filter(([logicalId]) =>
+      logicalId.startsWith('OperatorsPolicy'),
+    );
+
+    expect(operator.length).toBeGreaterThan(1);
+    const worstCaseChars = (document: unknown) =>
+      JSON.stringify(document, (_key, value: unknown) =>
+        value && typeof value === 'object' && ('Fn::GetAtt' in value || 'Ref' in value)
+          ? `arn:aws-us-gov:sqs:ap-southeast-5:000000000000:${'q'.repeat(80)}`
+          : value,
+      ).length;
+    for (const [logicalId, policy] of operator) {
+      expect(worstCaseChars(policy.Properties?.PolicyDocument), logicalId).toBeLessThanOrEqual(
+        MANAGED_POLICY_MAX_CHARS,
+      );
+    }
+    // Lambda roles: CDK moves what an inline policy cannot hold into overflow managed policies.
+    for (const [logicalId, policy] of Object.entries(policies)) {
+      expect(worstCaseChars(policy.Properties?.PolicyDocument), logicalId).toBeLessThanOrEqual(
+        MANAGED_POLICY_MAX_CHARS,
+      );
+    }
+    const granted = grantsOf(template, 'OperatorsPolicy', 'AWS::IAM::ManagedPolicy', { many: true });
+    for (const queues of stack.intakeQueues.values()) {
+      const dlq = JSON.stringify(
+        getAtt(stack.getLogicalId(queues.deadLetterQueue.node.defaultChild as CfnElement)),
+      );
+      expect(granted).toContain(`sqs:StartMessageMoveTask → ${dlq}`);
+    }
+    expect(Object.keys(template.toJSON().Resources).length).toBeLessThanOrEqual(500);
     expect(nagFindings(app)).toEqual([]);
   });
 });

@@ -87,16 +87,18 @@ export function grantsOf(
   template: Template,
   policyLogicalIdPrefix: string,
   type: 'AWS::IAM::Policy' | 'AWS::IAM::ManagedPolicy' = 'AWS::IAM::Policy',
+  options: { readonly many?: boolean } = {},
 ): string[] {
   const policies = Object.entries(resourcesOfType(template, type)).filter(([id]) =>
     id.startsWith(policyLogicalIdPrefix),
   );
-  if (policies.length !== 1)
+  if (policies.length === 0 || (policies.length !== 1 && !options.many))
     throw new Error(`expected one policy ${policyLogicalIdPrefix}*, found ${policies.length}`);
-  const [, policy] = policies[0] as [string, Resource];
-  const doc = policy.Properties?.PolicyDocument as { Statement: Array<Record<string, Json>> };
   const grants = new Set<string>();
-  for (const statement of doc.Statement) {
+  for (const statement of policies.flatMap(
+    ([, policy]) =>
+      (policy.Properties?.PolicyDocument as { Statement: Array<Record<string, Json>> }).Statement,
+  )) {
     if (statement.Effect !== 'Allow') throw new Error(`unexpected ${String(statement.Effect)} statement`);
     if (statement.Condition) throw new Error(`unexpected condition ${JSON.stringify(statement.Condition)}`);
     const actions = ([] as Json[]).concat(statement.Action as Json);
