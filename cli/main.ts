@@ -68,6 +68,15 @@ function banner(p: LocalPipeline): string {
   return [
     bold('vendor-ingest is running locally'),
     `  stack                 ${p.stack.stackName}: ${p.stack.resourceCount} resources deployed from the synthesized template in ${p.stack.deploySeconds.toFixed(1)} s`,
+    ...(Object.keys(p.stack.notEmulated).length > 0
+      ? [
+          dim(
+            `                        not emulated by the embedded AWS: ${Object.entries(p.stack.notEmulated)
+              .map(([type, n]) => `${type} ×${n}`)
+              .join(', ')}`,
+          ),
+        ]
+      : []),
     `  embedded AWS (moto)   ${p.endpoint}   region ${p.clients.region}`,
     `  ingest bucket         s3://${p.resources.bucket}`,
     `  vendor sandbox        ${p.sandbox.url}   (calls: ${p.sandbox.url}/_sandbox/calls)`,

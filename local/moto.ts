@@ -6,9 +6,17 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
-/** Shown when no moto server can be found. */
-export const MOTO_HINT =
-  'moto_server not found: install it with `pip install "moto[server]"` (or set MOTO_SERVER to its path)';
+/** Shown when no Python with moto can be found. */
+export const MOTO_HINT = [
+  'no Python with moto found: the embedded AWS is moto 5.2.1, run through local/moto_server.py.',
+  'Install it with `pip install "moto[server]==5.2.1"`; where pip refuses (an externally managed',
+  'Python), use a virtual environment and point MOTO_PYTHON at it:',
+  '  python3 -m venv ~/.venvs/moto && ~/.venvs/moto/bin/pip install "moto[server]==5.2.1"',
+  '  export MOTO_PYTHON=~/.venvs/moto/bin/python3',
+  '(pipx installs moto as an application; its own Python works too: MOTO_PYTHON=$(pipx environment',
+  '--value PIPX_LOCAL_VENVS)/moto/bin/python3.) A bare moto_server binary is not enough: the wrapper',
+  'makes DynamoDB conditional writes atomic and lets moto deploy the stack.',
+].join('\n');
 
 export interface MotoServer {
   readonly endpoint: string;
@@ -38,12 +46,10 @@ function onPath(name: string): string | undefined {
   return undefined;
 }
 
-/** A command that runs a Python interpreter able to import moto's server. */
+/** A command that runs a Python interpreter able to import moto's server, with our wrapper. */
 export interface MotoCommand {
   readonly command: string;
   readonly args: readonly string[];
-  /** False when only a plain moto_server binary was found (DynamoDB writes not serialised). */
-  readonly atomicDynamo: boolean;
 }
 
 const WRAPPER = fileURLToPath(new URL('./moto_server.py', import.meta.url));
@@ -63,9 +69,9 @@ function canImportMoto(python: string): boolean {
 let cached: MotoCommand | undefined;
 
 /**
- * Finds moto: a Python with moto installed runs our wrapper (moto_server.py, atomic DynamoDB writes);
- * failing that, a plain moto_server binary. Looks at $MOTO_PYTHON / $MOTO_SERVER, then PATH, then
- * pyenv's shims (pyenv puts them only on a login shell's PATH), then a login shell's own lookup.
+ * Finds a Python with moto installed, to run our wrapper (moto_server.py). Looks at $MOTO_PYTHON,
+ * then PATH, then pyenv's shims (pyenv puts them only on a login shell's PATH), then a login shell's
+ * own lookup.
  */
 export function findMoto(): MotoCommand | undefined {
   if (cached) return cached;
@@ -78,19 +84,7 @@ export function findMoto(): MotoCommand | undefined {
   ];
   for (const python of pythons) {
     if (python && existsSync(python) && canImportMoto(python)) {
-      cached = { command: python, args: [WRAPPER], atomicDynamo: true };
-      return cached;
-    }
-  }
-  const servers = [
-    process.env.MOTO_SERVER,
-    onPath('moto_server'),
-    path.join(pyenvShims, 'moto_server'),
-    loginShellLookup('moto_server'),
-  ];
-  for (const server of servers) {
-    if (server && existsSync(server)) {
-      cached = { command: server, args: [], atomicDynamo: false };
+      cached = { command: python, args: [WRAPPER] };
       return cached;
     }
   }
@@ -129,11 +123,6 @@ export async function startMoto(
 ): Promise<MotoServer> {
   const moto = findMoto();
   if (!moto) throw new Error(MOTO_HINT);
-  if (!moto.atomicDynamo) {
-    options.log?.(
-      'warning: running plain moto_server; concurrent DynamoDB conditional writes are not atomic in it\n',
-    );
-  }
   const port = options.port ?? (await freePort());
   const child = spawn(moto.command, [...moto.args, '-H', '127.0.0.1', '-p', String(port)], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -95,10 +95,11 @@ export function grantsOf(
   if (policies.length === 0 || (policies.length !== 1 && !options.many))
     throw new Error(`expected one policy ${policyLogicalIdPrefix}*, found ${policies.length}`);
   const grants = new Set<string>();
-  for (const statement of policies.flatMap(
-    ([, policy]) =>
-      (policy.Properties?.PolicyDocument as { Statement: Array<Record<string, Json>> }).Statement,
-  )) {
+  const statements = policies.flatMap(([, policy]) => {
+    const document = policy.Properties?.PolicyDocument as { Statement: Array<Record<string, Json>> };
+    return document.Statement;
+  });
+  for (const statement of statements) {
     if (statement.Effect !== 'Allow') throw new Error(`unexpected ${String(statement.Effect)} statement`);
     if (statement.Condition) throw new Error(`unexpected condition ${JSON.stringify(statement.Condition)}`);
     const actions = ([] as Json[]).concat(statement.Action as Json);
