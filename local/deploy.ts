@@ -8,16 +8,16 @@ import {
   paginateListStackResources,
   type StackResourceSummary,
 } from '@aws-sdk/client-cloudformation';
-import { type BucketLocationConstraint, CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { GetParameterCommand, PutParameterCommand } from '@aws-sdk/client-ssm';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { zipSync } from 'fflate';
 import { PROJECT_ROOT } from '../lib/config/stage-config';
 import type { AwsClients } from './aws';
 import type { SynthesizedStack } from './synth';
 
 /**
- * Deploys a synthesized stack onto an AWS endpoint (the embedded moto) the way `cdk deploy` does:
- * publish the file assets to the bootstrap bucket, then create the stack from the template in S3.
+ * Deploys a synthesized stack onto an AWS endpoint (the embedded moto) the way `cdk bootstrap` and
+ * `cdk deploy` do: bootstrap once, publish the file assets to the bootstrap bucket, then create the
+ * stack from the template in S3.
  * (The pinned CLI itself, `cdk bootstrap` + `cdk deploy`, does the same; a test runs it. This path
  * skips the CLI's start-up and change-set polling, which cost a local run seconds.)
  */
@@ -45,16 +45,13 @@ interface AssetManifest {
   >;
 }
 
-/** The bootstrap template version the pinned CLI's `cdk bootstrap` writes to SSM. */
-function bootstrapVersion(): string {
-  const template = readFileSync(
-    path.join(PROJECT_ROOT, 'node_modules/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml'),
-    'utf8',
-  );
-  const version = /CdkBootstrapVersion:[\s\S]*?Value: '(\d+)'/.exec(template)?.[1];
-  if (!version) throw new Error('cannot read the bootstrap version from the aws-cdk package');
-  return version;
-}
+/** The bootstrap template of the pinned CDK CLI: what `cdk bootstrap` deploys. */
+const BOOTSTRAP_TEMPLATE = path.join(
+  PROJECT_ROOT,
+  'node_modules/aws-cdk/lib/api/bootstrap/bootstrap-template.yaml',
+);
+/** The stack name `cdk bootstrap` uses. */
+export const BOOTSTRAP_STACK = 'CDKToolkit';
 
 /** A directory as a zip, entries in sorted order with a fixed date (same bytes for the same files). */
 function zipDirectory(dir: string): Uint8Array {
@@ -77,36 +74,29 @@ function substitute(text: string, account: string, region: string): string {
   return text.replace(/\$\{AWS::(AccountId|Region|Partition)\}/g, (_, name: string) => values[name] ?? '');
 }
 
-async function ensureBucket(clients: AwsClients, bucket: string): Promise<void> {
-  try {
-    await clients.s3.send(
-      new CreateBucketCommand({
-        Bucket: bucket,
-        ...(clients.region === 'us-east-1'
-          ? {}
-          : {
-              CreateBucketConfiguration: { LocationConstraint: clients.region as BucketLocationConstraint },
-            }),
-      }),
-    );
-  } catch (error) {
-    const name = (error as { name?: string }).name;
-    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw error;
-  }
-}
-
 /**
- * What `cdk bootstrap` leaves that a deploy needs: the asset bucket and the version parameter the
- * template's bootstrap rule checks. (The bootstrap roles are not needed: nothing assumes them here.)
+ * Bootstraps the environment as `cdk bootstrap` does, once: deploys the pinned CLI's own bootstrap
+ * template (asset bucket, publishing and deploy roles, the version parameter the stack's bootstrap
+ * rule checks). Nothing here creates a bucket or parameter by hand.
  */
-async function ensureBootstrapped(clients: AwsClients, parameterName: string, buckets: Set<string>) {
-  for (const bucket of buckets) await ensureBucket(clients, bucket);
+async function ensureBootstrapped(clients: AwsClients): Promise<void> {
   try {
-    await clients.ssm.send(new GetParameterCommand({ Name: parameterName }));
+    const out = await clients.cloudformation.send(new DescribeStacksCommand({ StackName: BOOTSTRAP_STACK }));
+    if (out.Stacks?.[0]?.StackStatus?.endsWith('_COMPLETE')) return;
   } catch (error) {
-    if ((error as { name?: string }).name !== 'ParameterNotFound') throw error;
-    await clients.ssm.send(
-      new PutParameterCommand({ Name: parameterName, Value: bootstrapVersion(), Type: 'String' }),
+    if (!/does not exist/.test((error as Error).message)) throw error;
+  }
+  const created = await clients.cloudformation.send(
+    new CreateStackCommand({
+      StackName: BOOTSTRAP_STACK,
+      TemplateBody: readFileSync(BOOTSTRAP_TEMPLATE, 'utf8'),
+      Capabilities: ['CAPABILITY_IAM', 'CAPABILITY_NAMED_IAM'],
+    }),
+  );
+  const stack = await waitForStack(clients, created.StackId ?? BOOTSTRAP_STACK);
+  if (stack.StackStatus !== 'CREATE_COMPLETE') {
+    throw new Error(
+      `the bootstrap stack ended ${stack.StackStatus}${await failureReasons(clients, created.StackId ?? BOOTSTRAP_STACK)}`,
     );
   }
 }
@@ -117,10 +107,7 @@ export async function deployStack(clients: AwsClients, synth: SynthesizedStack):
   const { account, region } = synth;
   const manifest = JSON.parse(readFileSync(synth.assetsFile, 'utf8')) as AssetManifest;
   const templateText = readFileSync(synth.templateFile, 'utf8');
-  const template = JSON.parse(templateText) as {
-    Resources: Record<string, { Type: string }>;
-    Parameters?: Record<string, { Type: string; Default?: string }>;
-  };
+  const template = JSON.parse(templateText) as { Resources: Record<string, { Type: string }> };
 
   const uploads: Array<{ bucket: string; key: string; body: Uint8Array }> = [];
   let templateUrl: string | undefined;
@@ -135,9 +122,7 @@ export async function deployStack(clients: AwsClients, synth: SynthesizedStack):
     }
   }
   if (!templateUrl) throw new Error(`the assets of ${synth.stackName} do not include its template`);
-  const bootstrapParameter =
-    template.Parameters?.BootstrapVersion?.Default ?? '/cdk-bootstrap/hnb659fds/version';
-  await ensureBootstrapped(clients, bootstrapParameter, new Set(uploads.map((u) => u.bucket)));
+  await ensureBootstrapped(clients);
   await Promise.all(
     uploads.map((u) => clients.s3.send(new PutObjectCommand({ Bucket: u.bucket, Key: u.key, Body: u.body }))),
   );
