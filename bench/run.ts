@@ -111,12 +111,14 @@ async function main(): Promise<void> {
     mkdirSync(RESULTS_DIR, { recursive: true });
     const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
     const json = `${JSON.stringify(results, null, 2)}\n`;
-    writeFileSync(path.join(RESULTS_DIR, `${stamp}.json`), json);
+    // Only `latest` is committed; earlier runs stay on this machine (bench/results/history/, ignored).
+    mkdirSync(path.join(RESULTS_DIR, 'history'), { recursive: true });
+    writeFileSync(path.join(RESULTS_DIR, 'history', `${stamp}.json`), json);
     writeFileSync(path.join(RESULTS_DIR, 'latest.json'), json);
     const markdown = renderMarkdown(results);
     writeFileSync(path.join(RESULTS_DIR, 'latest.md'), markdown);
     process.stdout.write(markdown);
-    progress(`results: bench/results/${stamp}.json, bench/results/latest.json, bench/results/latest.md`);
+    progress(`results: bench/results/latest.json, bench/results/latest.md (and history/${stamp}.json)`);
   } finally {
     await stopFixture();
     rmSync(tmpDir, { recursive: true, force: true });

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 /** Which original source produced a position of a bundle: enough to attribute profile samples. */
 export interface SourceLookup {
@@ -76,10 +77,20 @@ export function loadSourceMap(file: string): SourceLookup {
   };
 }
 
-/** `@aws-sdk/client-s3`, `zod`, or `project:functions/shared/env.ts` for a source map path. */
+/** The repository root as a source map path leaves it once its leading `../` are gone. */
+const ROOT_TAIL = fileURLToPath(new URL('../../', import.meta.url)).replace(/^\/+/, '');
+
+/**
+ * `@aws-sdk/client-s3`, `zod`, or `project:functions/shared/env.ts` for a source map path. Paths are
+ * relative to the bundle, which may sit outside the repository (`../../../<root>/functions/…`): the
+ * repository's own location never reaches a result.
+ */
 export function packageOf(source: string): string {
   const at = source.lastIndexOf('node_modules/');
-  if (at === -1) return `project:${source.replace(/^(\.\.\/)+/, '')}`;
+  if (at === -1) {
+    const relative = source.replace(/^(\.\.\/)+/, '');
+    return `project:${relative.startsWith(ROOT_TAIL) ? relative.slice(ROOT_TAIL.length) : relative}`;
+  }
   const parts = source.slice(at + 'node_modules/'.length).split('/');
   const [first = '', second = ''] = parts;
   return first.startsWith('@') ? `${first}/${second}` : first;
