@@ -28,7 +28,7 @@ export function acknowledgeObjectPrefixReads(
   ingest: IngestBucket,
   prefixes: readonly string[],
   reason: (prefix: string) => string = (prefix) =>
-    `Read-only object access (GetObject*/attributes) limited to route prefix "${prefix}"; object keys are only known when files arrive.`,
+    `Read-only object access (GetObject, GetObjectVersion) limited to route prefix "${prefix}"; object keys are only known when files arrive.`,
 ): void {
   const bucketArn = getAttRef(ingest.bucket, 'Arn');
   for (const prefix of new Set(prefixes)) {

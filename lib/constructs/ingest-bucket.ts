@@ -23,13 +23,11 @@ export interface IngestBucketProps {
  * is the delivery identity), with server access logs in a separate bucket.
  */
 export class IngestBucket extends Construct {
-  /** Actions that read one object version and its metadata: GetObject, HeadObject, GetObjectAttributes (checksums included). */
-  public static readonly OBJECT_READ_ACTIONS: readonly string[] = [
-    's3:GetObject',
-    's3:GetObjectVersion',
-    's3:GetObjectAttributes',
-    's3:GetObjectVersionAttributes',
-  ];
+  /**
+   * What dispatch calls to read one object version: HeadObject (checksums included) and GetObject,
+   * which S3 authorizes as GetObject, or GetObjectVersion when a version id is given.
+   */
+  public static readonly OBJECT_READ_ACTIONS: readonly string[] = ['s3:GetObject', 's3:GetObjectVersion'];
 
   public readonly bucket: Bucket;
   public readonly accessLogBucket: Bucket;

@@ -18,12 +18,13 @@ export interface StateTableProps {
  * (`pk`/`sk`), with `gsi1` listing deliveries by state and `expiresAt` as the TTL attribute.
  */
 export class StateTable extends Construct {
-  /** Everything the functions do with the table: item reads and writes and queries. No scans, no admin. */
+  /**
+   * What the functions call on the table: every write is a conditional UpdateItem (ledger, token
+   * cache, call slots), reads are GetItem and Query. No puts, deletes, scans or admin.
+   */
   public static readonly ACTIONS: readonly string[] = [
     'dynamodb:GetItem',
-    'dynamodb:PutItem',
     'dynamodb:UpdateItem',
-    'dynamodb:DeleteItem',
     'dynamodb:Query',
   ];
   public static readonly GSI1 = 'gsi1';

@@ -472,13 +472,8 @@ describe('VendorIngestStack (dev stage)', () => {
       'sqs:GetQueueAttributes',
       'sqs:GetQueueUrl',
     ];
-    const TABLE = [
-      'dynamodb:GetItem',
-      'dynamodb:PutItem',
-      'dynamodb:UpdateItem',
-      'dynamodb:DeleteItem',
-      'dynamodb:Query',
-    ];
+    // Exactly the calls the code makes (functions/shared/state/*): conditional UpdateItem, GetItem, Query.
+    const TABLE = ['dynamodb:GetItem', 'dynamodb:UpdateItem', 'dynamodb:Query'];
     const tableResources = () => {
       const table = id(stack.state.table);
       return [getAtt(table), { 'Fn::Join': ['', [getAtt(table), '/index/gsi1']] }];
@@ -494,7 +489,8 @@ describe('VendorIngestStack (dev stage)', () => {
       const expected = [
         ...grants(['logs:CreateLogStream', 'logs:PutLogEvents'], [getAtt(id(stack.dispatch.logGroup))]),
         ...grants(
-          ['s3:GetObject', 's3:GetObjectVersion', 's3:GetObjectAttributes', 's3:GetObjectVersionAttributes'],
+          // HeadObject and GetObject of a version (functions/shared/upload/s3-source.ts).
+          ['s3:GetObject', 's3:GetObjectVersion'],
           deployment.routes.map((r) => ({ 'Fn::Join': ['', [getAtt(bucket), `/${r.filterPrefix}*`]] })),
         ),
         ...grants(['s3:ListBucket'], [getAtt(bucket)]),
