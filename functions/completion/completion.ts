@@ -133,7 +133,7 @@ async function complete(
   });
   switch (begin.outcome) {
     case 'missing':
-      throw new PermanentError(ErrorCode.INTERNAL, `no ledger entry for ${message.deliveryId}`);
+      throw new PermanentError(ErrorCode.STATE_INCONSISTENT, `no ledger entry for ${message.deliveryId}`);
     case 'done':
       deps.metrics.count(MetricName.DuplicateNotifications, route.vendor);
       log.info('completion already handled for this version', { state: begin.record.state });
@@ -199,14 +199,14 @@ async function complete(
     const final = !isRetryable(error) || ctx.lastAttempt;
     await deps.ledger.recordCompletionFailure(key, owner, {
       code: errorCodeOf(error),
-      message: redactor.text(errorMessageOf(error)),
+      message: errorMessageOf(error),
       final,
     });
     if (final) deps.metrics.count(MetricName.FilesFailed, route.vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, route.vendor);
     log.warn(final ? 'completion failed' : 'completion attempt failed; will retry', {
       errorCode: errorCodeOf(error),
-      error: redactor.text(errorMessageOf(error)),
+      error: errorMessageOf(error),
     });
     throw error;
   }

@@ -16,7 +16,6 @@ import type { FailpointHook } from '../shared/failpoints';
 import { type CompletionMessageV1, CompletionMessageV1Schema, type ObjectRef } from '../shared/messages';
 import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
 import type { RecordContext } from '../shared/queue/sqs-batch';
-import { redactor } from '../shared/redact';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
 import { type DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
@@ -135,7 +134,7 @@ export async function deliverObject(
       const match = deps.routes.match(event.key);
       await deps.ledger.recordDispatchFailure(object, {
         code: errorCodeOf(error),
-        message: redactor.text(errorMessageOf(error)),
+        message: errorMessageOf(error),
         final: !isRetryable(error) || ctx.lastAttempt,
         routeId: match?.route.id,
         vendor: match?.route.vendor,
@@ -196,7 +195,7 @@ export async function deliverObject(
       });
     case 'resend-completion': {
       if (!begin.record.completionMessage)
-        throw new PermanentError(ErrorCode.INTERNAL, 'uploaded delivery has no completion message');
+        throw new PermanentError(ErrorCode.STATE_INCONSISTENT, 'uploaded delivery has no completion message');
       log.warn('recovering a delivery whose completion message may not have been sent');
       await deps.sqs.send(
         new SendMessageCommand({
@@ -235,7 +234,7 @@ export async function deliverObject(
       .recordDispatchFailure(object, {
         owner,
         code: errorCodeOf(error),
-        message: redactor.text(errorMessageOf(error)),
+        message: errorMessageOf(error),
         final,
         routeId: route.id,
         vendor: route.vendor,
@@ -254,7 +253,7 @@ export async function deliverObject(
     else deps.metrics.count(MetricName.Retries, vendor);
     log.warn(final ? 'delivery failed' : 'delivery attempt failed; will retry', {
       errorCode: errorCodeOf(error),
-      error: redactor.text(errorMessageOf(error)),
+      error: errorMessageOf(error),
     });
     throw error;
   }

@@ -7,6 +7,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Context } from 'aws-lambda';
 import { adapterFor } from '../vendors/registry';
+import { SecretNotFoundError } from './errors';
 import type { CallLimiter } from './http/vendor-http';
 import type { CoreLogger } from './observability';
 import { type BatchOptions, queueUrlFromArn } from './queue/sqs-batch';
@@ -15,7 +16,7 @@ import { RouteMatcher } from './routes/match';
 import { DynamoTokenCache } from './state/dynamo-token-cache';
 import { DeliveryLedger } from './state/ledger';
 import { DynamoSemaphore } from './state/semaphore';
-import { SecretNotFoundError, type SecretSource, type VendorRuntime } from './vendor-context';
+import type { SecretSource, VendorRuntime } from './vendor-context';
 
 /**
  * Cold-start wiring shared by both handlers: SDK clients (created once per sandbox and reused by

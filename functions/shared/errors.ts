@@ -1,42 +1,201 @@
+import { redactor } from './redact';
+
 /**
- * The error taxonomy. Every failure the pipeline meets is either retryable (the message comes back
- * later with backoff) or permanent (straight to the dead-letter queue with its reason). Anything
- * unknown is treated as retryable: the bounded retries and the DLQ catch it.
+ * The error taxonomy, as one table: each reason code decides whether the failure is retryable (the
+ * message comes back later with backoff) or permanent (straight to the dead-letter queue with its
+ * reason), and says what it means and what an operator does about it. The README's DLQ runbook is
+ * generated from this table (`npm run docs:runbook`) and a test keeps the two equal. Anything unknown
+ * is `INTERNAL`, which is retryable: the bounded retries and the DLQ catch it.
  */
 
-/** Machine-readable reasons. They appear in DLQ message attributes, the ledger and metrics. */
-export const ErrorCode = {
+export interface ErrorSpec {
+  readonly retryable: boolean;
+  /** What happened, for the runbook. */
+  readonly meaning: string;
+  /** What an operator does about a parked message with this code. */
+  readonly action: string;
+}
+
+export const ERROR_TABLE = {
   // input and routing
-  MALFORMED_MESSAGE: 'MALFORMED_MESSAGE',
-  NO_ROUTE: 'NO_ROUTE',
-  ROUTE_CONFIG_INVALID: 'ROUTE_CONFIG_INVALID',
-  OBJECT_NOT_FOUND: 'OBJECT_NOT_FOUND',
-  OBJECT_CHANGED: 'OBJECT_CHANGED',
-  EMPTY_FILE: 'EMPTY_FILE',
-  FILE_REJECTED: 'FILE_REJECTED',
+  MALFORMED_MESSAGE: {
+    retryable: false,
+    meaning: 'the body is not an S3 notification, or a completion message of an unknown version',
+    action:
+      'look at the body; for a newer message version, deploy the completion function that reads it, then redrive; otherwise delete',
+  },
+  NO_ROUTE: {
+    retryable: false,
+    meaning: 'the key is under no route prefix (a hand-sent or misrouted notification)',
+    action: 'add a route or move the file; replay',
+  },
+  ROUTE_CONFIG_INVALID: {
+    retryable: false,
+    meaning:
+      "the route's options fail for this key (e.g. `clevertap/abc/` where `catalogId` must be a number), or the route was removed",
+    action: 'fix the key or the route; redrive',
+  },
+  OBJECT_NOT_FOUND: {
+    retryable: false,
+    meaning: 'the object (version) was deleted before dispatch',
+    action: 'nothing to deliver; delete the message',
+  },
+  OBJECT_CHANGED: {
+    retryable: false,
+    meaning: 'an unversioned object was replaced before dispatch',
+    action: 'nothing to deliver (the new object has its own notification); delete the message',
+  },
+  OBJECT_ACCESS_DENIED: {
+    retryable: false,
+    meaning:
+      'S3 refused to let dispatch read the object (a bucket or key policy, or a KMS key it may not use)',
+    action: "fix the bucket policy or the key's grants for the dispatch role; redrive",
+  },
+  EMPTY_FILE: {
+    retryable: false,
+    meaning: 'zero-byte object',
+    action: 'upload the right file (a new version is a new delivery)',
+  },
+  FILE_REJECTED: {
+    retryable: false,
+    meaning: "the file breaks the vendor's rule named in the message (extension, type, size, name length)",
+    action: 'fix the file and drop it again',
+  },
   // secrets and auth
-  SECRET_NOT_FOUND: 'SECRET_NOT_FOUND',
-  SECRET_INVALID: 'SECRET_INVALID',
-  AUTH_FAILED: 'AUTH_FAILED',
+  SECRET_NOT_FOUND: {
+    retryable: false,
+    meaning: "the route's secret does not exist",
+    action: 'create the secret (docs/deploy.md §3); redrive',
+  },
+  SECRET_INVALID: {
+    retryable: false,
+    meaning: "the route's secret is not the vendor's JSON shape (the message names the fields, never values)",
+    action: 'fix the secret; redrive',
+  },
+  AUTH_FAILED: {
+    retryable: false,
+    meaning: 'the vendor refused the credentials (401/403, `AUTHORIZATION_FAILED`, `PERMISSION_DENIED`)',
+    action: 'fix the credentials or the vendor account; redrive',
+  },
   // vendor answers
-  VENDOR_REJECTED: 'VENDOR_REJECTED',
-  VENDOR_UNAVAILABLE: 'VENDOR_UNAVAILABLE',
-  VENDOR_THROTTLED: 'VENDOR_THROTTLED',
-  VENDOR_BAD_RESPONSE: 'VENDOR_BAD_RESPONSE',
-  UNSAFE_UPLOAD_TARGET: 'UNSAFE_UPLOAD_TARGET',
-  UPLOAD_REJECTED: 'UPLOAD_REJECTED',
-  UPLOAD_URL_EXPIRED: 'UPLOAD_URL_EXPIRED',
+  VENDOR_REJECTED: {
+    retryable: false,
+    meaning: 'a 4xx or a named refusal from the vendor API (e.g. `LICENSE_EXPIRED`, an unknown catalog)',
+    action: 'read `errorMessage`; fix the route option, the vendor account or the file; redrive',
+  },
+  VENDOR_FAILED_UNKNOWN: {
+    retryable: true,
+    meaning:
+      'the vendor answered FAILED with an error code the adapter does not know (ClearTax 200 `FAILED`); retried in case it is transient',
+    action:
+      'if it keeps failing, read `errorMessage` and the vendor code; add the code to the adapter; redrive',
+  },
+  VENDOR_UNAVAILABLE: {
+    retryable: true,
+    meaning: 'the vendor answered 5xx or an internal error',
+    action: 'once the vendor is healthy, redrive',
+  },
+  VENDOR_THROTTLED: {
+    retryable: true,
+    meaning: 'the vendor answered 429 or a quota error',
+    action: "once the vendor's quota allows, redrive; lower the route's concurrency if it recurs",
+  },
+  VENDOR_BAD_RESPONSE: {
+    retryable: true,
+    meaning: "the vendor's answer did not have the documented shape (malformed JSON, a missing field)",
+    action:
+      "if it persists, compare the answer with docs/vendor-contracts.md; fix the route's field paths; redrive",
+  },
+  UNSAFE_UPLOAD_TARGET: {
+    retryable: false,
+    meaning:
+      "the vendor handed out an upload URL not on the route's allow-list (or not https); nothing was sent",
+    action:
+      'confirm the host with the vendor; if legitimate add it to `uploadHostAllowList`, deploy, redrive',
+  },
+  UPLOAD_REJECTED: {
+    retryable: false,
+    meaning:
+      'the presigned upload refused the bytes (e.g. `SignatureDoesNotMatch`: a content type the vendor did not sign)',
+    action: "read `errorMessage`; fix the route's content-type option or the file; redrive",
+  },
+  UPLOAD_URL_EXPIRED: {
+    retryable: true,
+    meaning: 'the presigned URL expired before or during the upload',
+    action:
+      'redrive (a fresh URL is asked for); raise the function memory if large uploads keep outliving URLs',
+  },
   // transport and time
-  NETWORK: 'NETWORK',
-  TIMEOUT: 'TIMEOUT',
+  NETWORK: {
+    retryable: true,
+    meaning: 'a connection failed or reset (vendor, upload host or AWS)',
+    action: 'once the network path is healthy, redrive',
+  },
+  TIMEOUT: {
+    retryable: true,
+    meaning: 'a call timed out, or the work would not finish in the time the function had left',
+    action: 'redrive; if a large file keeps timing out, raise the function timeout and memory',
+  },
   // exactly-once machinery
-  LEASE_HELD: 'LEASE_HELD',
-  CONCURRENCY_LIMIT: 'CONCURRENCY_LIMIT',
-  COMPLETION_UNCERTAIN: 'COMPLETION_UNCERTAIN',
-  RETRIES_EXHAUSTED: 'RETRIES_EXHAUSTED',
-  INTERNAL: 'INTERNAL',
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+  LEASE_HELD: {
+    retryable: true,
+    meaning: 'another worker holds this delivery (a duplicate notification arrived while it ran)',
+    action: 'redrive; it settles once the other worker finishes or its lease lapses',
+  },
+  LEASE_LOST: {
+    retryable: true,
+    meaning: 'another worker took this delivery over while this one was writing its outcome',
+    action: 'nothing usually: the other worker finishes it; check `status`, redrive if it is not settled',
+  },
+  CONCURRENCY_LIMIT: {
+    retryable: true,
+    meaning: "every vendor call slot of the route's account was busy for too long",
+    action: 'redrive; lower the route concurrency if it recurs',
+  },
+  TOKEN_BUSY: {
+    retryable: true,
+    meaning: 'another function was minting the vendor token and did not finish in time',
+    action: 'redrive; if it recurs, look at the mint calls in the logs (the mint may be failing)',
+  },
+  STATE_INCONSISTENT: {
+    retryable: false,
+    meaning:
+      'the ledger lacks what this step needs (no ledger entry, no vendor id or completion message recorded)',
+    action: 'run `status <key>`; replay the version to deliver it afresh',
+  },
+  PIPELINE_DEFECT: {
+    retryable: false,
+    meaning:
+      'the pipeline broke one of its own rules (an adapter planned parts that miss bytes, a hash the core owed was not computed); retrying cannot help',
+    action: 'report it with the message and logs; redrive once a fixed version is deployed',
+  },
+  COMPLETION_UNCERTAIN: {
+    retryable: false,
+    meaning: 'the completion call was sent and never answered; the vendor has no idempotency key',
+    action:
+      'check the vendor (does the activity/job exist?), then `resolve <key> --as completed` or `--as retry`. A redrive before resolving parks it again',
+  },
+  INTERNAL: {
+    retryable: true,
+    meaning: 'unexpected; the message says what',
+    action: 'read the logs for the key; fix; redrive',
+  },
+} as const satisfies Record<string, ErrorSpec>;
+
+type ErrorTable = typeof ERROR_TABLE;
+export type ErrorCode = keyof ErrorTable;
+
+/** Machine-readable reasons. They appear in DLQ message attributes, the ledger and metrics. */
+export const ErrorCode = Object.fromEntries(Object.keys(ERROR_TABLE).map((code) => [code, code])) as {
+  readonly [K in ErrorCode]: K;
+};
+
+/** Codes worth trying again later. */
+export type RetryableCode = {
+  [K in ErrorCode]: ErrorTable[K]['retryable'] extends true ? K : never;
+}[ErrorCode];
+/** Codes that trying again cannot fix. */
+export type PermanentCode = Exclude<ErrorCode, RetryableCode>;
 
 export interface PipelineErrorOptions {
   readonly cause?: unknown;
@@ -48,9 +207,8 @@ export interface PipelineErrorOptions {
   readonly retryAfterMs?: number | undefined;
 }
 
-/** Base class: `retryable` is the only thing the queue boundary needs to decide. */
+/** Base class: `retryable` (from the table) is the only thing the queue boundary needs to decide. */
 export abstract class PipelineError extends Error {
-  abstract readonly retryable: boolean;
   readonly code: ErrorCode;
   readonly vendorCode: string | undefined;
   readonly status: number | undefined;
@@ -64,16 +222,35 @@ export abstract class PipelineError extends Error {
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
   }
+
+  get retryable(): boolean {
+    return ERROR_TABLE[this.code].retryable;
+  }
 }
 
 /** Worth trying again later: network, 5xx, 429, timeouts, expired URLs, a lease held by another worker. */
 export class RetryableError extends PipelineError {
-  readonly retryable = true;
+  constructor(code: RetryableCode, message: string, options: PipelineErrorOptions = {}) {
+    super(code, message, options);
+  }
 }
 
 /** Trying again cannot help: bad input, unknown route, a vendor's 4xx rejection, a missing object. */
 export class PermanentError extends PipelineError {
-  readonly retryable = false;
+  constructor(code: PermanentCode, message: string, options: PipelineErrorOptions = {}) {
+    super(code, message, options);
+  }
+}
+
+/** The error a code calls for: retryable or permanent as the table says. */
+export function pipelineError(
+  code: ErrorCode,
+  message: string,
+  options: PipelineErrorOptions = {},
+): PipelineError {
+  return ERROR_TABLE[code].retryable
+    ? new RetryableError(code as RetryableCode, message, options)
+    : new PermanentError(code as PermanentCode, message, options);
 }
 
 /** The vendor answered 429 or an equivalent quota error. */
@@ -118,6 +295,23 @@ export class UnsafeUploadTargetError extends PermanentError {
   }
 }
 
+/** The route's secret does not exist. */
+export class SecretNotFoundError extends PermanentError {
+  constructor(
+    readonly secretId: string,
+    cause?: unknown,
+  ) {
+    super(ErrorCode.SECRET_NOT_FOUND, `secret "${secretId}" does not exist or has no value`, { cause });
+  }
+}
+
+/** Lost a lease between reading and writing: another worker took over. */
+export class LeaseLostError extends RetryableError {
+  constructor(what: string) {
+    super(ErrorCode.LEASE_LOST, `lease lost while ${what}: another worker took over this delivery`);
+  }
+}
+
 /**
  * A request was sent and no answer came back (timeout or reset after sending). For a vendor call
  * without an idempotency key it is unknown whether the vendor acted on it.
@@ -125,6 +319,19 @@ export class UnsafeUploadTargetError extends PermanentError {
 export class AmbiguousOutcomeError extends RetryableError {
   constructor(message: string, options: PipelineErrorOptions = {}) {
     super(ErrorCode.NETWORK, message, options);
+  }
+}
+
+/**
+ * Every problem found in a configuration document (a route file, a packaged routes document),
+ * reported at once. Not a delivery failure: it stops a synth or a cold start.
+ */
+export class RouteConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(
+      `route configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`,
+    );
+    this.name = 'RouteConfigError';
   }
 }
 
@@ -138,8 +345,10 @@ export function errorCodeOf(error: unknown): ErrorCode {
   return error instanceof PipelineError ? error.code : ErrorCode.INTERNAL;
 }
 
-/** A short, already-redacted message for any thrown value. */
+/**
+ * A short message for any thrown value, with registered secrets and URL credentials removed
+ * (see redact.ts): safe for logs, the ledger and DLQ attributes.
+ */
 export function errorMessageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
+  return redactor.text(error instanceof Error ? error.message : String(error));
 }

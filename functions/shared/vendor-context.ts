@@ -9,12 +9,6 @@ import type { ResolvedRoute } from './routes/schema';
 /** Reads a secret's string value. Throws {@link SecretNotFoundError} when the secret does not exist. */
 export type SecretSource = (secretId: string) => Promise<string>;
 
-export class SecretNotFoundError extends PermanentError {
-  constructor(secretId: string, cause?: unknown) {
-    super(ErrorCode.SECRET_NOT_FOUND, `secret "${secretId}" does not exist or has no value`, { cause });
-  }
-}
-
 /** What the cores need to talk to any vendor. */
 export interface VendorRuntime {
   readonly adapters: AdapterLookup;

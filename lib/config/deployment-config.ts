@@ -1,5 +1,6 @@
 import { isAbsolute, join } from 'node:path';
-import { RouteConfigError, resolveRouteFile, routesFromDocument } from '../../functions/shared/routes/load';
+import { RouteConfigError } from '../../functions/shared/errors';
+import { resolveRouteFile, routesFromDocument } from '../../functions/shared/routes/load';
 import type { ResolvedRoute, ResolvedRoutesDocument } from '../../functions/shared/routes/schema';
 import { adapterFor } from '../../functions/vendors/registry';
 import {

@@ -13,6 +13,7 @@ import { sdkStreamMixin } from '@smithy/util-stream';
 import type { SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { z } from 'zod';
+import { SecretNotFoundError } from '../../functions/shared/errors';
 import type { Failpoint, FailpointHook } from '../../functions/shared/failpoints';
 import type { CallLimiter } from '../../functions/shared/http/vendor-http';
 import type { CompletionMessageV1 } from '../../functions/shared/messages';
@@ -21,7 +22,7 @@ import { filterPrefixOf, RouteMatcher, segmentsOf } from '../../functions/shared
 import type { ResolvedRoute } from '../../functions/shared/routes/schema';
 import { encodeS3Key } from '../../functions/shared/s3-event';
 import { MemoryTokenCache } from '../../functions/shared/tokens/memory-token-cache';
-import { SecretNotFoundError, type VendorRuntime } from '../../functions/shared/vendor-context';
+import type { VendorRuntime } from '../../functions/shared/vendor-context';
 import type {
   AnyVendorAdapter,
   CompletionContext,

@@ -1,5 +1,5 @@
 import type { VendorHttp, VendorRequest, VendorResponse } from '../../vendors/types';
-import { AmbiguousOutcomeError, ErrorCode, RetryableError, TimeoutError } from '../errors';
+import { AmbiguousOutcomeError, ErrorCode, PermanentError, RetryableError, TimeoutError } from '../errors';
 import { redactor, redactUrl } from '../redact';
 
 /** Limits concurrent calls (e.g. CleverTap's per-account cap). `acquire` resolves to a release function. */
@@ -45,7 +45,11 @@ function buildUrl(baseUrl: string, request: VendorRequest): URL {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
   const url = new URL(request.path.replace(/^\//, ''), base);
   if (url.origin !== new URL(baseUrl).origin) {
-    throw new Error(`${request.operation}: path leaves the vendor origin`);
+    // A path built from route options or a vendor answer must not point the credentials elsewhere.
+    throw new PermanentError(
+      ErrorCode.ROUTE_CONFIG_INVALID,
+      `${request.operation}: path leaves the vendor origin`,
+    );
   }
   for (const [name, value] of Object.entries(request.query ?? {})) {
     if (value !== undefined) url.searchParams.set(name, String(value));

@@ -5,10 +5,16 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
-import { errorCodeOf, errorMessageOf, isRetryable, PipelineError } from '../errors';
+import {
+  ErrorCode,
+  errorCodeOf,
+  errorMessageOf,
+  isRetryable,
+  PipelineError,
+  RetryableError,
+} from '../errors';
 import { DlqAttribute } from '../messages';
 import type { CoreLogger } from '../observability';
-import { redactor } from '../redact';
 import { backoffSeconds } from './backoff';
 
 /** What a record handler knows about the delivery attempt it is in. */
@@ -101,7 +107,7 @@ export async function processSqsBatch(
         options.log.warn('record will be retried', {
           messageId: record.messageId,
           errorCode: errorCodeOf(error),
-          error: redactor.text(errorMessageOf(error)),
+          error: errorMessageOf(error),
           receiveCount,
           retryInSeconds: delay,
         });
@@ -162,7 +168,7 @@ async function park(
 ): Promise<boolean> {
   const dlqUrl = options.dlqUrlFor(record);
   const code = errorCodeOf(error);
-  const message = redactor.text(errorMessageOf(error)).slice(0, MAX_ATTRIBUTE_TEXT);
+  const message = errorMessageOf(error).slice(0, MAX_ATTRIBUTE_TEXT);
   const log = {
     messageId: record.messageId,
     errorCode: code,
@@ -207,7 +213,8 @@ async function park(
  */
 export function queueUrlFromArn(arn: string, endpoint?: string): string {
   const [, partition, , region, account, name] = arn.split(':');
-  if (!region || !account || !name) throw new Error(`not an SQS queue ARN: ${arn}`);
+  if (!region || !account || !name)
+    throw new RetryableError(ErrorCode.INTERNAL, `not an SQS queue ARN: ${arn}`);
   if (endpoint) return `${endpoint.replace(/\/$/, '')}/${account}/${name}`;
   const suffix = partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
   return `https://sqs.${region}.${suffix}/${account}/${name}`;

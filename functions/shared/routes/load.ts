@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { AnyVendorAdapter } from '../../vendors/types';
+import { RouteConfigError } from '../errors';
 import { filterPrefixOf, segmentsOf } from './match';
 import {
   type ResolvedRoute,
@@ -8,16 +9,6 @@ import {
   type Route,
   RouteFileSchema,
 } from './schema';
-
-/** Every problem found in a route file, reported at once. */
-export class RouteConfigError extends Error {
-  constructor(readonly problems: readonly string[]) {
-    super(
-      `route configuration is invalid (${problems.length} problem${problems.length === 1 ? '' : 's'}):\n- ${problems.join('\n- ')}`,
-    );
-    this.name = 'RouteConfigError';
-  }
-}
 
 export type AdapterLookup = (vendor: string) => AnyVendorAdapter | undefined;
 

@@ -88,7 +88,7 @@ export class DynamoTokenCache implements TokenCache {
       }
       if (this.now() >= deadline) {
         throw new RetryableError(
-          ErrorCode.AUTH_FAILED,
+          ErrorCode.TOKEN_BUSY,
           `waited too long for another function to mint the ${key.split(':')[0]} token`,
         );
       }

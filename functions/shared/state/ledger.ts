@@ -1,5 +1,6 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { VendorRefs } from '../../vendors/types';
+import { LeaseLostError } from '../errors';
 import type { ObjectRef } from '../messages';
 import { isConditionFailure, type TableRef, UpdateBuilder } from './dynamo';
 
@@ -136,14 +137,6 @@ export interface LedgerOptions extends TableRef {
    * table's TTL attribute. @default {@link DEFAULT_LEDGER_RETENTION_DAYS}
    */
   readonly retentionDays?: number;
-}
-
-/** Lost a lease between reading and writing: another worker took over. */
-export class LeaseLostError extends Error {
-  constructor(what: string) {
-    super(`lease lost while ${what}: another worker took over this delivery`);
-    this.name = 'LeaseLostError';
-  }
 }
 
 export class DeliveryLedger {

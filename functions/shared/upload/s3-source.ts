@@ -51,7 +51,7 @@ export function classifyS3Error(error: unknown, what: string): Error {
   }
   if (name === 'AccessDenied' || status === 403) {
     // Usually a missing grant or KMS permission: retrying cannot fix it, but an operator can.
-    return new PermanentError(ErrorCode.INTERNAL, `${what}: access denied reading the object`, {
+    return new PermanentError(ErrorCode.OBJECT_ACCESS_DENIED, `${what}: access denied reading the object`, {
       cause: error,
     });
   }

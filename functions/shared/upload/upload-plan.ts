@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { UploadedPart, UploadPart, UploadPlan, UploadResult, UploadTarget } from '../../vendors/types';
-import { isRetryable, UploadUrlExpiredError } from '../errors';
+import { ErrorCode, isRetryable, PermanentError, RetryableError, UploadUrlExpiredError } from '../errors';
 import { unsignedUrl } from '../redact';
 import { type ObjectVersion, openObject } from './s3-source';
 import { streamPut } from './stream-put';
@@ -135,7 +135,12 @@ export async function uploadPlan(
           { start: part.start, end: part.end },
           report,
         );
-        if (!eTag) throw new Error(`part ${part.partNumber}: the upload answer carried no ETag`);
+        if (!eTag) {
+          throw new RetryableError(
+            ErrorCode.VENDOR_BAD_RESPONSE,
+            `part ${part.partNumber}: the upload answer carried no ETag`,
+          );
+        }
         done.push({ partNumber: part.partNumber, eTag });
       } catch (error) {
         failure ??= error;
@@ -156,11 +161,18 @@ function checkPartsCoverObject(parts: readonly UploadPart[], size: number): void
   let expectedStart = 0;
   parts.forEach((part, i) => {
     if (part.partNumber !== i + 1 || part.start !== expectedStart || part.end < part.start) {
-      throw new Error(
+      // The adapter built the plan: a gap is a defect, not the file's or the vendor's fault.
+      throw new PermanentError(
+        ErrorCode.PIPELINE_DEFECT,
         `multipart plan does not cover the object: part ${part.partNumber} is ${part.start}-${part.end}`,
       );
     }
     expectedStart = part.end + 1;
   });
-  if (expectedStart !== size) throw new Error(`multipart plan covers ${expectedStart} of ${size} bytes`);
+  if (expectedStart !== size) {
+    throw new PermanentError(
+      ErrorCode.PIPELINE_DEFECT,
+      `multipart plan covers ${expectedStart} of ${size} bytes`,
+    );
+  }
 }

@@ -96,7 +96,7 @@ function failure(operation: string, response: VendorResponse, now: number): Pipe
   }
   if (isSuccess(response.status)) {
     return new RetryableError(
-      ErrorCode.VENDOR_REJECTED,
+      ErrorCode.VENDOR_FAILED_UNKNOWN,
       `${operation}: HTTP ${response.status} status FAILED${code ? ` ${code}` : ''}${message ? ` — ${message}` : ''}`,
       options,
     );
@@ -240,7 +240,10 @@ export const cleartaxGstAdapter: VendorAdapter<GstSecret, GstOptions> = {
     const { options } = ctx;
     const activityId = input.result.activityId ?? input.refs.activityId;
     if (typeof activityId !== 'string' || activityId === '') {
-      throw new PermanentError(ErrorCode.INTERNAL, 'status: no activityId recorded for this delivery');
+      throw new PermanentError(
+        ErrorCode.STATE_INCONSISTENT,
+        'status: no activityId recorded for this delivery',
+      );
     }
     const response = await callWithClearTaxToken(ctx, {
       tokenPath: options.paths.token,

@@ -189,7 +189,7 @@ export const cleartaxOneAdapter: VendorAdapter<OneSecret, OneOptions> = {
   async status(input, ctx) {
     const taskId = input.result.taskId ?? input.refs.taskId;
     if (typeof taskId !== 'string' || taskId === '') {
-      throw new PermanentError(ErrorCode.INTERNAL, 'status: no taskId recorded for this delivery');
+      throw new PermanentError(ErrorCode.STATE_INCONSISTENT, 'status: no taskId recorded for this delivery');
     }
     const response = await send(ctx, {
       operation: 'status',

@@ -302,7 +302,10 @@ export const clevertapCatalogAdapter: VendorAdapter<ClevertapSecret, ClevertapOp
     const { options } = ctx;
     const { uploadId } = input.refs;
     if (typeof uploadId !== 'string' || uploadId === '') {
-      throw new PermanentError(ErrorCode.INTERNAL, 'complete: no uploadId recorded for this delivery');
+      throw new PermanentError(
+        ErrorCode.STATE_INCONSISTENT,
+        'complete: no uploadId recorded for this delivery',
+      );
     }
     const fileName = typeof input.refs.fileName === 'string' ? input.refs.fileName : input.file.fileName;
 
@@ -311,7 +314,7 @@ export const clevertapCatalogAdapter: VendorAdapter<ClevertapSecret, ClevertapOp
       const expected = input.refs.totalParts;
       if (parts.length === 0 || (typeof expected === 'number' && parts.length !== expected)) {
         throw new PermanentError(
-          ErrorCode.INTERNAL,
+          ErrorCode.STATE_INCONSISTENT,
           `complete: ${parts.length} uploaded parts recorded, ${String(expected)} expected`,
         );
       }

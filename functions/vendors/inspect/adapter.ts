@@ -133,8 +133,9 @@ export const inspectAdapter: VendorAdapter<InspectSecret, InspectOptions> = {
     checkFile(file, ctx.options);
     const hash = file.sha256Base64;
     if (hash === undefined || !SHA256_BASE64.test(hash)) {
+      // The dispatch core computes it for every Inspect file: its absence is a defect, not bad input.
       throw new PermanentError(
-        ErrorCode.INTERNAL,
+        ErrorCode.PIPELINE_DEFECT,
         'presign: the SHA-256 (base64 of the raw digest) was not computed',
       );
     }
@@ -177,7 +178,10 @@ export const inspectAdapter: VendorAdapter<InspectSecret, InspectOptions> = {
   async complete(input, ctx) {
     const { fileId } = input.refs;
     if (typeof fileId !== 'string' || fileId === '') {
-      throw new PermanentError(ErrorCode.INTERNAL, 'complete: no fileId recorded for this delivery');
+      throw new PermanentError(
+        ErrorCode.STATE_INCONSISTENT,
+        'complete: no fileId recorded for this delivery',
+      );
     }
     await markUploaded(ctx, fileId);
     return { refs: { fileId } };

@@ -343,7 +343,7 @@ describe('completionMessage refusing a message', () => {
 
     const error = await rejectionOf(w.run(completionRecord(stranger)));
 
-    expectPermanent(error, ErrorCode.INTERNAL);
+    expectPermanent(error, ErrorCode.STATE_INCONSISTENT);
     expect(w.vendor.completes).toHaveLength(0);
   });
 

@@ -1,19 +1,26 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   AmbiguousOutcomeError,
+  ERROR_TABLE,
   ErrorCode,
   errorCodeOf,
   errorMessageOf,
   FileRejectedError,
   isRetryable,
+  LeaseLostError,
   NoRouteError,
   PermanentError,
+  pipelineError,
   RetryableError,
+  SecretNotFoundError,
   ThrottledError,
   TimeoutError,
   UnsafeUploadTargetError,
   UploadUrlExpiredError,
 } from '../../../functions/shared/errors';
+import { redactor } from '../../../functions/shared/redact';
+import { README, renderRunbook, runbookInReadme } from '../../../scripts/runbook';
 
 describe('isRetryable', () => {
   it.each([
@@ -100,5 +107,58 @@ describe('errorCodeOf / errorMessageOf', () => {
     expect(errorMessageOf(new Error('boom'))).toBe('boom');
     expect(errorMessageOf('plain')).toBe('plain');
     expect(errorMessageOf(undefined)).toBe('undefined');
+  });
+});
+
+describe('the error table', () => {
+  it('decides retryability from the code alone, whichever way the error is built', () => {
+    for (const [code, spec] of Object.entries(ERROR_TABLE)) {
+      const error = pipelineError(code as ErrorCode, 'x');
+
+      expect(error.retryable, code).toBe(spec.retryable);
+      expect(isRetryable(error), code).toBe(spec.retryable);
+      expect(error).toBeInstanceOf(spec.retryable ? RetryableError : PermanentError);
+    }
+  });
+
+  it('treats only INTERNAL as the unknown, and it is retryable', () => {
+    expect(ERROR_TABLE[errorCodeOf(new Error('?'))]).toMatchObject({ retryable: true });
+    expect(errorCodeOf(new Error('?'))).toBe(ErrorCode.INTERNAL);
+  });
+
+  it('gives every code runbook text', () => {
+    for (const [code, spec] of Object.entries(ERROR_TABLE)) {
+      expect(spec.meaning.length, code).toBeGreaterThan(10);
+      expect(spec.action.length, code).toBeGreaterThan(10);
+    }
+  });
+
+  it('is what the README runbook says, row for row (npm run docs:runbook regenerates it)', () => {
+    const readme = readFileSync(README, 'utf8');
+
+    expect(runbookInReadme(readme)).toBe(renderRunbook());
+  });
+
+  it('names the classes that used to live elsewhere by their table codes', () => {
+    expect(new LeaseLostError('x')).toMatchObject({ code: ErrorCode.LEASE_LOST, retryable: true });
+    expect(new SecretNotFoundError('s')).toMatchObject({
+      code: ErrorCode.SECRET_NOT_FOUND,
+      retryable: false,
+    });
+  });
+});
+
+describe('errorMessageOf', () => {
+  it('redacts registered secrets and URL credentials, as its callers rely on', () => {
+    const secret = 'token-ERRORS-TEST-7f3a9c';
+    redactor.add(secret);
+
+    const text = errorMessageOf(
+      new Error(`PUT https://b.s3.amazonaws.com/k?X-Amz-Signature=abc123 failed with ${secret}`),
+    );
+
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain('abc123');
+    expect(text).toContain('failed with');
   });
 });

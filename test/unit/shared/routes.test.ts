@@ -1,11 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  RouteConfigError,
-  resolveRouteFile,
-  routesFromDocument,
-} from '../../../functions/shared/routes/load';
+import { RouteConfigError } from '../../../functions/shared/errors';
+import { resolveRouteFile, routesFromDocument } from '../../../functions/shared/routes/load';
 import { RouteMatcher } from '../../../functions/shared/routes/match';
 import type { ResolvedRoute, RouteFileInput } from '../../../functions/shared/routes/schema';
 import { decodeS3Key } from '../../../functions/shared/s3-event';
