@@ -5,7 +5,6 @@ import { stackTarget } from '../../cli/target';
 import { createVendorHttp } from '../../functions/shared/http/vendor-http';
 import { resolveRouteFile, routesFromDocument } from '../../functions/shared/routes/load';
 import type { ResolvedRoute } from '../../functions/shared/routes/schema';
-import { MemoryTokenCache } from '../../functions/shared/tokens/memory-token-cache';
 import { clevertapCatalogAdapter } from '../../functions/vendors/clevertap-catalog/adapter';
 import {
   type ClevertapOptions,
@@ -26,6 +25,7 @@ import { type MotoServer, startMoto } from '../../local/moto';
 import { PROJECT_ROOT } from '../../local/pipeline';
 import { synthesize } from '../../local/synth';
 import { type Sandbox, startSandbox } from '../../sandbox';
+import { MemoryTokenCache } from '../../test/support/memory-token-cache';
 import type { ObjectLocation, PartTarget, PutTarget, S3Access } from '../workers/protocol';
 import { contentSha256Hex, contentStream } from './content';
 import { childPids, memoryOf } from './proc';

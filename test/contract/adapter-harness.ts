@@ -3,7 +3,6 @@ import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CallLimiter, createVendorHttp } from '../../functions/shared/http/vendor-http';
 import type { ResolvedRoute } from '../../functions/shared/routes/schema';
-import { MemoryTokenCache } from '../../functions/shared/tokens/memory-token-cache';
 import type {
   AnyVendorAdapter,
   CompletionContext,
@@ -14,6 +13,7 @@ import type {
   UploadTarget,
   VendorRefs,
 } from '../../functions/vendors/types';
+import { MemoryTokenCache } from '../support/memory-token-cache';
 
 /**
  * Runs an adapter against the vendor sandbox the way the core does, minus the core: the real
@@ -161,28 +161,4 @@ export async function poll<T>(check: () => Promise<T | undefined>, tries = 60, e
     await sleep(everyMs);
   }
   throw new Error(`condition not met after ${tries} tries`);
-}
-
-/** A semaphore standing in for the core's per-account call limiter. Counts the most calls at once. */
-export function semaphore(slots: number): CallLimiter & { readonly peak: () => number } {
-  let running = 0;
-  let peak = 0;
-  const waiting: Array<() => void> = [];
-  return {
-    peak: () => peak,
-    async acquire() {
-      if (running >= slots) {
-        // The releasing call hands its slot over, so `running` already counts this one.
-        await new Promise<void>((resolve) => waiting.push(resolve));
-      } else {
-        running++;
-      }
-      peak = Math.max(peak, running);
-      return async () => {
-        const next = waiting.shift();
-        if (next) next();
-        else running--;
-      };
-    },
-  };
 }

@@ -6,13 +6,13 @@ import {
   PermanentError,
   RetryableError,
 } from '../../functions/shared/errors';
-import { MemoryTokenCache } from '../../functions/shared/tokens/memory-token-cache';
 import { cleartaxGstAdapter } from '../../functions/vendors/cleartax-gst/adapter';
 import type { GstOptions, GstSecret } from '../../functions/vendors/cleartax-gst/schemas';
 import { cleartaxOneAdapter } from '../../functions/vendors/cleartax-one/adapter';
 import type { OneOptions, OneSecret } from '../../functions/vendors/cleartax-one/schemas';
 import type { FileDescriptor, UploadPlan, VendorJobStatus } from '../../functions/vendors/types';
 import { type Sandbox, startSandbox } from '../../sandbox';
+import { MemoryTokenCache } from '../support/memory-token-cache';
 import { poll, putBytes, sandboxContext, sha256Base64, uniqueName, upload } from './adapter-harness';
 
 const CSV = Buffer.from('invoice,amount\nINV-1,100\n');

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AmbiguousOutcomeError,
@@ -7,19 +8,16 @@ import {
   ThrottledError,
 } from '../../functions/shared/errors';
 import type { CallLimiter } from '../../functions/shared/http/vendor-http';
+import { DynamoSemaphore } from '../../functions/shared/state/semaphore';
 import { clevertapCatalogAdapter } from '../../functions/vendors/clevertap-catalog/adapter';
 import type { ClevertapOptions, ClevertapSecret } from '../../functions/vendors/clevertap-catalog/schemas';
 import type { FileDescriptor, UploadPlan } from '../../functions/vendors/types';
 import { type Sandbox, startSandbox } from '../../sandbox';
-import {
-  csvOfSize,
-  putBytes,
-  sandboxContext,
-  semaphore,
-  sha256Base64,
-  uniqueName,
-  upload,
-} from './adapter-harness';
+import { useEmbeddedStack } from '../support/stack';
+import { csvOfSize, putBytes, sandboxContext, sha256Base64, uniqueName, upload } from './adapter-harness';
+
+/** The deployed state table, for the real per-account call semaphore. */
+const stack = useEmbeddedStack();
 
 const MiB = 1024 * 1024;
 const CSV = Buffer.from('sku,name,price\nA-1,Lamp,12.5\nA-2,Desk,99\n');
@@ -156,11 +154,24 @@ describe('clevertapCatalogAdapter against the sandbox', () => {
     expect(sandbox.log.completions('clevertap-catalog', file.fileName)).toHaveLength(1);
   });
 
-  it('is throttled with 429 and no Retry-After beyond 3 concurrent calls, and not with the 3-call limit', async () => {
-    // Prepare
-    const limiter = semaphore(clevertapCatalogAdapter.defaultMaxConcurrentCalls ?? 1);
+  it('is throttled with 429 and no Retry-After beyond 3 concurrent calls, and not behind the real shared semaphore', async () => {
+    // Prepare: four functions' worth of DynamoSemaphore instances on the deployed state table, one key.
+    const key = `clevertap:${randomUUID()}`;
+    const slots = clevertapCatalogAdapter.defaultMaxConcurrentCalls ?? 1;
+    const limiters: CallLimiter[] = Array.from(
+      { length: 4 },
+      () =>
+        new DynamoSemaphore({
+          doc: stack.aws.doc,
+          tableName: stack.target.resources.stateTable,
+          key,
+          slots,
+          leaseMs: 30_000,
+          maxWaitMs: 30_000,
+        }),
+    );
     const unlimited = clevertap();
-    const limited = clevertap({}, { limiter });
+    const limited = limiters.map((limiter) => clevertap({}, { limiter }));
 
     // Act
     const free = await Promise.allSettled(
@@ -169,8 +180,11 @@ describe('clevertapCatalogAdapter against the sandbox', () => {
       ),
     );
     const capped = await Promise.allSettled(
-      Array.from({ length: 8 }, () =>
-        clevertapCatalogAdapter.requestUpload(fileOf(uniqueName('csv'), CSV), limited),
+      Array.from({ length: 12 }, (_, i) =>
+        clevertapCatalogAdapter.requestUpload(
+          fileOf(uniqueName('csv'), CSV),
+          limited[i % 4] as typeof unlimited,
+        ),
       ),
     );
 
@@ -181,8 +195,10 @@ describe('clevertapCatalogAdapter against the sandbox', () => {
       expect(refusal).toBeInstanceOf(ThrottledError);
       expect(refusal).toMatchObject({ status: 429, retryAfterMs: undefined });
     }
-    expect(capped.every((r) => r.status === 'fulfilled')).toBe(true);
-    expect(limiter.peak()).toBe(3);
+    // The sandbox refuses a fourth concurrent call, so no refusal means the limit held.
+    expect(
+      capped.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason)),
+    ).toEqual([]);
   });
 
   it.each([

@@ -21,7 +21,6 @@ import type { CoreLogger, MetricName, PipelineMetrics } from '../../functions/sh
 import { filterPrefixOf, RouteMatcher, segmentsOf } from '../../functions/shared/routes/match';
 import type { ResolvedRoute } from '../../functions/shared/routes/schema';
 import { encodeS3Key } from '../../functions/shared/s3-event';
-import { MemoryTokenCache } from '../../functions/shared/tokens/memory-token-cache';
 import type { VendorRuntime } from '../../functions/shared/vendor-context';
 import type {
   AnyVendorAdapter,
@@ -36,6 +35,7 @@ import type {
   VendorJobStatus,
   VendorRefs,
 } from '../../functions/vendors/types';
+import { MemoryTokenCache } from './memory-token-cache';
 import type { UploadTargetServer } from './upload-target';
 
 /** A signature value a presigned URL carries; it must never reach a log line or a completion message. */

@@ -7,10 +7,10 @@ import {
   RetryableError,
   ThrottledError,
 } from '../../../functions/shared/errors';
-import type { MemoryTokenCache } from '../../../functions/shared/tokens/memory-token-cache';
 import { cleartaxGstAdapter } from '../../../functions/vendors/cleartax-gst/adapter';
 import type { GstOptions, GstSecret } from '../../../functions/vendors/cleartax-gst/schemas';
 import type { CompletionInput, MintedToken, TokenCache } from '../../../functions/vendors/types';
+import type { MemoryTokenCache } from '../../support/memory-token-cache';
 import { contextFor, fileFor, type Reply, rejectionOf, ScriptedHttp, thrownBy } from './scripted-vendor';
 
 const BASE = 'https://api-sandbox.clear.in';

@@ -7,12 +7,12 @@ import {
   RetryableError,
   ThrottledError,
 } from '../../../functions/shared/errors';
-import { MemoryTokenCache } from '../../../functions/shared/tokens/memory-token-cache';
 import { cleartaxGstAdapter } from '../../../functions/vendors/cleartax-gst/adapter';
 import type { GstOptions, GstSecret } from '../../../functions/vendors/cleartax-gst/schemas';
 import { cleartaxOneAdapter } from '../../../functions/vendors/cleartax-one/adapter';
 import type { OneOptions, OneSecret } from '../../../functions/vendors/cleartax-one/schemas';
 import type { CompletionInput } from '../../../functions/vendors/types';
+import { MemoryTokenCache } from '../../support/memory-token-cache';
 import { contextFor, fileFor, type Reply, rejectionOf, ScriptedHttp, thrownBy } from './scripted-vendor';
 
 const BASE = 'https://api-sandbox.clear.in';

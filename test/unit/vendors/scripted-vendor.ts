@@ -1,5 +1,4 @@
 import type { ResolvedRoute } from '../../../functions/shared/routes/schema';
-import { MemoryTokenCache } from '../../../functions/shared/tokens/memory-token-cache';
 import type {
   AnyVendorAdapter,
   CompletionContext,
@@ -9,6 +8,7 @@ import type {
   VendorRequest,
   VendorResponse,
 } from '../../../functions/vendors/types';
+import { MemoryTokenCache } from '../../support/memory-token-cache';
 
 /** A scripted answer: status, optional JSON (or text) body and headers; or a function of the request. */
 export type Reply =

@@ -1,8 +1,9 @@
-import type { MintedToken, TokenCache } from '../../vendors/types';
+import type { MintedToken, TokenCache } from '../../functions/vendors/types';
 
 /**
  * A process-local token cache: one mint at a time per key, token kept until `validUntil` minus a
- * safety margin. Used in tests and as the in-memory layer in front of the shared DynamoDB cache.
+ * safety margin. Test support (and the bench), standing in for the shared DynamoTokenCache where one
+ * process is the whole world.
  */
 export class MemoryTokenCache implements TokenCache {
   private readonly tokens = new Map<string, MintedToken>();
