@@ -1,8 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * One `vitest run` runs every suite. Projects keep their own timeouts: unit and contract tests are
- * fast; infra tests bundle with esbuild; e2e tests run the whole local pipeline on moto.
+ * One `vitest run` runs every suite. Projects keep their own timeouts: unit tests need nothing but
+ * loopback servers; integration tests deploy the stack onto their own moto; contract tests talk to
+ * the vendor sandbox; infra tests synthesize with esbuild; e2e tests run the whole local pipeline.
  */
 export default defineConfig({
   test: {
@@ -11,6 +12,15 @@ export default defineConfig({
       {
         extends: true,
         test: { name: 'unit', include: ['test/unit/**/*.test.ts'], testTimeout: 60_000 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: ['test/integration/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
       },
       {
         extends: true,

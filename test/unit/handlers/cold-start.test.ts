@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BUNDLED_ROUTES_FILE } from '../../../functions/shared/deployment';
 import { Env } from '../../../functions/shared/env';
-import { stubEnvironment } from './support';
+import { stubEnvironment } from '../../support/environment';
 
 /** A task root whose packaged routes.json holds `text`. */
 function taskRoot(text: string | undefined): string {

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, RetryableError } from '../../../functions/shared/errors';
+import { ErrorCode, RetryableError } from '../../../../functions/shared/errors';
 import {
   DynamoTokenCache,
   type DynamoTokenCacheOptions,
-} from '../../../functions/shared/state/dynamo-token-cache';
-import type { MintedToken } from '../../../functions/vendors/types';
-import { useEmbeddedStack } from '../../support/stack';
+} from '../../../../functions/shared/state/dynamo-token-cache';
+import type { MintedToken } from '../../../../functions/vendors/types';
+import { useEmbeddedStack } from '../../../support/stack';
 
 /** The shared vendor token and its mint lock (ClearTax: 288 mints a day), on the deployed state table. */
 

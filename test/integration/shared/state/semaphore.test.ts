@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, RetryableError } from '../../../functions/shared/errors';
-import { DynamoSemaphore, type SemaphoreOptions } from '../../../functions/shared/state/semaphore';
-import { useEmbeddedStack } from '../../support/stack';
+import { ErrorCode, RetryableError } from '../../../../functions/shared/errors';
+import { DynamoSemaphore, type SemaphoreOptions } from '../../../../functions/shared/state/semaphore';
+import { useEmbeddedStack } from '../../../support/stack';
 
 /** The semaphore that holds CleverTap's per-account call limit, on the deployed state table. */
 

@@ -2,21 +2,21 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { ErrorCode, PermanentError, RetryableError } from '../../../functions/shared/errors';
-import { DlqAttribute } from '../../../functions/shared/messages';
+import { ErrorCode, PermanentError, RetryableError } from '../../../../functions/shared/errors';
+import { DlqAttribute } from '../../../../functions/shared/messages';
 import {
   type BatchOptions,
   processSqsBatch,
   queueUrlFromArn,
   type RecordContext,
-} from '../../../functions/shared/queue/sqs-batch';
+} from '../../../../functions/shared/queue/sqs-batch';
 import {
   FAKE_SIGNATURE,
   INTAKE_QUEUE_ARN,
   RecordingLogger,
   sqsRecord,
   TEST_REGION,
-} from '../../support/fakes';
+} from '../../../support/fakes';
 
 const sqsMock = mockClient(SQSClient);
 const sqs = new SQSClient({ region: TEST_REGION });

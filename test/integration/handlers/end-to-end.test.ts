@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { Env } from '../../../functions/shared/env';
 import { CompletionMessageV1Schema } from '../../../functions/shared/messages';
 import { DeliveryLedger, DeliveryState } from '../../../functions/shared/state/ledger';
+import { stubEnvironment } from '../../support/environment';
 import { FAKE_SIGNATURE, sha256Hex, testBytes } from '../../support/fakes';
 import { useEmbeddedStack } from '../../support/stack';
 import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
@@ -17,7 +18,6 @@ import {
   receiveRecords,
   stackPipeline,
   startFakeInspectApi,
-  stubEnvironment,
   taskRootWithRoutes,
 } from './support';
 

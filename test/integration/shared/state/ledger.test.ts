@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { ObjectRef } from '../../../functions/shared/messages';
+import type { ObjectRef } from '../../../../functions/shared/messages';
 import {
   DeliveryLedger,
   DeliveryState,
   deliveryKeyOf,
   HISTORY_MAX,
-} from '../../../functions/shared/state/ledger';
-import { useEmbeddedStack } from '../../support/stack';
+} from '../../../../functions/shared/state/ledger';
+import { useEmbeddedStack } from '../../../support/stack';
 
 const stack = useEmbeddedStack();
 
