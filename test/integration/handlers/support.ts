@@ -11,7 +11,6 @@ import { DeleteMessageBatchCommand, ReceiveMessageCommand, SendMessageCommand } 
 import type { Context, SQSBatchResponse, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { vi } from 'vitest';
 import { BUNDLED_ROUTES_FILE } from '../../../functions/shared/deployment';
-import { Env } from '../../../functions/shared/env';
 import { resolveRouteFile } from '../../../functions/shared/routes/load';
 import { adapterFor } from '../../../functions/vendors/registry';
 import { StackOutput } from '../../../lib/stack-outputs';
