@@ -8,7 +8,7 @@ import { METRICS_NAMESPACE, SERVICE_NAME } from './naming';
  */
 
 /** Node's own variable; the bundles ship source maps. */
-export const NODE_OPTIONS = 'NODE_OPTIONS';
+const NODE_OPTIONS = 'NODE_OPTIONS';
 
 export interface CommonEnvironmentValues {
   readonly stage: string;

@@ -71,14 +71,6 @@ export function resourcesOfType(template: Template, type: string): Record<string
   return template.findResources(type) as Record<string, Resource>;
 }
 
-/** The logical id of the only resource of `type` whose properties include `match`. */
-export function logicalIdOf(template: Template, type: string, match: Record<string, Json>): string {
-  const found = Object.keys(template.findResources(type, { Properties: match }));
-  if (found.length !== 1)
-    throw new Error(`expected one ${type} matching ${JSON.stringify(match)}, found ${found.length}`);
-  return found[0] as string;
-}
-
 /**
  * An IAM policy as a set of `action → resource` grants, independent of how statements are merged.
  * Resources are rendered as compact JSON (`{"Fn::GetAtt":["X","Arn"]}` …).

@@ -11,7 +11,7 @@ import type { FailpointRule } from '../../../functions/shared/failpoints';
 import type { DeliveryRecord } from '../../../functions/shared/state/ledger';
 import { TERMINAL_STATES } from '../../../functions/shared/state/ledger';
 import type { SandboxVendor } from '../../../sandbox';
-import { type Dropped, type E2E, sha256Hex, vendorOfKey } from './harness';
+import { type Dropped, type E2E, vendorOfKey } from './harness';
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -243,8 +243,6 @@ export function logFor(e2e: E2E, key: string): string[] {
 export async function unknownLedgerKeys(e2e: E2E, known: ReadonlySet<string>): Promise<string[]> {
   return (await ledgerItems(e2e)).map((r) => r.key).filter((k) => !known.has(k));
 }
-
-export { sha256Hex };
 
 const onceRulesUsed = new WeakMap<E2E, number>();
 
