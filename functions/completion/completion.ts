@@ -10,6 +10,8 @@ import {
   RetryableError,
 } from '../shared/errors';
 import type { FailpointHook } from '../shared/failpoints';
+import { fileDescriptorOf } from '../shared/file-descriptor';
+import type { InvocationInfo } from '../shared/invocation';
 import {
   type CompletionMessageV1,
   CompletionQueueMessageSchema,
@@ -39,25 +41,12 @@ export interface CompletionDeps {
   readonly statusMaxSeconds: number;
 }
 
-export interface CompletionInvocation {
-  readonly requestId: string;
-  readonly deadline: () => number;
-  readonly leaseMs: () => number;
-}
-
+/** The file the completion message describes, as dispatch described it to the adapter. */
 function fileOf(message: CompletionMessageV1): FileDescriptor {
-  const dot = message.fileName.lastIndexOf('.');
-  return {
-    bucket: message.object.bucket,
-    key: message.object.key,
-    versionId: message.object.versionId,
-    eTag: message.object.eTag,
-    size: message.object.size,
-    fileName: message.fileName,
-    extension: dot > 0 ? message.fileName.slice(dot + 1).toLowerCase() : '',
+  return fileDescriptorOf(message.object, {
     contentType: message.contentType,
     sha256Base64: message.sha256Base64,
-  };
+  });
 }
 
 function routeFor(deps: CompletionDeps, routeId: string): ResolvedRoute {
@@ -76,7 +65,7 @@ export async function completionMessage(
   deps: CompletionDeps,
   record: SQSRecord,
   ctx: RecordContext,
-  invocation: CompletionInvocation,
+  invocation: InvocationInfo,
   log: CoreLogger,
 ): Promise<void> {
   let json: unknown;
@@ -106,7 +95,7 @@ async function complete(
   deps: CompletionDeps,
   message: CompletionMessageV1,
   ctx: RecordContext,
-  invocation: CompletionInvocation,
+  invocation: InvocationInfo,
   parentLog: CoreLogger,
 ): Promise<void> {
   const route = routeFor(deps, message.routeId);
@@ -251,7 +240,7 @@ async function sendStatusCheck(
 async function checkStatus(
   deps: CompletionDeps,
   check: StatusCheckMessageV1,
-  invocation: CompletionInvocation,
+  invocation: InvocationInfo,
   parentLog: CoreLogger,
 ): Promise<void> {
   const { completion } = check;

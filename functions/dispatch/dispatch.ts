@@ -1,4 +1,3 @@
-import path from 'node:path';
 import type { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
@@ -13,6 +12,8 @@ import {
   UploadUrlExpiredError,
 } from '../shared/errors';
 import type { FailpointHook } from '../shared/failpoints';
+import { fileDescriptorOf } from '../shared/file-descriptor';
+import type { InvocationInfo } from '../shared/invocation';
 import { type CompletionMessageV1, CompletionMessageV1Schema, type ObjectRef } from '../shared/messages';
 import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
 import type { RecordContext } from '../shared/queue/sqs-batch';
@@ -38,25 +39,6 @@ export interface DispatchDeps {
   readonly presignAttempts?: number;
   /** Report upload progress every this many bytes (0 = never). */
   readonly progressEveryBytes?: number;
-}
-
-/** Per-invocation facts from the Lambda context. */
-export interface InvocationInfo {
-  /** Unique per invocation: the lease owner. */
-  readonly requestId: string;
-  /** Epoch ms by which all work must have stopped (the Lambda's deadline minus a safety margin). */
-  readonly deadline: () => number;
-  /** How long a lease taken now must last: the rest of the invocation plus a margin. */
-  readonly leaseMs: () => number;
-}
-
-function fileNameOf(key: string): string {
-  return path.posix.basename(key);
-}
-
-function extensionOf(fileName: string): string {
-  const ext = path.posix.extname(fileName);
-  return ext ? ext.slice(1).toLowerCase() : '';
 }
 
 /**
@@ -294,17 +276,10 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
   };
 
   const { adapter, ctx } = await prepareVendor(deps.vendors, route, d.segments, log, invocation.deadline);
-  const fileName = fileNameOf(object.key);
-  let file: FileDescriptor = {
-    bucket: object.bucket,
-    key: object.key,
-    versionId: object.versionId,
-    eTag: versioned.eTag,
-    size: head.size,
-    fileName,
-    extension: extensionOf(fileName),
-    contentType: head.contentType,
-  };
+  let file: FileDescriptor = fileDescriptorOf(
+    { ...object, eTag: versioned.eTag, size: head.size },
+    { contentType: head.contentType },
+  );
   adapter.checkFile(file, ctx.options);
 
   if (adapter.needsSha256) {
@@ -371,7 +346,7 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
     routeId: route.id,
     vendor: route.vendor,
     object: versioned,
-    fileName,
+    fileName: file.fileName,
     contentType,
     segments: d.segments,
     sha256Base64: file.sha256Base64,

@@ -5,7 +5,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { Context } from 'aws-lambda';
 import { adapterFor } from '../vendors/registry';
 import { SecretNotFoundError } from './errors';
 import type { CallLimiter } from './http/vendor-http';
@@ -107,25 +106,6 @@ export function createAwsRuntime(input: {
     routes,
     vendors,
     queueUrlOf: (arn) => queueUrlFromArn(arn, sqsEndpoint),
-  };
-}
-
-/** Deadline and lease length for one invocation, from the Lambda context. */
-export function invocationFrom(context: Context): {
-  requestId: string;
-  deadline: () => number;
-  leaseMs: () => number;
-} {
-  const startedAt = Date.now();
-  const remaining = context.getRemainingTimeInMillis();
-  // Stop early enough to record the outcome and hand the message back before Lambda kills us.
-  const margin = Math.round(Math.min(10_000, Math.max(1_000, remaining * 0.1)));
-  const deadline = startedAt + remaining - margin;
-  return {
-    requestId: context.awsRequestId,
-    deadline: () => deadline,
-    // A lease outlives the invocation slightly, so a live worker is never mistaken for a dead one.
-    leaseMs: () => Math.max(0, startedAt + remaining - Date.now()) + 5_000,
   };
 }
 

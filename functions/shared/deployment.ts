@@ -10,6 +10,9 @@
  */
 export const BUNDLED_ROUTES_FILE = 'routes.json';
 
+/** The state table's one global secondary index (`gsi1pk`/`gsi1sk`): deliveries listed by state. */
+export const STATE_INDEX = 'gsi1';
+
 /** A queue's dead-letter queue is named after it with this suffix. */
 export const DEAD_LETTER_SUFFIX = '-dlq';
 

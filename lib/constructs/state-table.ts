@@ -2,6 +2,7 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { STATE_INDEX } from '../../functions/shared/deployment';
 import { removalPolicyFor } from '../secure-defaults';
 
 export interface StateTableProps {
@@ -27,7 +28,7 @@ export class StateTable extends Construct {
     'dynamodb:UpdateItem',
     'dynamodb:Query',
   ];
-  public static readonly GSI1 = 'gsi1';
+  public static readonly GSI1 = STATE_INDEX;
   public static readonly TTL_ATTRIBUTE = 'expiresAt';
 
   public readonly table: Table;

@@ -1,5 +1,6 @@
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { VendorRefs } from '../../vendors/types';
+import { STATE_INDEX } from '../deployment';
 import { LeaseLostError } from '../errors';
 import type { ObjectRef } from '../messages';
 import { isConditionFailure, type TableRef, UpdateBuilder } from './dynamo';
@@ -181,7 +182,7 @@ export class DeliveryLedger {
     const out = await this.options.doc.send(
       new QueryCommand({
         TableName: this.options.tableName,
-        IndexName: 'gsi1',
+        IndexName: STATE_INDEX,
         KeyConditionExpression: 'gsi1pk = :s',
         ExpressionAttributeValues: { ':s': `state#${state}` },
         ScanIndexForward: false,

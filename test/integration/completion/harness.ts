@@ -2,12 +2,9 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import {
-  type CompletionDeps,
-  type CompletionInvocation,
-  completionMessage,
-} from '../../../functions/completion/completion';
+import { type CompletionDeps, completionMessage } from '../../../functions/completion/completion';
 import type { FailpointHook } from '../../../functions/shared/failpoints';
+import type { InvocationInfo } from '../../../functions/shared/invocation';
 import type { CompletionMessageV1 } from '../../../functions/shared/messages';
 import type { RecordContext } from '../../../functions/shared/queue/sqs-batch';
 import type { ResolvedRoute } from '../../../functions/shared/routes/schema';
@@ -113,7 +110,7 @@ export function useCompletionHarness() {
     const run = (
       record: SQSRecord,
       ctx: RecordContext = firstReceive,
-      invocation: CompletionInvocation = anInvocation(LEASE_MS),
+      invocation: InvocationInfo = anInvocation(LEASE_MS),
     ) => completionMessage(deps, record, ctx, invocation, log);
 
     /** Puts a delivery in the ledger as dispatch leaves it (UPLOADED, message enqueued) and returns its message. */

@@ -3,11 +3,8 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
-import {
-  type DispatchDeps,
-  dispatchMessage,
-  type InvocationInfo,
-} from '../../../functions/dispatch/dispatch';
+import { type DispatchDeps, dispatchMessage } from '../../../functions/dispatch/dispatch';
+import type { InvocationInfo } from '../../../functions/shared/invocation';
 import type { RecordContext } from '../../../functions/shared/queue/sqs-batch';
 import { DeliveryLedger } from '../../../functions/shared/state/ledger';
 import {
