@@ -208,7 +208,7 @@ export interface VendorAdapter<TSecret = unknown, TOptions = unknown> {
   ): string[];
   /** Throws `FileRejectedError` naming the rule when the vendor would refuse this file. */
   checkFile(file: FileDescriptor, options: TOptions): void;
-  /** Ask the vendor where to put the bytes. */
+  /** Ask the vendor where to put the bytes. Only called for a file {@link checkFile} accepted (the dispatch core runs it first). */
   requestUpload(file: FileDescriptor, ctx: VendorContext<TSecret, TOptions>): Promise<UploadPlan>;
   /** Tell the vendor the bytes are there (mark complete / trigger ingestion). */
   complete(input: CompletionInput, ctx: CompletionContext<TSecret, TOptions>): Promise<CompletionResult>;

@@ -13,7 +13,7 @@ import { sdkStreamMixin } from '@smithy/util-stream';
 import type { SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 import { z } from 'zod';
-import { SecretNotFoundError } from '../../functions/shared/errors';
+import { FileRejectedError, SecretNotFoundError } from '../../functions/shared/errors';
 import type { Failpoint, FailpointHook } from '../../functions/shared/failpoints';
 import type { CallLimiter } from '../../functions/shared/http/vendor-http';
 import type { CompletionMessageV1 } from '../../functions/shared/messages';
@@ -91,6 +91,8 @@ export interface FakeVendorOptions {
   readonly withStatus?: boolean;
   /** Kind of plan when nothing is scripted (default `single`). */
   readonly defaultPlan?: 'single' | 'multipart' | 'already-present';
+  /** The vendor's file rule: a reason to refuse the file, or undefined to take it (default: take all). */
+  readonly refuseFile?: (file: FileDescriptor) => string | undefined;
 }
 
 export interface CompleteCall {
@@ -128,7 +130,10 @@ export class FakeVendor {
       secretSchema: FakeSecretSchema,
       optionsSchema: FakeOptionsSchema,
       completionIdempotent: options.completionIdempotent ?? false,
-      checkFile: () => undefined,
+      checkFile: (file) => {
+        const reason = options.refuseFile?.(file);
+        if (reason) throw new FileRejectedError(reason);
+      },
       requestUpload: (file, ctx) => this.requestUpload(file, ctx),
       complete: (input, ctx) => this.complete(input, ctx),
     };

@@ -162,7 +162,6 @@ export const cleartaxGstAdapter: VendorAdapter<GstSecret, GstOptions> = {
   checkFile,
 
   async requestUpload(file, ctx) {
-    checkFile(file);
     const { options } = ctx;
     const fileContentType = FILE_CONTENT_TYPES[file.extension] as string;
     const contentType = UPLOAD_CONTENT_TYPES[file.extension] as string;

@@ -137,7 +137,6 @@ export const cleartaxOneAdapter: VendorAdapter<OneSecret, OneOptions> = {
   checkFile,
 
   async requestUpload(file, ctx) {
-    checkFile(file);
     const requestedAt = ctx.now();
     const response = await send(ctx, {
       operation: 'presign',

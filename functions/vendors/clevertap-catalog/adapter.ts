@@ -293,7 +293,6 @@ export const clevertapCatalogAdapter: VendorAdapter<ClevertapSecret, ClevertapOp
   checkFile,
 
   async requestUpload(file, ctx) {
-    checkFile(file, ctx.options);
     checkRegion(ctx);
     return isMultipart(file, ctx.options) ? requestMultipart(file, ctx) : requestSingle(file, ctx);
   },

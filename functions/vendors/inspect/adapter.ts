@@ -130,7 +130,6 @@ export const inspectAdapter: VendorAdapter<InspectSecret, InspectOptions> = {
   checkFile,
 
   async requestUpload(file, ctx) {
-    checkFile(file, ctx.options);
     const hash = file.sha256Base64;
     if (hash === undefined || !SHA256_BASE64.test(hash)) {
       // The dispatch core computes it for every Inspect file: its absence is a defect, not bad input.

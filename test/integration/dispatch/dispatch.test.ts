@@ -277,6 +277,21 @@ describe('dispatchMessage refusing a file', () => {
     expect(w.vendor.presigns).toHaveLength(0);
   });
 
+  it("applies the vendor's file rule before asking the vendor anything: FILE_REJECTED, no presign", async () => {
+    // Adapters trust this: requestUpload is only ever called for a file checkFile accepted.
+    const w = h.world({ refuseFile: (file) => (file.extension === 'pdf' ? 'takes .csv only' : undefined) });
+    const key = uniqueKey('march.pdf');
+    const stored = w.objects.put(key, Buffer.from('%PDF-1.4'), 'application/pdf');
+    const object = { bucket: TEST_BUCKET, key, versionId: 'v1', eTag: stored.eTag };
+
+    const error = await rejectionOf(w.run(s3NotificationRecord([{ ...object, size: 8 }])));
+
+    expectPermanent(error, ErrorCode.FILE_REJECTED);
+    expect((error as Error).message).toContain('takes .csv only');
+    expect(w.vendor.presigns).toHaveLength(0);
+    expect(h.target.requests).toHaveLength(0);
+  });
+
   it('fails permanently with OBJECT_NOT_FOUND when HeadObject answers NoSuchKey', async () => {
     const w = h.world();
     const key = uniqueKey('gone.csv');

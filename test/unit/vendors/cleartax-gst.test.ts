@@ -230,21 +230,6 @@ describe('cleartaxGstAdapter.requestUpload', () => {
     expect(http.requests[0]?.path).toBe('/v9/presign/sales/x');
   });
 
-  it('rejects an unsupported extension before calling the vendor', async () => {
-    // Prepare
-    const http = new ScriptedHttp();
-    const ctx = gstContext({ http });
-
-    // Act
-    const error = await rejectionOf(
-      cleartaxGstAdapter.requestUpload(fileFor('cleartax/sales/march.pdf', 10), ctx),
-    );
-
-    // Assess
-    expect(error).toBeInstanceOf(FileRejectedError);
-    expect(http.requests).toHaveLength(0);
-  });
-
   it.each([
     ['API_QUOTA_EXCEEDED', ThrottledError, true, ErrorCode.VENDOR_THROTTLED],
     ['INTERNAL_ERROR', RetryableError, true, ErrorCode.VENDOR_UNAVAILABLE],

@@ -255,21 +255,6 @@ describe('cleartaxOneAdapter.requestUpload', () => {
     expect(error).toBeInstanceOf(errorClass);
     expect(error).toMatchObject({ code });
   });
-
-  it('rejects an unsupported extension before calling the vendor', async () => {
-    // Prepare
-    const http = new ScriptedHttp();
-    const ctx = oneContext({ http });
-
-    // Act
-    const error = await rejectionOf(
-      cleartaxOneAdapter.requestUpload(fileFor('cleartax-one/sales/a.pdf', 1), ctx),
-    );
-
-    // Assess
-    expect(error).toBeInstanceOf(FileRejectedError);
-    expect(http.requests).toHaveLength(0);
-  });
 });
 
 describe('cleartaxOneAdapter token handling', () => {
