@@ -422,6 +422,37 @@ describe('VendorIngestStack (dev stage)', () => {
       }
     });
 
+    it('bundle one copy of every package (no second Powertools or SDK core inside)', () => {
+      // Prepare
+      const manifest = JSON.parse(
+        readFileSync(join(synth.outdir, `${stack.stackName}.assets.json`), 'utf8'),
+      ) as { files: Record<string, { source: { path: string } }> };
+      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+
+      for (const fn of [stack.dispatch, stack.completion]) {
+        const { Code } = (functions[id(fn.function)]?.Properties ?? {}) as { Code: { S3Key: string } };
+        const dir = join(synth.outdir, manifest.files[Code.S3Key.replace(/\.zip$/, '')]?.source.path ?? '');
+        const { sources } = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as {
+          sources: string[];
+        };
+
+        // Act: where each package was bundled from (a nested node_modules is a second copy).
+        const installs = new Map<string, Set<string>>();
+        for (const source of sources) {
+          const match = /^(.*node_modules\/)((?:@[^/]+\/)?[^/]+)\//.exec(source);
+          if (!match?.[1] || !match[2]) continue;
+          const from = installs.get(match[2]) ?? new Set<string>();
+          from.add(match[1]);
+          installs.set(match[2], from);
+        }
+
+        // Assess
+        const twice = [...installs].filter(([, from]) => from.size > 1).map(([name]) => name);
+        expect(installs.size, fn.node.id).toBeGreaterThan(10);
+        expect(twice, fn.node.id).toEqual([]);
+      }
+    });
+
     it('ship ES-module bundles with the AWS SDK inside and a source map', () => {
       // Prepare
       const manifest = JSON.parse(
