@@ -19,7 +19,7 @@ import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/obs
 import type { RecordContext } from '../shared/queue/sqs-batch';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
-import { type DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
+import { type DeliveryKey, type DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
 import { headObject, sha256OfObject } from '../shared/upload/s3-source';
 import { uploadPlan } from '../shared/upload/upload-plan';
 import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
@@ -179,14 +179,7 @@ export async function deliverObject(
       if (!begin.record.completionMessage)
         throw new PermanentError(ErrorCode.STATE_INCONSISTENT, 'uploaded delivery has no completion message');
       log.warn('recovering a delivery whose completion message may not have been sent');
-      await deps.sqs.send(
-        new SendMessageCommand({
-          QueueUrl: deps.completionQueueUrl,
-          MessageBody: begin.record.completionMessage,
-          MessageAttributes: { deliveryId: { DataType: 'String', StringValue: deliveryId.slice(0, 1024) } },
-        }),
-      );
-      await deps.ledger.markCompletionEnqueued(deliveryKeyOf(object));
+      await enqueueCompletion(deps, deliveryKeyOf(object), deliveryId, begin.record.completionMessage);
       return;
     }
     case 'acquired':
@@ -380,11 +373,25 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
   });
 
   deps.failpoint('dispatch:before-enqueue', object.key);
+  await enqueueCompletion(deps, key, d.deliveryId, body);
+}
+
+/**
+ * Sends a delivery's completion message (the one stored in the ledger at upload) and records that it
+ * was sent, which releases the dispatch lease. The one way a completion message leaves dispatch: after
+ * an upload, and when a later receive recovers a delivery whose sender died before this finished.
+ */
+async function enqueueCompletion(
+  deps: DispatchDeps,
+  key: DeliveryKey,
+  deliveryId: string,
+  body: string,
+): Promise<void> {
   await deps.sqs.send(
     new SendMessageCommand({
       QueueUrl: deps.completionQueueUrl,
       MessageBody: body,
-      MessageAttributes: { deliveryId: { DataType: 'String', StringValue: d.deliveryId.slice(0, 1024) } },
+      MessageAttributes: { deliveryId: { DataType: 'String', StringValue: deliveryId.slice(0, 1024) } },
     }),
   );
   await deps.ledger.markCompletionEnqueued(key);

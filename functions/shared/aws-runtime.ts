@@ -1,15 +1,22 @@
 import { Logger } from '@aws-lambda-powertools/logger';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { adapterFor } from '../vendors/registry';
+import { type CommonEnv, Env } from './env';
 import { SecretNotFoundError } from './errors';
 import type { CallLimiter } from './http/vendor-http';
-import type { CoreLogger } from './observability';
-import { type BatchOptions, queueUrlFromArn } from './queue/sqs-batch';
+import { type InvocationInfo, invocationFrom } from './invocation';
+import { type CoreLogger, coreLoggerFrom } from './observability';
+import { type BatchOptions, processSqsBatch, queueUrlFromArn, type RecordContext } from './queue/sqs-batch';
+import { readBundledRoutes } from './routes/bundled';
 import { routesFromDocument } from './routes/load';
 import { RouteMatcher } from './routes/match';
 import { DynamoTokenCache } from './state/dynamo-token-cache';
@@ -109,26 +116,54 @@ export function createAwsRuntime(input: {
   };
 }
 
-/** Queue-boundary settings shared by both handlers (see `processSqsBatch`). */
-export function batchOptions(
-  runtime: AwsRuntime,
+/** A record's work in one of the cores: `(record, receive, invocation, logger) => void`. */
+export type RecordWork = (
+  record: SQSRecord,
+  ctx: RecordContext,
+  invocation: InvocationInfo,
   log: CoreLogger,
-  invocation: { deadline: () => number },
-  settings: {
-    readonly dlqUrlFor: BatchOptions['dlqUrlFor'];
-    readonly maxReceiveCount: number;
-    readonly retryBaseSeconds: number;
-    readonly retryMaxSeconds: number;
-    readonly concurrency: number;
-  },
-): BatchOptions {
-  return {
-    ...settings,
-    sqs: runtime.sqs,
-    log,
-    queueUrlOf: runtime.queueUrlOf,
-    remainingMs: () => invocation.deadline() - Date.now(),
-    // Do not start a record with less than a second left: it would only time out half-done.
-    minStartMs: 1_000,
+) => Promise<void>;
+
+/**
+ * The one wiring of both handlers: the queue boundary (partial batch responses, backoff, parking in
+ * the DLQ) around a core's per-record work, with the invocation's deadline, and Powertools' logger
+ * context and metrics flushing as middy middleware.
+ */
+export function createSqsHandler(
+  runtime: AwsRuntime,
+  env: CommonEnv,
+  options: { readonly dlqUrlFor: BatchOptions['dlqUrlFor']; readonly work: RecordWork },
+) {
+  const log = coreLoggerFrom(runtime.logger);
+  const batch = async (event: SQSEvent, context: Context): Promise<SQSBatchResponse> => {
+    const invocation = invocationFrom(context);
+    return processSqsBatch(event.Records, (record, ctx) => options.work(record, ctx, invocation, log), {
+      sqs: runtime.sqs,
+      log,
+      queueUrlOf: runtime.queueUrlOf,
+      dlqUrlFor: options.dlqUrlFor,
+      maxReceiveCount: env[Env.MAX_RECEIVE_COUNT],
+      retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
+      retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],
+      concurrency: env[Env.RECORD_CONCURRENCY],
+      remainingMs: () => invocation.deadline() - Date.now(),
+      // Do not start a record with less than a second left: it would only time out half-done.
+      minStartMs: 1_000,
+    });
   };
+  return middy(batch)
+    .use(injectLambdaContext(runtime.logger, { resetKeys: true }))
+    .use(logMetrics(runtime.metrics));
+}
+
+/** The runtime a handler builds at cold start from its validated environment. */
+export function runtimeFromEnv(env: CommonEnv): AwsRuntime {
+  return createAwsRuntime({
+    stateTable: env[Env.STATE_TABLE],
+    secretCacheSeconds: env[Env.SECRET_CACHE_SECONDS],
+    vendorTimeoutMs: env[Env.VENDOR_TIMEOUT_MS],
+    ledgerRetentionDays: env[Env.LEDGER_RETENTION_DAYS],
+    routesDocument: readBundledRoutes(env[Env.LAMBDA_TASK_ROOT]),
+    env: process.env,
+  });
 }

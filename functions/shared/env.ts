@@ -69,6 +69,9 @@ const CommonEnvSchema = z.object({
   [Env.FAILPOINTS]: z.string().optional(),
 });
 
+/** What both handlers read (see {@link CommonEnvSchema}). */
+export type CommonEnv = z.infer<typeof CommonEnvSchema>;
+
 /** Environment of the dispatch function, validated at cold start. */
 export const DispatchEnvSchema = CommonEnvSchema.extend({
   [Env.S3_FORCE_PATH_STYLE]: boolish,
