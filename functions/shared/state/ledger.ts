@@ -1,4 +1,6 @@
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { VendorRefs } from '../../vendors/types';
 import { STATE_INDEX } from '../deployment';
 import { LeaseLostError } from '../errors';
@@ -198,6 +200,23 @@ export class DeliveryLedger {
     state?: DeliveryState,
     note?: string,
   ): Promise<DeliveryRecord | undefined> {
+    const outcome = await this.write(key, build, state, note);
+    return outcome.written ? outcome.record : undefined;
+  }
+
+  /**
+   * One conditional write. When the condition refuses it, DynamoDB hands back the item as it stands
+   * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), so deciding what a refusal means (busy, done,
+   * uncertain) needs no second read.
+   */
+  private async write(
+    key: DeliveryKey,
+    build: (u: UpdateBuilder) => string | undefined,
+    state?: DeliveryState,
+    note?: string,
+  ): Promise<
+    { written: true; record: DeliveryRecord } | { written: false; current: DeliveryRecord | undefined }
+  > {
     const u = new UpdateBuilder();
     const at = this.iso();
     u.set('updatedAt', at);
@@ -223,13 +242,18 @@ export class DeliveryLedger {
           ExpressionAttributeNames: u.names,
           ExpressionAttributeValues: u.values,
           ReturnValues: 'ALL_NEW',
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
       const record = out.Attributes as DeliveryRecord;
-      return state ? await this.trimHistory(key, record) : record;
+      return { written: true, record: state ? await this.trimHistory(key, record) : record };
     } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      // The document client does not unmarshall an error's item.
+      const item = (error as { Item?: Record<string, AttributeValue> }).Item;
+      if (item) return { written: false, current: unmarshall(item) as DeliveryRecord };
+      // No item came back: there is none, or the endpoint ignores the parameter; a read tells which.
+      return { written: false, current: await this.get(key) };
     }
   }
 
@@ -281,7 +305,7 @@ export class DeliveryLedger {
   }): Promise<BeginDispatchOutcome> {
     const key = deliveryKeyOf(input.object);
     const now = this.now();
-    const fresh = await this.update(
+    const attempt = await this.write(
       key,
       (u) => {
         u.setIfAbsent('deliveryId', deliveryIdOf(input.object));
@@ -310,9 +334,10 @@ export class DeliveryLedger {
       DeliveryState.UPLOADING,
       input.redrive ? 'redriven' : undefined,
     );
-    if (fresh) return { outcome: 'acquired', record: fresh };
+    if (attempt.written) return { outcome: 'acquired', record: attempt.record };
 
-    const record = await this.get(key);
+    const record = attempt.current;
+    // Refused yet absent: the item was deleted in between (TTL); start again.
     if (!record) return this.beginDispatch(input);
     const leaseLive = (record.leaseUntil ?? 0) >= now;
     switch (record.state) {
@@ -444,7 +469,7 @@ export class DeliveryLedger {
     input: { owner: string; leaseMs: number; retryAmbiguous: boolean; redrive: boolean },
   ): Promise<BeginCompletionOutcome> {
     const now = this.now();
-    const fresh = await this.update(
+    const attempt = await this.write(
       key,
       (u) => {
         u.set('leaseOwner', input.owner);
@@ -464,8 +489,8 @@ export class DeliveryLedger {
       },
       DeliveryState.COMPLETING,
     );
-    if (fresh) return { outcome: 'acquired', record: fresh };
-    const record = await this.get(key);
+    if (attempt.written) return { outcome: 'acquired', record: attempt.record };
+    const record = attempt.current;
     if (!record) return { outcome: 'missing' };
     switch (record.state) {
       case DeliveryState.COMPLETING:

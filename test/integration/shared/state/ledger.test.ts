@@ -375,3 +375,26 @@ describe('DeliveryLedger retention', () => {
     expect(record?.attempts).toBe(HISTORY_MAX + 5);
   });
 });
+
+describe('DeliveryLedger reads', () => {
+  it('decides busy or done from the refused write itself, without a second read', async () => {
+    const tableName = stack.target.resources.stateTable;
+    let reads = 0;
+    const send = stack.aws.doc.send.bind(stack.aws.doc);
+    const doc = {
+      send: (command: Parameters<typeof send>[0], ...rest: unknown[]) => {
+        if (command.constructor.name === 'GetCommand') reads++;
+        return (send as (...args: unknown[]) => unknown)(command, ...rest);
+      },
+    } as unknown as typeof stack.aws.doc;
+    const ledger = new DeliveryLedger({ doc, tableName });
+    const object = anObject();
+
+    const first = await begin(ledger, object, 'A');
+    const second = await begin(ledger, object, 'B');
+
+    expect(first.outcome).toBe('acquired');
+    expect(second).toMatchObject({ outcome: 'busy', record: { leaseOwner: 'A' } });
+    expect(reads).toBe(0);
+  });
+});
