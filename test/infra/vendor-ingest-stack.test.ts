@@ -47,6 +47,17 @@ describe('VendorIngestStack (dev stage)', () => {
     if (!queues) throw new Error(`no intake queue for ${routeId}`);
     return queues;
   };
+  /** The synthesized asset directory a function's code comes from (what its deployment package holds). */
+  const packageDirOf = (fn: { function: IConstruct }): string => {
+    const manifest = JSON.parse(
+      readFileSync(join(synth.outdir, `${stack.stackName}.assets.json`), 'utf8'),
+    ) as {
+      files: Record<string, { source: { path: string } }>;
+    };
+    const functions = resourcesOfType(template, 'AWS::Lambda::Function');
+    const { Code } = (functions[id(fn.function)]?.Properties ?? {}) as { Code: { S3Key: string } };
+    return join(synth.outdir, manifest.files[Code.S3Key.replace(/\.zip$/, '')]?.source.path ?? '');
+  };
   const functionEnv = (fnId: string): Record<string, unknown> =>
     (template.toJSON().Resources[fnId].Properties.Environment as { Variables: Record<string, unknown> })
       .Variables;
@@ -399,20 +410,9 @@ describe('VendorIngestStack (dev stage)', () => {
     });
 
     it('carry the resolved routes in their deployment package, not in the environment', () => {
-      // Prepare
-      const manifest = JSON.parse(
-        readFileSync(join(synth.outdir, `${stack.stackName}.assets.json`), 'utf8'),
-      ) as { files: Record<string, { source: { path: string } }> };
-      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
-
       for (const fn of [stack.dispatch, stack.completion]) {
         // Act
-        const { Code } = (functions[id(fn.function)]?.Properties ?? {}) as { Code: { S3Key: string } };
-        const asset = manifest.files[Code.S3Key.replace(/\.zip$/, '')];
-        const packaged = readFileSync(
-          join(synth.outdir, asset?.source.path ?? '', BUNDLED_ROUTES_FILE),
-          'utf8',
-        );
+        const packaged = readFileSync(join(packageDirOf(fn), BUNDLED_ROUTES_FILE), 'utf8');
 
         // Assess
         expect(ResolvedRoutesSchema.parse(JSON.parse(packaged))).toEqual(deployment.routesDocument);
@@ -423,16 +423,8 @@ describe('VendorIngestStack (dev stage)', () => {
     });
 
     it('bundle one copy of every package (no second Powertools or SDK core inside)', () => {
-      // Prepare
-      const manifest = JSON.parse(
-        readFileSync(join(synth.outdir, `${stack.stackName}.assets.json`), 'utf8'),
-      ) as { files: Record<string, { source: { path: string } }> };
-      const functions = resourcesOfType(template, 'AWS::Lambda::Function');
-
       for (const fn of [stack.dispatch, stack.completion]) {
-        const { Code } = (functions[id(fn.function)]?.Properties ?? {}) as { Code: { S3Key: string } };
-        const dir = join(synth.outdir, manifest.files[Code.S3Key.replace(/\.zip$/, '')]?.source.path ?? '');
-        const { sources } = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as {
+        const { sources } = JSON.parse(readFileSync(join(packageDirOf(fn), 'index.mjs.map'), 'utf8')) as {
           sources: string[];
         };
 
