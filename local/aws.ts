@@ -4,7 +4,6 @@ import { LambdaClient } from '@aws-sdk/client-lambda';
 import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { SSMClient } from '@aws-sdk/client-ssm';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /** Dummy credentials for the embedded AWS (moto accepts any). */
@@ -20,7 +19,6 @@ export interface AwsClients {
   readonly secrets: SecretsManagerClient;
   readonly cloudformation: CloudFormationClient;
   readonly lambda: LambdaClient;
-  readonly ssm: SSMClient;
 }
 
 /**
@@ -46,6 +44,5 @@ export function awsClients(endpoint: string | undefined, region: string): AwsCli
     secrets: new SecretsManagerClient(common),
     cloudformation: new CloudFormationClient(common),
     lambda: new LambdaClient(common),
-    ssm: new SSMClient(common),
   };
 }
