@@ -86,7 +86,7 @@ export async function status(target: Target, key?: string): Promise<DeliveryReco
     'COMPLETED',
     'DUPLICATE',
   ] as const;
-  const all = await Promise.all(states.map((s) => target.ledger.listByState(s, 25)));
+  const all = await Promise.all(states.map((s) => target.ledger.listByState(s, { limit: 25 })));
   return all.flat().sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
 }
 
@@ -301,12 +301,12 @@ export async function replay(
   if (!match) throw new Error(`no route matches ${key}`);
   const queue = target.resources.intake.find((q) => q.routeId === match.route.id);
   if (!queue) throw new Error(`no intake queue for route ${match.route.id}`);
-  const reset = await target.ledger.prepareReplay({ pk: record.pk, sk: record.sk }, operator);
+  const reset = await target.ledger.replay({ pk: record.pk, sk: record.sk }, operator);
   if (!reset)
     throw new Error(
       `${record.deliveryId} is being worked on right now (${record.state}); try again when it settles`,
     );
-  const sequencer = record.sk.startsWith('e#') ? record.sk.split('#')[2] : record.sequencer;
+  const sequencer = record.sequencer;
   const event = {
     Records: [
       {
@@ -347,7 +347,7 @@ export async function resolve(
   version?: string,
 ): Promise<DeliveryRecord> {
   const record = await pickVersion(target, key, version);
-  const resolved = await target.ledger.resolveUncertain({ pk: record.pk, sk: record.sk }, as, operator);
+  const resolved = await target.ledger.resolve({ pk: record.pk, sk: record.sk }, as, operator);
   if (!resolved) throw new Error(`${record.deliveryId} is ${record.state}, not COMPLETION_UNCERTAIN`);
   if (as === 'retry') {
     if (!resolved.completionMessage)

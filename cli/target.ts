@@ -3,10 +3,10 @@ import path from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DEAD_LETTER_SUFFIX } from '../functions/shared/deployment';
 import { filterPrefixOf, segmentsOf } from '../functions/shared/routes/match';
-import { DeliveryLedger } from '../functions/shared/state/ledger';
 import { resourceNames } from '../lib/naming';
 import { StackOutput } from '../lib/stack-outputs';
 import { type AwsClients, awsClients } from '../local/aws';
+import { LedgerAdmin } from './ledger-admin';
 
 /**
  * What the operator CLI acts on: a deployed stack, found by name and read from its CloudFormation
@@ -53,7 +53,7 @@ export interface Target {
   readonly clients: AwsClients;
   readonly resources: PipelineResources;
   readonly routes: readonly TargetRoute[];
-  readonly ledger: DeliveryLedger;
+  readonly ledger: LedgerAdmin;
 }
 
 /** The stack output holding route id → `{ prefix, vendor }` (see lib/vendor-ingest-stack.ts). */
@@ -118,7 +118,7 @@ export async function stackTarget(clients: AwsClients, stackName: string): Promi
     clients,
     resources,
     routes,
-    ledger: new DeliveryLedger({
+    ledger: new LedgerAdmin({
       doc: clients.doc,
       tableName: resources.stateTable,
       retentionDays: Number(outputs.get(StackOutput.LedgerRetentionDays) ?? '') || undefined,

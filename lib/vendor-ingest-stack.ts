@@ -271,7 +271,7 @@ export class VendorIngestStack extends Stack {
     this.operatorPolicies = new OperatorPolicy(this, 'Operators', {
       bucket: this.ingest.bucket,
       table: this.state.table,
-      indexName: StateTable.GSI1,
+      indexNames: [StateTable.GSI1, StateTable.GSI2],
       completion: this.completionQueues,
       routes: routes.map((route) => {
         const queues = intake.get(route.id) as QueueWithDlq;

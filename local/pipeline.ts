@@ -4,12 +4,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import type { LedgerAdmin } from '../cli/ledger-admin';
 import { type PipelineResources, stackTarget, type Target } from '../cli/target';
 import { BUNDLED_ROUTES_FILE } from '../functions/shared/deployment';
 import { Env } from '../functions/shared/env';
 import { routesFromDocument } from '../functions/shared/routes/load';
 import type { ResolvedRoute } from '../functions/shared/routes/schema';
-import type { DeliveryLedger } from '../functions/shared/state/ledger';
 import { loadDeploymentConfig } from '../lib/config/deployment-config';
 import { PROJECT_ROOT, type StageConfig, type StageConfigInput } from '../lib/config/stage-config';
 import { StackOutput } from '../lib/stack-outputs';
@@ -95,7 +95,7 @@ export interface LocalPipeline {
   /** The operator CLI's view of the same stack. */
   readonly target: Target;
   readonly sandbox: Sandbox;
-  readonly ledger: DeliveryLedger;
+  readonly ledger: LedgerAdmin;
   readonly functions: { readonly dispatch: DeployedFunction; readonly completion: DeployedFunction };
   readonly pools: { readonly dispatch: FunctionPool; readonly completion: FunctionPool };
   readonly events: EventEmitter<{

@@ -421,18 +421,12 @@ export function renderMarkdown(r: BenchResults): string {
     out.push('', "Where a file's time goes (medians of ledger timestamps, burst):", '');
     out.push(
       table(
-        [
-          'Drop → dispatch starts',
-          'Dispatch (lease → uploaded)',
-          'Uploaded → completion enqueued',
-          'Enqueued → COMPLETED',
-        ],
+        ['Drop → dispatch starts', 'Dispatch (lease → uploaded)', 'Uploaded → COMPLETED'],
         [
           [
             o.legs.dropToDispatchStartMs.toFixed(0),
             o.legs.dispatchMs.toFixed(0),
-            o.legs.uploadedToEnqueuedMs.toFixed(0),
-            o.legs.enqueuedToCompletedMs.toFixed(0),
+            o.legs.uploadedToCompletedMs.toFixed(0),
           ],
         ],
       ),

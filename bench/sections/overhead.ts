@@ -4,7 +4,8 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { DeliveryLedger, type DeliveryRecord, DeliveryState } from '../../functions/shared/state/ledger';
+import { LedgerAdmin } from '../../cli/ledger-admin';
+import { type DeliveryRecord, DeliveryState } from '../../functions/shared/state/ledger';
 import { awsClients } from '../../local/aws';
 import { startMoto } from '../../local/moto';
 import { type FunctionLogLine, type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
@@ -108,8 +109,7 @@ export interface OverheadSectionResult {
   readonly legs: {
     readonly dropToDispatchStartMs: number;
     readonly dispatchMs: number;
-    readonly uploadedToEnqueuedMs: number;
-    readonly enqueuedToCompletedMs: number;
+    readonly uploadedToCompletedMs: number;
   };
   readonly invocations: {
     readonly dispatch: number;
@@ -200,11 +200,11 @@ function recorder(pipeline: LocalPipeline) {
 
 /** moto's latency for one small call, and what the timing proxy adds: the same GetItem direct and through it. */
 async function proxyOverhead(
-  direct: DeliveryLedger,
-  proxied: DeliveryLedger,
+  direct: LedgerAdmin,
+  proxied: LedgerAdmin,
 ): Promise<{ directMs: number; addedMs: number }> {
   const key = { pk: 'd#bench/none', sk: 'v#none' };
-  const time = async (ledger: DeliveryLedger) => {
+  const time = async (ledger: LedgerAdmin) => {
     const samples: number[] = [];
     for (let i = 0; i < 30; i++) {
       const started = performance.now();
@@ -244,7 +244,7 @@ const TERMINAL: readonly DeliveryState[] = [
 
 /** Polls the ledger's state index until every key is terminal or the deadline passes. */
 async function settle(
-  ledger: DeliveryLedger,
+  ledger: LedgerAdmin,
   keys: ReadonlySet<string>,
   timeoutMs: number,
 ): Promise<Map<string, DeliveryRecord>> {
@@ -252,7 +252,7 @@ async function settle(
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     for (const state of TERMINAL) {
-      for (const record of await ledger.listByState(state, 5000)) {
+      for (const record of await ledger.listByState(state, { limit: 5000 })) {
         if (keys.has(record.key)) found.set(record.key, record);
       }
     }
@@ -382,7 +382,7 @@ export async function overheadSection(ctx: BenchContext): Promise<OverheadSectio
       logDir: path.join(ctx.tmpDir, 'overhead-logs'),
     });
     const direct = awsClients(moto.endpoint, pipeline.clients.region);
-    const ledger = new DeliveryLedger({ doc: direct.doc, tableName: pipeline.resources.stateTable });
+    const ledger = new LedgerAdmin({ doc: direct.doc, tableName: pipeline.resources.stateTable });
     const bucket = pipeline.resources.bucket;
     const events = recorder(pipeline);
 
@@ -454,7 +454,6 @@ export async function overheadSection(ctx: BenchContext): Promise<OverheadSectio
     const legs = {
       start: [] as number[],
       dispatch: [] as number[],
-      handoff: [] as number[],
       completion: [] as number[],
     };
     let lastCompleted = started;
@@ -470,11 +469,7 @@ export async function overheadSection(ctx: BenchContext): Promise<OverheadSectio
       if (r.uploadedAt) {
         const uploaded = Date.parse(r.uploadedAt);
         legs.dispatch.push(uploaded - created);
-        if (r.completionEnqueuedAt) {
-          const enqueued = Date.parse(r.completionEnqueuedAt);
-          legs.handoff.push(enqueued - uploaded);
-          legs.completion.push(completedAt - enqueued);
-        }
+        legs.completion.push(completedAt - uploaded);
       }
     }
     const completed = latencies.length;
@@ -506,8 +501,7 @@ export async function overheadSection(ctx: BenchContext): Promise<OverheadSectio
       legs: {
         dropToDispatchStartMs: round(percentile(legs.start, 50)),
         dispatchMs: round(percentile(legs.dispatch, 50)),
-        uploadedToEnqueuedMs: round(percentile(legs.handoff, 50)),
-        enqueuedToCompletedMs: round(percentile(legs.completion, 50)),
+        uploadedToCompletedMs: round(percentile(legs.completion, 50)),
       },
       invocations: {
         dispatch: functionInvokes.filter((i) => i.fn === 'dispatch').length,

@@ -186,7 +186,7 @@ async function complete(
   } catch (error) {
     if (error instanceof PermanentError && error.code === ErrorCode.COMPLETION_UNCERTAIN) throw error;
     const final = !isRetryable(error) || ctx.lastAttempt;
-    await deps.ledger.recordCompletionFailure(key, owner, {
+    await deps.ledger.failCompletion(key, owner, {
       code: errorCodeOf(error),
       message: errorMessageOf(error),
       final,
@@ -200,11 +200,17 @@ async function complete(
     throw error;
   }
   deps.failpoint('completion:after-call', message.object.key);
-  await deps.ledger.markCompleted(key, owner, result.refs, result.vendorState);
+  const polled = route.pollStatus && hasStatus;
+  await deps.ledger.markCompleted(key, owner, {
+    refs: result.refs,
+    vendorState: result.vendorState,
+    // A vendor job status follows: the outcome waits for the vendor's verdict.
+    ...(polled ? { vendorPhase: 'running' } : { outcome: 'succeeded' }),
+  });
   deps.metrics.count(MetricName.FilesCompleted, route.vendor);
   log.info('completed', { refs: result.refs, vendorState: result.vendorState });
 
-  if (route.pollStatus && hasStatus) {
+  if (polled) {
     const check: StatusCheckMessageV1 = {
       v: 1,
       type: 'status',
@@ -253,8 +259,11 @@ async function checkStatus(
   });
   const key = deliveryKeyOf(completion.object);
   const record = await deps.ledger.get(key);
-  if (!record || record.state !== DeliveryState.COMPLETED) {
-    log.info('status check skipped: delivery is not completed', { state: record?.state });
+  if (!record || record.state !== DeliveryState.COMPLETED || record.outcome !== undefined) {
+    log.info('status check skipped: the delivery is not awaiting a vendor verdict', {
+      state: record?.state,
+      outcome: record?.outcome,
+    });
     return;
   }
   const { adapter, ctx } = await prepareVendor(
@@ -274,18 +283,30 @@ async function checkStatus(
     },
     ctx,
   );
-  await deps.ledger.updateVendorStatus(key, status);
   if (status.phase === 'running') {
     if (Date.now() >= Date.parse(check.deadline)) {
+      await deps.ledger.recordVendorVerdict(key, {
+        ...status,
+        outcome: 'attention',
+        reason: ErrorCode.VENDOR_STATUS_UNKNOWN,
+        message: `the vendor job was still ${status.vendorState} when polling reached its deadline`,
+      });
       log.warn('vendor job still running at the polling deadline; giving up polling', {
         vendorState: status.vendorState,
       });
       return;
     }
+    if (status.vendorState !== record.vendorState) await deps.ledger.recordVendorProgress(key, status);
     const delay = Math.min(900, deps.statusFirstDelaySeconds * 2 ** (check.check + 1));
     await sendStatusCheck(deps, { ...check, check: check.check + 1 }, delay);
     return;
   }
+  await deps.ledger.recordVendorVerdict(key, {
+    ...status,
+    outcome: status.phase === 'succeeded' ? 'succeeded' : 'failed',
+    reason: status.phase === 'succeeded' ? undefined : ErrorCode.VENDOR_JOB_FAILED,
+    message: status.phase === 'succeeded' ? undefined : `the vendor job ended ${status.vendorState}`,
+  });
   if (status.phase === 'succeeded') {
     deps.metrics.count(MetricName.VendorJobSucceeded, route.vendor);
     log.info('vendor job succeeded', { vendorState: status.vendorState });

@@ -19,7 +19,7 @@ import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/obs
 import type { RecordContext } from '../shared/queue/sqs-batch';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
-import { type DeliveryKey, type DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
+import { type DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
 import { headObject, sha256OfObject } from '../shared/upload/s3-source';
 import { uploadPlan } from '../shared/upload/upload-plan';
 import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
@@ -114,13 +114,15 @@ export async function deliverObject(
       );
     } catch (error) {
       const match = deps.routes.match(event.key);
-      await deps.ledger.recordDispatchFailure(object, {
+      const detail = {
         code: errorCodeOf(error),
         message: errorMessageOf(error),
-        final: !isRetryable(error) || ctx.lastAttempt,
         routeId: match?.route.id,
         vendor: match?.route.vendor,
-      });
+      };
+      if (!isRetryable(error) || ctx.lastAttempt)
+        await deps.ledger.refuseDispatch(object, { ...detail, redrive: ctx.redrive });
+      else await deps.ledger.deferDispatch(object, detail);
       throw error;
     }
   }
@@ -138,12 +140,12 @@ export async function deliverObject(
   deps.metrics.count(MetricName.FilesReceived, vendor);
 
   const failEarly = async (error: PermanentError): Promise<never> => {
-    await deps.ledger.recordDispatchFailure(object, {
+    await deps.ledger.refuseDispatch(object, {
       code: error.code,
       message: error.message,
-      final: true,
       routeId: match?.route.id,
       vendor: match?.route.vendor,
+      redrive: ctx.redrive,
     });
     deps.metrics.count(MetricName.FilesFailed, vendor, 1, error.code);
     log.warn('file refused', { errorCode: error.code, error: error.message });
@@ -178,8 +180,12 @@ export async function deliverObject(
     case 'resend-completion': {
       if (!begin.record.completionMessage)
         throw new PermanentError(ErrorCode.STATE_INCONSISTENT, 'uploaded delivery has no completion message');
-      log.warn('recovering a delivery whose completion message may not have been sent');
-      await enqueueCompletion(deps, deliveryKeyOf(object), deliveryId, begin.record.completionMessage);
+      // Its sender died before sending, or this is a duplicate notification: either way the stored
+      // message goes (again); a second copy is harmless, the completion lease admits one.
+      log.info('uploaded version seen again: sending its stored completion message', {
+        state: begin.record.state,
+      });
+      await enqueueCompletion(deps, deliveryId, begin.record.completionMessage);
       return;
     }
     case 'acquired':
@@ -206,23 +212,13 @@ export async function deliverObject(
   } catch (error) {
     const final = !isRetryable(error) || ctx.lastAttempt;
     await deps.ledger
-      .recordDispatchFailure(object, {
-        owner,
+      .failDispatch(deliveryKeyOf(object), owner, {
         code: errorCodeOf(error),
         message: errorMessageOf(error),
         final,
-        routeId: route.id,
-        vendor: route.vendor,
       })
       .catch((ledgerError: unknown) =>
         log.error('could not record the failure in the ledger', { error: errorMessageOf(ledgerError) }),
-      );
-    // Failed after the upload was recorded (e.g. sending the completion message): free the lease so
-    // the next receive re-sends the message from the ledger instead of waiting for the lease to expire.
-    await deps.ledger
-      .releaseUploadLease(deliveryKeyOf(object), owner)
-      .catch((ledgerError: unknown) =>
-        log.error('could not release the lease', { error: errorMessageOf(ledgerError) }),
       );
     if (final) deps.metrics.count(MetricName.FilesFailed, vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, vendor);
@@ -356,11 +352,7 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
     uploadedAt: new Date().toISOString(),
   });
   const body = JSON.stringify(message);
-  await deps.ledger.markUploaded(key, d.owner, {
-    refs,
-    completionMessage: body,
-    leaseMs: invocation.leaseMs(),
-  });
+  await deps.ledger.markUploaded(key, d.owner, { refs, completionMessage: body });
   deps.metrics.count(MetricName.FilesUploaded, d.vendor);
   deps.metrics.record(MetricName.BytesUploaded, d.vendor, head.size, 'Bytes');
   deps.metrics.record(MetricName.UploadDurationMs, d.vendor, durationMs, 'Milliseconds');
@@ -373,20 +365,16 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
   });
 
   deps.failpoint('dispatch:before-enqueue', object.key);
-  await enqueueCompletion(deps, key, d.deliveryId, body);
+  await enqueueCompletion(deps, d.deliveryId, body);
 }
 
 /**
- * Sends a delivery's completion message (the one stored in the ledger at upload) and records that it
- * was sent, which releases the dispatch lease. The one way a completion message leaves dispatch: after
- * an upload, and when a later receive recovers a delivery whose sender died before this finished.
+ * Sends a delivery's completion message (the one stored in the ledger at upload). The one way a
+ * completion message leaves dispatch: after an upload, and when a later receive recovers a delivery
+ * whose sender died before sending it. A message sent twice is harmless: the completion lease admits
+ * one, and the ledger answers the other "done".
  */
-async function enqueueCompletion(
-  deps: DispatchDeps,
-  key: DeliveryKey,
-  deliveryId: string,
-  body: string,
-): Promise<void> {
+async function enqueueCompletion(deps: DispatchDeps, deliveryId: string, body: string): Promise<void> {
   await deps.sqs.send(
     new SendMessageCommand({
       QueueUrl: deps.completionQueueUrl,
@@ -394,7 +382,6 @@ async function enqueueCompletion(
       MessageAttributes: { deliveryId: { DataType: 'String', StringValue: deliveryId.slice(0, 1024) } },
     }),
   );
-  await deps.ledger.markCompletionEnqueued(key);
 }
 
 function headerValue(headers: Readonly<Record<string, string>>, name: string): string | undefined {

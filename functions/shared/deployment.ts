@@ -10,8 +10,11 @@
  */
 export const BUNDLED_ROUTES_FILE = 'routes.json';
 
-/** The state table's one global secondary index (`gsi1pk`/`gsi1sk`): deliveries listed by state. */
+/** The state table's index of deliveries by state (`gsi1pk` = `state#<state>`, `gsi1sk` = last change). */
 export const STATE_INDEX = 'gsi1';
+
+/** The state table's index of deliveries by route (`gsi2pk` = `route#<id>`, `gsi2sk` = `<created>#<key>`). */
+export const ROUTE_INDEX = 'gsi2';
 
 /** A queue's dead-letter queue is named after it with this suffix. */
 export const DEAD_LETTER_SUFFIX = '-dlq';

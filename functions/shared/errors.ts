@@ -169,6 +169,20 @@ export const ERROR_TABLE = {
       'the pipeline broke one of its own rules (an adapter planned parts that miss bytes, a hash the core owed was not computed); retrying cannot help',
     action: 'report it with the message and logs; redrive once a fixed version is deployed',
   },
+  VENDOR_JOB_FAILED: {
+    retryable: false,
+    meaning:
+      "the vendor took the file and its own processing rejected it (ClearTax `SYSTEM_FEEDBACK`, `ACTIVITY_DISCARDED`, a `FAILED` workflow); nothing is parked, the ledger and the delivery's result say why",
+    action:
+      "read the result document and the vendor's error file next to it; fix the file and drop it again (a new version is a new delivery)",
+  },
+  VENDOR_STATUS_UNKNOWN: {
+    retryable: false,
+    meaning:
+      "the vendor's job was still running when status polling reached its deadline (`statusPollMaxSeconds`); the file was delivered, its verdict is unknown",
+    action:
+      'check the job at the vendor with the ids in `status`; raise `statusPollMaxSeconds` if jobs routinely take longer',
+  },
   COMPLETION_UNCERTAIN: {
     retryable: false,
     meaning: 'the completion call was sent and never answered; the vendor has no idempotency key',

@@ -23,7 +23,10 @@ export const PRODUCER_KEY_ACTIONS: readonly string[] = ['kms:GenerateDataKey', '
 export const OPERATOR_ACTIONS = {
   stack: ['cloudformation:DescribeStacks'],
   drop: ['s3:PutObject', 's3:AbortMultipartUpload'],
-  ledger: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:UpdateItem'],
+  /** Read a delivery, and the operator transitions (replay, resolve) on the table. */
+  ledgerItems: ['dynamodb:GetItem', 'dynamodb:UpdateItem'],
+  /** Listings: a key's versions (the table), by state and by route (the indexes). */
+  ledgerListings: ['dynamodb:Query'],
   deadLetterQueues: [
     'sqs:ReceiveMessage',
     'sqs:DeleteMessage',
@@ -84,7 +87,8 @@ export interface OperatorRouteScope {
 export interface OperatorPolicyProps {
   readonly bucket: IBucket;
   readonly table: ITable;
-  readonly indexName: string;
+  /** The table's indexes the operator lists deliveries from. */
+  readonly indexNames: readonly string[];
   /** The completion queue and its DLQ (in the first policy). */
   readonly completion: { readonly queue: IQueue; readonly deadLetterQueue: IQueue };
   readonly routes: readonly OperatorRouteScope[];
@@ -125,9 +129,13 @@ export class OperatorPolicy extends Construct {
     const stack = Stack.of(this);
     const common = [
       new PolicyStatement({ actions: [...OPERATOR_ACTIONS.stack], resources: [stack.stackId] }),
+      new PolicyStatement({ actions: [...OPERATOR_ACTIONS.ledgerItems], resources: [props.table.tableArn] }),
       new PolicyStatement({
-        actions: [...OPERATOR_ACTIONS.ledger],
-        resources: [props.table.tableArn, `${props.table.tableArn}/index/${props.indexName}`],
+        actions: [...OPERATOR_ACTIONS.ledgerListings],
+        resources: [
+          props.table.tableArn,
+          ...props.indexNames.map((index) => `${props.table.tableArn}/index/${index}`),
+        ],
       }),
       new PolicyStatement({
         actions: [...OPERATOR_ACTIONS.deadLetterQueues],

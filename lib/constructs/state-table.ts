@@ -2,7 +2,7 @@ import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } fr
 import { Grant, type IGrantable } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
-import { STATE_INDEX } from '../../functions/shared/deployment';
+import { ROUTE_INDEX, STATE_INDEX } from '../../functions/shared/deployment';
 import { removalPolicyFor } from '../secure-defaults';
 
 export interface StateTableProps {
@@ -16,19 +16,18 @@ export interface StateTableProps {
 
 /**
  * The pipeline's state: delivery ledger, shared vendor tokens and concurrency slots, in one table
- * (`pk`/`sk`), with `gsi1` listing deliveries by state and `expiresAt` as the TTL attribute.
+ * (`pk`/`sk`), with `gsi1` listing deliveries by state, `gsi2` by route and time, and `expiresAt` as
+ * the TTL attribute.
  */
 export class StateTable extends Construct {
   /**
    * What the functions call on the table: every write is a conditional UpdateItem (ledger, token
-   * cache, call slots), reads are GetItem and Query. No puts, deletes, scans or admin.
+   * cache, call slots, breakers), every read a GetItem. No queries (listings are the operator's), puts,
+   * deletes, scans or admin.
    */
-  public static readonly ACTIONS: readonly string[] = [
-    'dynamodb:GetItem',
-    'dynamodb:UpdateItem',
-    'dynamodb:Query',
-  ];
+  public static readonly ACTIONS: readonly string[] = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
   public static readonly GSI1 = STATE_INDEX;
+  public static readonly GSI2 = ROUTE_INDEX;
   public static readonly TTL_ATTRIBUTE = 'expiresAt';
 
   public readonly table: Table;
@@ -57,14 +56,20 @@ export class StateTable extends Construct {
       sortKey: { name: 'gsi1sk', type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
+    this.table.addGlobalSecondaryIndex({
+      indexName: StateTable.GSI2,
+      partitionKey: { name: 'gsi2pk', type: AttributeType.STRING },
+      sortKey: { name: 'gsi2sk', type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
   }
 
-  /** Exactly {@link StateTable.ACTIONS} on the table and its one index (plus the key, when there is one). */
+  /** Exactly {@link StateTable.ACTIONS} on the table (plus the key, when there is one). */
   public grantStateAccess(grantee: IGrantable): Grant {
     const grant = Grant.addToPrincipal({
       grantee,
       actions: [...StateTable.ACTIONS],
-      resourceArns: [this.table.tableArn, `${this.table.tableArn}/index/${StateTable.GSI1}`],
+      resourceArns: [this.table.tableArn],
     });
     this.encryptionKey?.grantEncryptDecrypt(grantee);
     return grant;

@@ -431,7 +431,7 @@ describe('fault matrix', () => {
       ).toHaveLength(1);
       expect(
         logAbout(crash, file.fileName).some(
-          (l) => l.message === 'recovering a delivery whose completion message may not have been sent',
+          (l) => l.message === 'uploaded version seen again: sending its stored completion message',
         ),
       ).toBe(true);
       await s.invariant(crash, [file]);

@@ -114,7 +114,12 @@ describe('access: producers, operators, and an instance of a stage', () => {
         OPERATOR_ACTIONS.drop,
         stack.deployment.routes.map((r) => ({ 'Fn::Join': ['', [bucket, `/${r.filterPrefix}*`]] })),
       ),
-      ...grants(OPERATOR_ACTIONS.ledger, [table, { 'Fn::Join': ['', [table, '/index/gsi1']] }]),
+      ...grants(OPERATOR_ACTIONS.ledgerItems, [table]),
+      ...grants(OPERATOR_ACTIONS.ledgerListings, [
+        table,
+        { 'Fn::Join': ['', [table, '/index/gsi1']] },
+        { 'Fn::Join': ['', [table, '/index/gsi2']] },
+      ]),
       ...grants(
         OPERATOR_ACTIONS.deadLetterQueues,
         queues.map((q) => getAtt(id(q.deadLetterQueue))),

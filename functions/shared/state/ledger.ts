@@ -1,42 +1,33 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import { GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { VendorRefs } from '../../vendors/types';
-import { STATE_INDEX } from '../deployment';
 import { LeaseLostError } from '../errors';
 import type { ObjectRef } from '../messages';
 import { isConditionFailure, type TableRef, UpdateBuilder } from './dynamo';
+import {
+  applyTransition,
+  conditionOf,
+  type DeliveryOutcome,
+  DeliveryState,
+  type FailedStep,
+  type LedgerField,
+  TERMINAL_STATES,
+  TRANSITIONS,
+  type Transition,
+  type TransitionInput,
+  type TransitionName,
+} from './transitions';
+
+export type { DeliveryOutcome };
+export { DeliveryState, TERMINAL_STATES };
 
 /**
- * The delivery ledger: one item per object version, moved through an explicit state machine by
- * conditional writes with leases. It is what makes at-least-once notifications and retries deliver
- * and complete each version exactly once.
- *
- * ```
- * RECEIVED → UPLOADING → UPLOADED → COMPLETING → COMPLETED
- *      ↘ FAILED (reason)      ↘ DUPLICATE (vendor already had the bytes)
- *                                  COMPLETING ⇢ COMPLETION_UNCERTAIN (sent, no answer, vendor not idempotent)
- * ```
+ * The delivery ledger: one item per object version, moved through the state machine of
+ * transitions.ts by conditional writes with leases. It is what makes at-least-once notifications and
+ * retries deliver and complete each version exactly once. This module is the functions' side; the
+ * operator's queries and actions (replay, resolve, listings) live with the operator CLI.
  */
-export const DeliveryState = {
-  RECEIVED: 'RECEIVED',
-  UPLOADING: 'UPLOADING',
-  UPLOADED: 'UPLOADED',
-  COMPLETING: 'COMPLETING',
-  COMPLETED: 'COMPLETED',
-  FAILED: 'FAILED',
-  DUPLICATE: 'DUPLICATE',
-  COMPLETION_UNCERTAIN: 'COMPLETION_UNCERTAIN',
-} as const;
-export type DeliveryState = (typeof DeliveryState)[keyof typeof DeliveryState];
-
-/** States in which nothing more happens without an operator. */
-export const TERMINAL_STATES: ReadonlySet<DeliveryState> = new Set([
-  DeliveryState.COMPLETED,
-  DeliveryState.DUPLICATE,
-  DeliveryState.FAILED,
-  DeliveryState.COMPLETION_UNCERTAIN,
-]);
 
 export interface DeliveryKey {
   readonly pk: string;
@@ -47,6 +38,13 @@ export interface HistoryEntry {
   readonly at: string;
   readonly state: DeliveryState | 'REPLAY' | 'RESOLVED';
   readonly note?: string;
+}
+
+/** Where a delivery's write-back went: the result document, the vendor's error file. */
+export interface ResultLocations {
+  readonly document?: string;
+  readonly errorFile?: string;
+  readonly tagged?: boolean;
 }
 
 export interface DeliveryRecord {
@@ -68,13 +66,21 @@ export interface DeliveryRecord {
   readonly leaseUntil?: number;
   readonly refs?: VendorRefs;
   readonly completionMessage?: string;
-  readonly completionEnqueuedAt?: string;
   readonly vendorState?: string;
   readonly vendorPhase?: string;
   readonly vendorDetail?: Record<string, unknown>;
   readonly reason?: string;
   readonly lastError?: string;
-  readonly failedStep?: 'dispatch' | 'complete';
+  readonly failedStep?: FailedStep;
+  /** How the current end state came out, once decided (see transitions.ts). */
+  readonly outcome?: DeliveryOutcome;
+  readonly outcomeAt?: string;
+  /** The queue message whose work decided the outcome. */
+  readonly decidedBy?: string;
+  /** The vendor account this version waits for while the vendor is unavailable. */
+  readonly waitingFor?: string;
+  readonly waitingSince?: string;
+  readonly results?: ResultLocations;
   readonly createdAt: string;
   readonly updatedAt: string;
   readonly uploadedAt?: string;
@@ -87,25 +93,43 @@ export interface DeliveryRecord {
   readonly expiresAt?: number;
 }
 
+/** What names an object version (the size counts only without a version id). */
+export type ObjectIdentity = Pick<ObjectRef, 'bucket' | 'key' | 'versionId' | 'eTag' | 'sequencer'> & {
+  readonly size?: number;
+};
+
 /** Ledger key for an object version: the key's versions share a partition, so `status <key>` is one query. */
-export function deliveryKeyOf(
-  object: Pick<ObjectRef, 'bucket' | 'key' | 'versionId' | 'eTag' | 'sequencer'>,
-): DeliveryKey {
-  return {
-    pk: `d#${object.bucket}/${object.key}`,
-    sk: object.versionId ? `v#${object.versionId}` : `e#${object.eTag ?? ''}#${object.sequencer ?? ''}`,
-  };
+export function deliveryKeyOf(object: ObjectIdentity): DeliveryKey {
+  return { pk: deliveryPartitionOf(object.bucket, object.key), sk: versionSortKeyOf(object) };
+}
+
+/** The partition holding every version of one object key. */
+export function deliveryPartitionOf(bucket: string, key: string): string {
+  return `d#${bucket}/${key}`;
+}
+
+/**
+ * The version part of the identity: the S3 version id, or on an unversioned bucket what names the
+ * bytes and the write (ETag, size, the event's sequencer) — never a timestamp.
+ */
+function versionSortKeyOf(object: ObjectIdentity): string {
+  return object.versionId
+    ? `v#${object.versionId}`
+    : `e#${object.eTag ?? ''}#${object.size ?? ''}#${object.sequencer ?? ''}`;
 }
 
 /** Human-readable id used in logs and DLQ attributes. */
-export function deliveryIdOf(
-  object: Pick<ObjectRef, 'bucket' | 'key' | 'versionId' | 'eTag' | 'sequencer'>,
-): string {
+export function deliveryIdOf(object: ObjectIdentity): string {
   const version = object.versionId
     ? `versionId=${object.versionId}`
-    : `etag=${object.eTag ?? ''}&sequencer=${object.sequencer ?? ''}`;
+    : `etag=${object.eTag ?? ''}&size=${object.size ?? ''}${object.sequencer ? `&sequencer=${object.sequencer}` : ''}`;
   return `s3://${object.bucket}/${object.key}?${version}`;
 }
+
+/** The outcome of one transition: written (and the outcome it decided, if any), or refused with the item as it stands. */
+export type TransitionResult =
+  | { readonly written: true; readonly record: DeliveryRecord; readonly decided: DeliveryOutcome | undefined }
+  | { readonly written: false; readonly current: DeliveryRecord | undefined };
 
 export type BeginDispatchOutcome =
   /** This caller holds the lease and should upload. */
@@ -133,6 +157,25 @@ export const HISTORY_MAX = 50;
 /** When the cap is passed, history is trimmed down to this, so trims are rare. */
 const HISTORY_TRIM_TO = 40;
 
+/** Index attributes: `gsi1` lists deliveries by state, `gsi2` by route and creation time. */
+function indexKeys(
+  u: UpdateBuilder,
+  values: TransitionInput['values'],
+  state: DeliveryState | undefined,
+  at: string,
+) {
+  if (state) {
+    u.set('gsi1pk', `state#${state}`);
+    u.set('gsi1sk', at);
+  }
+  const createdAt = values?.createdAt;
+  if (typeof createdAt === 'string') {
+    const routeId = typeof values?.routeId === 'string' ? values.routeId : '-';
+    u.setIfAbsent('gsi2pk', `route#${routeId}`);
+    u.setIfAbsent('gsi2sk', `${createdAt}#${String(values?.key ?? '')}`);
+  }
+}
+
 export interface LedgerOptions extends TableRef {
   readonly now?: () => number;
   /**
@@ -142,8 +185,11 @@ export interface LedgerOptions extends TableRef {
   readonly retentionDays?: number;
 }
 
+/** Input of {@link DeliveryLedger.transition} beyond what the ledger supplies itself (the clock). */
+export type TransitionRequest = Omit<TransitionInput, 'now'>;
+
 export class DeliveryLedger {
-  private readonly now: () => number;
+  readonly now: () => number;
   private readonly retentionSeconds: number;
 
   constructor(private readonly options: LedgerOptions) {
@@ -166,72 +212,35 @@ export class DeliveryLedger {
     return out.Item as DeliveryRecord | undefined;
   }
 
-  /** Every recorded version of one object key, newest first. */
-  async listByKey(bucket: string, key: string): Promise<DeliveryRecord[]> {
-    const out = await this.options.doc.send(
-      new QueryCommand({
-        TableName: this.options.tableName,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `d#${bucket}/${key}` },
-        ConsistentRead: true,
-      }),
-    );
-    return ((out.Items ?? []) as DeliveryRecord[]).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
-  }
-
-  /** Deliveries currently in `state`, most recently changed first (GSI, eventually consistent). */
-  async listByState(state: DeliveryState, limit = 50): Promise<DeliveryRecord[]> {
-    const out = await this.options.doc.send(
-      new QueryCommand({
-        TableName: this.options.tableName,
-        IndexName: STATE_INDEX,
-        KeyConditionExpression: 'gsi1pk = :s',
-        ExpressionAttributeValues: { ':s': `state#${state}` },
-        ScanIndexForward: false,
-        Limit: limit,
-      }),
-    );
-    return (out.Items ?? []) as DeliveryRecord[];
-  }
-
-  private async update(
-    key: DeliveryKey,
-    build: (u: UpdateBuilder) => string | undefined,
-    state?: DeliveryState,
-    note?: string,
-  ): Promise<DeliveryRecord | undefined> {
-    const outcome = await this.write(key, build, state, note);
-    return outcome.written ? outcome.record : undefined;
-  }
-
   /**
-   * One conditional write. When the condition refuses it, DynamoDB hands back the item as it stands
-   * (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), so deciding what a refusal means (busy, done,
-   * uncertain) needs no second read.
+   * One transition of the table, as one conditional write. When the condition refuses it, DynamoDB
+   * hands back the item as it stands (`ReturnValuesOnConditionCheckFailure: ALL_OLD`), so deciding
+   * what a refusal means (busy, done, uncertain) needs no second read.
    */
-  private async write(
+  async transition(
+    name: TransitionName,
     key: DeliveryKey,
-    build: (u: UpdateBuilder) => string | undefined,
-    state?: DeliveryState,
-    note?: string,
-  ): Promise<
-    { written: true; record: DeliveryRecord } | { written: false; current: DeliveryRecord | undefined }
-  > {
+    request: TransitionRequest,
+  ): Promise<TransitionResult> {
+    const now = this.now();
+    const input: TransitionInput = { ...request, now };
+    const transition: Transition = TRANSITIONS[name];
     const u = new UpdateBuilder();
-    const at = this.iso();
+    const at = new Date(now).toISOString();
+    const { outcome } = applyTransition(name, input, u);
     u.set('updatedAt', at);
+    const state = transition.to;
+    indexKeys(u, input.values, state, at);
     if (state) {
       u.set('state', state);
-      u.set('gsi1pk', `state#${state}`);
-      u.set('gsi1sk', at);
+      const note = request.note ?? transition.note;
       u.append('history', note ? { at, state, note } : { at, state });
       // Terminal items expire (the table's TTL); an item leaving a terminal state (replay, redrive,
       // resolve --as retry) must not be deleted under the worker that now owns it.
-      if (TERMINAL_STATES.has(state))
-        u.set('expiresAt', Math.floor(this.now() / 1000) + this.retentionSeconds);
+      if (TERMINAL_STATES.has(state)) u.set('expiresAt', Math.floor(now / 1000) + this.retentionSeconds);
       else u.remove('expiresAt');
     }
-    const condition = build(u);
+    const condition = conditionOf(name, input, u);
     try {
       const out = await this.options.doc.send(
         new UpdateCommand({
@@ -246,7 +255,11 @@ export class DeliveryLedger {
         }),
       );
       const record = out.Attributes as DeliveryRecord;
-      return { written: true, record: state ? await this.trimHistory(key, record) : record };
+      return {
+        written: true,
+        record: state ? await this.trimHistory(key, record) : record,
+        decided: outcome,
+      };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       // The document client does not unmarshall an error's item.
@@ -255,6 +268,18 @@ export class DeliveryLedger {
       // No item came back: there is none, or the endpoint ignores the parameter; a read tells which.
       return { written: false, current: await this.get(key) };
     }
+  }
+
+  /** A transition the caller must hold the lease for: the new record, or {@link LeaseLostError}. */
+  private async held(
+    name: TransitionName,
+    key: DeliveryKey,
+    request: TransitionRequest,
+    what: string,
+  ): Promise<{ record: DeliveryRecord; decided: DeliveryOutcome | undefined }> {
+    const out = await this.transition(name, key, request);
+    if (!out.written) throw new LeaseLostError(what);
+    return out;
   }
 
   /**
@@ -290,6 +315,20 @@ export class DeliveryLedger {
     }
   }
 
+  /** Identity and creation facts of a version, written on its item's first transition. */
+  private identity(object: ObjectRef): Partial<Record<LedgerField, unknown>> {
+    return {
+      deliveryId: deliveryIdOf(object),
+      bucket: object.bucket,
+      key: object.key,
+      versionId: object.versionId,
+      eTag: object.eTag,
+      sequencer: object.sequencer,
+      createdAt: this.iso(),
+      size: object.size,
+    };
+  }
+
   /**
    * Takes the dispatch lease for an object version, creating its item on first sight. A version in
    * RECEIVED or UPLOADING without a live lease can be taken over (its last holder finished badly or
@@ -304,159 +343,151 @@ export class DeliveryLedger {
     readonly redrive: boolean;
   }): Promise<BeginDispatchOutcome> {
     const key = deliveryKeyOf(input.object);
-    const now = this.now();
-    const attempt = await this.write(
-      key,
-      (u) => {
-        u.setIfAbsent('deliveryId', deliveryIdOf(input.object));
-        u.setIfAbsent('bucket', input.object.bucket);
-        u.setIfAbsent('key', input.object.key);
-        if (input.object.versionId) u.setIfAbsent('versionId', input.object.versionId);
-        u.setIfAbsent('eTag', input.object.eTag);
-        if (input.object.sequencer) u.setIfAbsent('sequencer', input.object.sequencer);
-        u.set('size', input.object.size);
-        u.set('routeId', input.routeId);
-        u.set('vendor', input.vendor);
-        u.setIfAbsent('createdAt', this.iso());
-        u.set('leaseOwner', input.owner);
-        u.set('leaseUntil', now + input.leaseMs);
-        u.increment('attempts');
-        u.remove('reason', 'failedStep');
-        const state = u.name('state');
-        const lease = u.name('leaseUntil');
-        const nowV = u.value(now);
-        const open = `(${state} IN (${u.value(DeliveryState.RECEIVED)}, ${u.value(DeliveryState.UPLOADING)}) AND (attribute_not_exists(${lease}) OR ${lease} < ${nowV}))`;
-        const retryFailed = input.redrive
-          ? ` OR (${state} = ${u.value(DeliveryState.FAILED)} AND ${u.name('failedStep')} = ${u.value('dispatch')})`
-          : '';
-        return `attribute_not_exists(pk) OR ${open}${retryFailed}`;
-      },
-      DeliveryState.UPLOADING,
-      input.redrive ? 'redriven' : undefined,
-    );
+    const attempt = await this.transition('dispatch.begin', key, {
+      owner: input.owner,
+      leaseMs: input.leaseMs,
+      redrive: input.redrive,
+      values: { ...this.identity(input.object), routeId: input.routeId, vendor: input.vendor },
+      note: input.redrive ? 'redriven' : undefined,
+    });
     if (attempt.written) return { outcome: 'acquired', record: attempt.record };
 
     const record = attempt.current;
     // Refused yet absent: the item was deleted in between (TTL); start again.
     if (!record) return this.beginDispatch(input);
-    const leaseLive = (record.leaseUntil ?? 0) >= now;
     switch (record.state) {
       case DeliveryState.RECEIVED:
       case DeliveryState.UPLOADING:
         return { outcome: 'busy', record };
       case DeliveryState.UPLOADED:
-        if (record.completionEnqueuedAt) return { outcome: 'done', record };
-        return leaseLive ? { outcome: 'busy', record } : { outcome: 'resend-completion', record };
+        // Its completion message is on its way, or its sender died before sending it: send it again
+        // (a duplicate message is harmless, the completion lease admits one).
+        return { outcome: 'resend-completion', record };
       default:
         return { outcome: 'done', record };
     }
   }
 
-  /** Bytes are at the vendor. Keeps the lease until the completion message is on its way. */
+  /**
+   * A version that cannot take its lease yet: its vendor is unavailable (`waitingFor`), or a retryable
+   * failure came before the lease. Creates the item (RECEIVED) so `status` shows it; a version that
+   * got further is left alone.
+   */
+  async deferDispatch(
+    object: ObjectRef,
+    detail: {
+      routeId?: string | undefined;
+      vendor?: string | undefined;
+      code?: string;
+      message?: string;
+      waitingFor?: string;
+    },
+  ): Promise<void> {
+    await this.transition('dispatch.defer', deliveryKeyOf(object), {
+      values: {
+        ...this.identity(object),
+        routeId: detail.routeId,
+        vendor: detail.vendor,
+        reason: detail.code,
+        lastError: detail.message,
+        waitingFor: detail.waitingFor,
+        waitingSince: detail.waitingFor ? this.iso() : undefined,
+      },
+    });
+  }
+
+  /** Bytes are at the vendor: the completion message is stored, the dispatch lease ends. */
   async markUploaded(
     key: DeliveryKey,
     owner: string,
-    data: { refs: VendorRefs; completionMessage: string; leaseMs: number },
+    data: { refs: VendorRefs; completionMessage: string },
   ): Promise<DeliveryRecord> {
-    const out = await this.update(
+    const out = await this.held(
+      'dispatch.uploaded',
       key,
-      (u) => {
-        u.set('refs', data.refs);
-        u.set('completionMessage', data.completionMessage);
-        u.set('uploadedAt', this.iso());
-        u.set('leaseUntil', this.now() + data.leaseMs);
-        u.remove('lastError');
-        return `${u.name('state')} = ${u.value(DeliveryState.UPLOADING)} AND ${u.name('leaseOwner')} = ${u.value(owner)}`;
+      {
+        owner,
+        values: { refs: data.refs, completionMessage: data.completionMessage, uploadedAt: this.iso() },
       },
-      DeliveryState.UPLOADED,
+      'recording the upload',
     );
-    if (!out) throw new LeaseLostError('recording the upload');
-    return out;
-  }
-
-  /**
-   * A dispatch that recorded the upload then failed (sending the completion message): let the next
-   * receive recover at once instead of waiting out the lease. No-op unless `owner` still holds it.
-   */
-  async releaseUploadLease(key: DeliveryKey, owner: string): Promise<void> {
-    await this.update(key, (u) => {
-      u.set('leaseUntil', 0);
-      return `${u.name('state')} = ${u.value(DeliveryState.UPLOADED)} AND ${u.name('leaseOwner')} = ${u.value(owner)}`;
-    });
-  }
-
-  /** The completion message was sent; the dispatch lease is released. */
-  async markCompletionEnqueued(key: DeliveryKey): Promise<void> {
-    await this.update(key, (u) => {
-      u.set('completionEnqueuedAt', this.iso());
-      u.remove('leaseOwner', 'leaseUntil');
-      return `${u.name('state')} = ${u.value(DeliveryState.UPLOADED)}`;
-    });
+    return out.record;
   }
 
   /** The vendor already holds these bytes (e.g. inspect's 200): nothing to upload or complete. */
-  async markDuplicate(key: DeliveryKey, owner: string, refs: VendorRefs): Promise<void> {
-    const out = await this.update(
+  async markDuplicate(
+    key: DeliveryKey,
+    owner: string,
+    refs: VendorRefs,
+    decidedBy?: string,
+  ): Promise<DeliveryRecord> {
+    const out = await this.held(
+      'dispatch.duplicate',
       key,
-      (u) => {
-        u.set('refs', refs);
-        u.set('completedAt', this.iso());
-        u.remove('leaseOwner', 'leaseUntil', 'lastError');
-        return `${u.name('state')} = ${u.value(DeliveryState.UPLOADING)} AND ${u.name('leaseOwner')} = ${u.value(owner)}`;
-      },
-      DeliveryState.DUPLICATE,
-      'vendor already had these bytes',
+      { owner, decidedBy, values: { refs, completedAt: this.iso() } },
+      'recording a vendor-side duplicate',
     );
-    if (!out) throw new LeaseLostError('recording a vendor-side duplicate');
+    return out.record;
   }
 
   /**
-   * Records a dispatch failure. `final` (permanent, or the last receive) moves the version to FAILED
-   * with the reason; otherwise the lease is released so the next receive retries at once.
-   * Without an owner (failures before a lease: no route, bad file) the item is created as FAILED.
+   * Records a dispatch failure of the lease holder. `final` (permanent, or the last receive) moves the
+   * version to FAILED with the reason and decides its outcome; otherwise the lease lapses so the next
+   * receive retries at once.
    */
-  async recordDispatchFailure(
-    object: ObjectRef,
+  async failDispatch(
+    key: DeliveryKey,
+    owner: string,
     failure: {
-      owner?: string | undefined;
       code: string;
       message: string;
       final: boolean;
+      outcome?: DeliveryOutcome;
+      decidedBy?: string;
+    },
+  ): Promise<TransitionResult> {
+    if (!failure.final) {
+      return this.transition('dispatch.retry', key, {
+        owner,
+        values: { reason: failure.code, lastError: failure.message },
+      });
+    }
+    return this.transition('dispatch.fail', key, {
+      owner,
+      outcome: failure.outcome ?? 'failed',
+      decidedBy: failure.decidedBy,
+      note: failure.code,
+      values: { reason: failure.code, lastError: failure.message, failedStep: 'dispatch' },
+    });
+  }
+
+  /** A version refused before any lease (no route, a refused file, a missing object): FAILED with the reason. */
+  async refuseDispatch(
+    object: ObjectRef,
+    failure: {
+      code: string;
+      message: string;
       routeId?: string | undefined;
       vendor?: string | undefined;
+      redrive: boolean;
+      outcome?: DeliveryOutcome;
+      decidedBy?: string;
     },
-  ): Promise<void> {
-    const key = deliveryKeyOf(object);
-    await this.update(
-      key,
-      (u) => {
-        u.setIfAbsent('deliveryId', deliveryIdOf(object));
-        u.setIfAbsent('bucket', object.bucket);
-        u.setIfAbsent('key', object.key);
-        if (object.versionId) u.setIfAbsent('versionId', object.versionId);
-        u.setIfAbsent('eTag', object.eTag);
-        u.setIfAbsent('createdAt', this.iso());
-        u.set('size', object.size);
-        u.set('routeId', failure.routeId);
-        u.set('vendor', failure.vendor);
-        u.set('lastError', failure.message);
-        u.set('reason', failure.code);
-        if (failure.final) {
-          u.set('failedStep', 'dispatch');
-          u.remove('leaseOwner', 'leaseUntil');
-        } else {
-          u.set('leaseUntil', 0);
-        }
-        const state = u.name('state');
-        if (failure.owner) {
-          return `${state} = ${u.value(DeliveryState.UPLOADING)} AND ${u.name('leaseOwner')} = ${u.value(failure.owner)}`;
-        }
-        // Never overwrite a version that got further than this failure.
-        return `attribute_not_exists(pk) OR ${state} IN (${u.value(DeliveryState.RECEIVED)}, ${u.value(DeliveryState.FAILED)})`;
+  ): Promise<TransitionResult> {
+    return this.transition('dispatch.refuse', deliveryKeyOf(object), {
+      redrive: failure.redrive,
+      outcome: failure.outcome ?? 'failed',
+      decidedBy: failure.decidedBy,
+      note: failure.code,
+      values: {
+        ...this.identity(object),
+        routeId: failure.routeId,
+        vendor: failure.vendor,
+        reason: failure.code,
+        lastError: failure.message,
+        failedStep: 'dispatch',
       },
-      failure.final ? DeliveryState.FAILED : undefined,
-      failure.final ? failure.code : undefined,
-    );
+    });
   }
 
   /**
@@ -468,33 +499,13 @@ export class DeliveryLedger {
     key: DeliveryKey,
     input: { owner: string; leaseMs: number; retryAmbiguous: boolean; redrive: boolean },
   ): Promise<BeginCompletionOutcome> {
-    const now = this.now();
-    const attempt = await this.write(
-      key,
-      (u) => {
-        u.set('leaseOwner', input.owner);
-        u.set('leaseUntil', now + input.leaseMs);
-        u.increment('completionAttempts');
-        u.remove('reason', 'failedStep');
-        const state = u.name('state');
-        const lease = u.name('leaseUntil');
-        let condition = `${state} = ${u.value(DeliveryState.UPLOADED)}`;
-        if (input.retryAmbiguous) {
-          condition += ` OR (${state} = ${u.value(DeliveryState.COMPLETING)} AND ${lease} < ${u.value(now)})`;
-        }
-        if (input.redrive) {
-          condition += ` OR (${state} = ${u.value(DeliveryState.FAILED)} AND ${u.name('failedStep')} = ${u.value('complete')})`;
-        }
-        return `attribute_exists(pk) AND (${condition})`;
-      },
-      DeliveryState.COMPLETING,
-    );
+    const attempt = await this.transition('completion.begin', key, input);
     if (attempt.written) return { outcome: 'acquired', record: attempt.record };
     const record = attempt.current;
     if (!record) return { outcome: 'missing' };
     switch (record.state) {
       case DeliveryState.COMPLETING:
-        return (record.leaseUntil ?? 0) >= now
+        return (record.leaseUntil ?? 0) >= this.now()
           ? { outcome: 'busy', record }
           : { outcome: 'uncertain', record };
       case DeliveryState.COMPLETION_UNCERTAIN:
@@ -510,129 +521,112 @@ export class DeliveryLedger {
 
   /** Saves progress inside a multi-call completion (refs are merged). */
   async checkpoint(key: DeliveryKey, owner: string, refs: VendorRefs): Promise<void> {
-    const out = await this.update(key, (u) => {
-      u.setFields('refs', refs);
-      return `${u.name('state')} = ${u.value(DeliveryState.COMPLETING)} AND ${u.name('leaseOwner')} = ${u.value(owner)}`;
-    });
-    if (!out) throw new LeaseLostError('saving completion progress');
+    await this.held('completion.checkpoint', key, { owner, values: { refs } }, 'saving completion progress');
   }
 
+  /**
+   * The vendor accepted the completion. `outcome` decides the delivery's outcome now; without one
+   * (a vendor job status follows) the outcome waits for the vendor's verdict.
+   */
   async markCompleted(
     key: DeliveryKey,
     owner: string,
-    refs: VendorRefs,
-    vendorState: string | undefined,
+    result: {
+      refs: VendorRefs;
+      vendorState: string | undefined;
+      vendorPhase?: string;
+      outcome?: DeliveryOutcome;
+      decidedBy?: string;
+    },
   ): Promise<DeliveryRecord> {
-    const out = await this.update(
+    const out = await this.held(
+      'completion.done',
       key,
-      (u) => {
-        u.setFields('refs', refs);
-        u.set('vendorState', vendorState);
-        u.set('completedAt', this.iso());
-        u.remove('leaseOwner', 'leaseUntil', 'lastError');
-        return `${u.name('state')} = ${u.value(DeliveryState.COMPLETING)} AND ${u.name('leaseOwner')} = ${u.value(owner)}`;
+      {
+        owner,
+        outcome: result.outcome,
+        decidedBy: result.decidedBy,
+        values: {
+          refs: result.refs,
+          vendorState: result.vendorState,
+          vendorPhase: result.vendorPhase,
+          completedAt: this.iso(),
+        },
       },
-      DeliveryState.COMPLETED,
+      'recording the completion',
     );
-    if (!out) throw new LeaseLostError('recording the completion');
-    return out;
+    return out.record;
   }
 
   /** The vendor answered with a failure (so it did not act): back to UPLOADED for a later retry, or FAILED. */
-  async recordCompletionFailure(
+  async failCompletion(
     key: DeliveryKey,
     owner: string,
-    failure: { code: string; message: string; final: boolean },
-  ): Promise<void> {
-    await this.update(
-      key,
-      (u) => {
-        u.set('lastError', failure.message);
-        u.set('reason', failure.code);
-        u.remove('leaseOwner', 'leaseUntil');
-        if (failure.final) u.set('failedStep', 'complete');
-        return `${u.name('state')} = ${u.value(DeliveryState.COMPLETING)} AND ${u.name('leaseOwner')} = ${u.value(owner)}`;
-      },
-      failure.final ? DeliveryState.FAILED : DeliveryState.UPLOADED,
-      failure.final ? failure.code : `retry: ${failure.code}`,
-    );
-  }
-
-  /** Parks a completion whose outcome is unknown. Only an operator moves it on (see `resolveUncertain`). */
-  async markUncertain(key: DeliveryKey, message: string): Promise<void> {
-    await this.update(
-      key,
-      (u) => {
-        u.set('lastError', message);
-        u.set('reason', 'COMPLETION_UNCERTAIN');
-        u.remove('leaseOwner', 'leaseUntil');
-        return `${u.name('state')} IN (${u.value(DeliveryState.COMPLETING)}, ${u.value(DeliveryState.COMPLETION_UNCERTAIN)})`;
-      },
-      DeliveryState.COMPLETION_UNCERTAIN,
-      message,
-    );
-  }
-
-  /** Latest vendor job status (from the status poller). */
-  async updateVendorStatus(
-    key: DeliveryKey,
-    status: { phase: string; vendorState: string; detail?: Record<string, unknown> | undefined },
-  ): Promise<void> {
-    await this.update(key, (u) => {
-      u.set('vendorPhase', status.phase);
-      u.set('vendorState', status.vendorState);
-      u.set('vendorDetail', status.detail);
-      return `${u.name('state')} = ${u.value(DeliveryState.COMPLETED)}`;
+    failure: { code: string; message: string; final: boolean; outcome?: DeliveryOutcome; decidedBy?: string },
+  ): Promise<TransitionResult> {
+    if (!failure.final) {
+      return this.transition('completion.retry', key, {
+        owner,
+        note: `retry: ${failure.code}`,
+        values: { reason: failure.code, lastError: failure.message },
+      });
+    }
+    return this.transition('completion.fail', key, {
+      owner,
+      outcome: failure.outcome ?? 'failed',
+      decidedBy: failure.decidedBy,
+      note: failure.code,
+      values: { reason: failure.code, lastError: failure.message, failedStep: 'complete' },
     });
   }
 
-  /**
-   * Operator action: deliver this version again. Resets the item to RECEIVED (keeping its history
-   * and a replay count); the caller then re-sends the notification to the route's intake queue.
-   */
-  async prepareReplay(key: DeliveryKey, operator: string): Promise<DeliveryRecord | undefined> {
-    return this.update(
-      key,
-      (u) => {
-        u.increment('replays');
-        u.remove(
-          'leaseOwner',
-          'leaseUntil',
-          'completionEnqueuedAt',
-          'completionMessage',
-          'reason',
-          'failedStep',
-          'vendorState',
-          'vendorPhase',
-          'vendorDetail',
-          'completedAt',
-        );
-        u.set('refs', {});
-        return `attribute_exists(pk) AND NOT ${u.name('state')} IN (${u.value(DeliveryState.UPLOADING)}, ${u.value(DeliveryState.COMPLETING)})`;
-      },
-      DeliveryState.RECEIVED,
-      `replay requested by ${operator}`,
-    );
+  /** Parks a completion whose outcome is unknown. Only an operator moves it on. */
+  async markUncertain(key: DeliveryKey, message: string, decidedBy?: string): Promise<TransitionResult> {
+    return this.transition('completion.uncertain', key, {
+      decidedBy,
+      note: message,
+      values: { reason: 'COMPLETION_UNCERTAIN', lastError: message },
+    });
   }
 
-  /**
-   * Operator action for COMPLETION_UNCERTAIN: `completed` after checking the vendor shows the job,
-   * `retry` to call the vendor again (back to UPLOADED; the caller re-sends the completion message).
-   */
-  async resolveUncertain(
+  /** Latest vendor job state while it runs (written only when it changed). */
+  async recordVendorProgress(
     key: DeliveryKey,
-    as: 'completed' | 'retry',
-    operator: string,
-  ): Promise<DeliveryRecord | undefined> {
-    return this.update(
-      key,
-      (u) => {
-        u.remove('reason', 'lastError');
-        if (as === 'completed') u.set('completedAt', this.iso());
-        return `${u.name('state')} = ${u.value(DeliveryState.COMPLETION_UNCERTAIN)}`;
+    status: { phase: string; vendorState: string; detail?: Record<string, unknown> | undefined },
+  ): Promise<void> {
+    await this.transition('vendor.progress', key, {
+      values: { vendorPhase: status.phase, vendorState: status.vendorState, vendorDetail: status.detail },
+    });
+  }
+
+  /** The vendor's verdict on its job, or the polling deadline: decides the outcome once. */
+  async recordVendorVerdict(
+    key: DeliveryKey,
+    verdict: {
+      phase: string;
+      vendorState: string;
+      detail?: Record<string, unknown> | undefined;
+      outcome: DeliveryOutcome;
+      reason?: string;
+      message?: string;
+      decidedBy?: string;
+    },
+  ): Promise<TransitionResult> {
+    return this.transition('vendor.verdict', key, {
+      outcome: verdict.outcome,
+      decidedBy: verdict.decidedBy,
+      values: {
+        vendorPhase: verdict.phase,
+        vendorState: verdict.vendorState,
+        vendorDetail: verdict.detail,
+        reason: verdict.reason,
+        lastError: verdict.message,
       },
-      as === 'completed' ? DeliveryState.COMPLETED : DeliveryState.UPLOADED,
-      `resolved as ${as} by ${operator}`,
-    );
+    });
+  }
+
+  /** Records where the write-back put the result document and the vendor's error file. */
+  async recordResults(key: DeliveryKey, results: ResultLocations): Promise<void> {
+    await this.transition('results.written', key, { values: { results } });
   }
 }

@@ -136,9 +136,7 @@ export function useCompletionHarness() {
       await ledger.markUploaded(key, 'dispatch-worker', {
         refs: message.refs,
         completionMessage: JSON.stringify(message),
-        leaseMs: LEASE_MS,
       });
-      await ledger.markCompletionEnqueued(key);
       return { key, message, record: completionRecord(message) };
     };
 

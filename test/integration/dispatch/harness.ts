@@ -3,6 +3,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { LedgerAdmin } from '../../../cli/ledger-admin';
 import { type DispatchDeps, dispatchMessage } from '../../../functions/dispatch/dispatch';
 import type { InvocationInfo } from '../../../functions/shared/invocation';
 import type { RecordContext } from '../../../functions/shared/queue/sqs-batch';
@@ -41,6 +42,8 @@ export interface DispatchWorld {
   readonly vendors: FakeVendorRuntime;
   readonly objects: FakeS3Objects;
   readonly ledger: DeliveryLedger;
+  /** The operator's view of the same ledger (listings). */
+  readonly admin: LedgerAdmin;
   readonly clock: TestClock;
   readonly log: RecordingLogger;
   readonly metrics: RecordingMetrics;
@@ -87,6 +90,7 @@ export function useDispatchHarness() {
     const objects = new FakeS3Objects(s3Mock).install();
     const clock = testClock();
     const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: shared.tableName, now: clock.now });
+    const admin = new LedgerAdmin({ doc: moto.aws.doc, tableName: shared.tableName, now: clock.now });
     const log = new RecordingLogger();
     const metrics = new RecordingMetrics();
     const deps: DispatchDeps = {
@@ -103,7 +107,18 @@ export function useDispatchHarness() {
     };
     const run = (record: SQSRecord, ctx = firstReceive, invocation: InvocationInfo = anInvocation()) =>
       dispatchMessage(deps, record, ctx, invocation, log);
-    return { deps, vendor, vendors, objects, ledger, clock, log, metrics, run } satisfies DispatchWorld;
+    return {
+      deps,
+      vendor,
+      vendors,
+      objects,
+      ledger,
+      admin,
+      clock,
+      log,
+      metrics,
+      run,
+    } satisfies DispatchWorld;
   }
 
   return {

@@ -1,8 +1,9 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { LedgerAdmin } from '../../../cli/ledger-admin';
 import { Env } from '../../../functions/shared/env';
 import { CompletionMessageV1Schema } from '../../../functions/shared/messages';
-import { DeliveryLedger, DeliveryState } from '../../../functions/shared/state/ledger';
+import { DeliveryState } from '../../../functions/shared/state/ledger';
 import { stubEnvironment } from '../../support/environment';
 import { FAKE_SIGNATURE, sha256Hex, testBytes } from '../../support/fakes';
 import { useEmbeddedStack } from '../../support/stack';
@@ -67,7 +68,7 @@ describe('dispatch and completion handlers on moto', () => {
     const intakeEvent = { Records: await receiveRecords(moto.aws, pipeline.intake) };
     const dispatch = await import('../../../functions/dispatch/handler');
     const completion = await import('../../../functions/completion/handler');
-    const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: pipeline.tableName });
+    const ledger = new LedgerAdmin({ doc: moto.aws.doc, tableName: pipeline.tableName });
     const output = captureOutput();
     let dispatched: SQSBatchResponse;
     let completed: SQSBatchResponse;
@@ -122,7 +123,7 @@ describe('dispatch and completion handlers on moto', () => {
     await dropFile(moto, pipeline, key, testBytes(10), 'image/png');
     const event = { Records: await receiveRecords(moto.aws, pipeline.intake) };
     const dispatch = await import('../../../functions/dispatch/handler');
-    const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: pipeline.tableName });
+    const ledger = new LedgerAdmin({ doc: moto.aws.doc, tableName: pipeline.tableName });
     const output = captureOutput();
     let result: SQSBatchResponse;
     try {

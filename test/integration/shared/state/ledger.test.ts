@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LedgerAdmin } from '../../../../cli/ledger-admin';
 import type { ObjectRef } from '../../../../functions/shared/messages';
 import {
   DeliveryLedger,
@@ -34,6 +35,10 @@ async function ledgerWithClock() {
   return { ledger: new DeliveryLedger({ doc: stack.aws.doc, tableName, now: time.now }), time };
 }
 
+/** The operator's side of the same table, on the same clock. */
+const admin = (ledger: DeliveryLedger) =>
+  new LedgerAdmin({ doc: stack.aws.doc, tableName: stack.target.resources.stateTable, now: ledger.now });
+
 const begin = (ledger: DeliveryLedger, object: ObjectRef, owner: string, redrive = false) =>
   ledger.beginDispatch({ object, routeId: 'r', vendor: 'cleartax-gst', owner, leaseMs: 30_000, redrive });
 
@@ -67,7 +72,7 @@ describe('DeliveryLedger dispatch leases', () => {
     expect(takeover.outcome === 'acquired' && takeover.record.attempts).toBe(2);
   });
 
-  it('answers done to a duplicate notification once the completion message is on its way', async () => {
+  it('answers done to a duplicate notification once the completion has begun', async () => {
     const { ledger } = await ledgerWithClock();
     const object = anObject();
     const key = deliveryKeyOf(object);
@@ -75,33 +80,34 @@ describe('DeliveryLedger dispatch leases', () => {
     await ledger.markUploaded(key, 'A', {
       refs: { uploadId: 'u1' },
       completionMessage: '{"m":1}',
-      leaseMs: 30_000,
     });
-    await ledger.markCompletionEnqueued(key);
+    await ledger.beginCompletion(key, { owner: 'C', leaseMs: 30_000, retryAmbiguous: false, redrive: false });
 
     const duplicate = await begin(ledger, object, 'B');
 
     expect(duplicate.outcome).toBe('done');
-    expect(duplicate.record.state).toBe(DeliveryState.UPLOADED);
+    expect(duplicate.record.state).toBe(DeliveryState.COMPLETING);
   });
 
-  it('asks for the completion message to be re-sent when the uploader died before sending it', async () => {
+  it('asks for the stored completion message to be sent again on any later receive of an uploaded version', async () => {
     const { ledger, time } = await ledgerWithClock();
     const object = anObject();
     await begin(ledger, object, 'A');
-    await ledger.markUploaded(deliveryKeyOf(object), 'A', {
+    const uploaded = await ledger.markUploaded(deliveryKeyOf(object), 'A', {
       refs: {},
       completionMessage: '{"m":1}',
-      leaseMs: 30_000,
     });
 
-    const whileAlive = await begin(ledger, object, 'B');
+    const soon = await begin(ledger, object, 'B');
     time.advance(30_001);
-    const afterDeath = await begin(ledger, object, 'B');
+    const later = await begin(ledger, object, 'C');
 
-    expect(whileAlive.outcome).toBe('busy');
-    expect(afterDeath.outcome).toBe('resend-completion');
-    expect(afterDeath.record.completionMessage).toBe('{"m":1}');
+    // The upload ends the dispatch lease: whether the sender died or a duplicate arrived, sending the
+    // stored message again is harmless, the completion lease admits one.
+    expect(uploaded.leaseOwner).toBeUndefined();
+    expect(soon.outcome).toBe('resend-completion');
+    expect(later.outcome).toBe('resend-completion');
+    expect(later.record.completionMessage).toBe('{"m":1}');
   });
 
   it('refuses to record an upload for a worker that lost its lease', async () => {
@@ -112,7 +118,7 @@ describe('DeliveryLedger dispatch leases', () => {
     await begin(ledger, object, 'B');
 
     await expect(
-      ledger.markUploaded(deliveryKeyOf(object), 'A', { refs: {}, completionMessage: '{}', leaseMs: 1 }),
+      ledger.markUploaded(deliveryKeyOf(object), 'A', { refs: {}, completionMessage: '{}' }),
     ).rejects.toThrow(/lease lost/);
   });
 
@@ -120,8 +126,7 @@ describe('DeliveryLedger dispatch leases', () => {
     const { ledger } = await ledgerWithClock();
     const object = anObject();
     await begin(ledger, object, 'A');
-    await ledger.recordDispatchFailure(object, {
-      owner: 'A',
+    await ledger.failDispatch(deliveryKeyOf(object), 'A', {
       code: 'VENDOR_REJECTED',
       message: 'nope',
       final: true,
@@ -139,8 +144,7 @@ describe('DeliveryLedger dispatch leases', () => {
     const { ledger } = await ledgerWithClock();
     const object = anObject();
     await begin(ledger, object, 'A');
-    await ledger.recordDispatchFailure(object, {
-      owner: 'A',
+    await ledger.failDispatch(deliveryKeyOf(object), 'A', {
       code: 'NETWORK',
       message: 'reset',
       final: false,
@@ -160,17 +164,22 @@ describe('DeliveryLedger dispatch leases', () => {
     await ledger.markUploaded(deliveryKeyOf(delivered), 'A', {
       refs: {},
       completionMessage: '{}',
-      leaseMs: 1,
     });
 
-    await ledger.recordDispatchFailure(unrouted, { code: 'NO_ROUTE', message: 'no route', final: true });
-    await ledger.recordDispatchFailure(delivered, {
+    await ledger.refuseDispatch(unrouted, { code: 'NO_ROUTE', message: 'no route', redrive: false });
+    const late = await ledger.refuseDispatch(delivered, {
       code: 'NO_ROUTE',
       message: 'late duplicate',
-      final: true,
+      redrive: false,
     });
 
-    expect((await ledger.get(deliveryKeyOf(unrouted)))?.state).toBe(DeliveryState.FAILED);
+    expect(late.written).toBe(false);
+    expect(await ledger.get(deliveryKeyOf(unrouted))).toMatchObject({
+      state: DeliveryState.FAILED,
+      outcome: 'failed',
+      reason: 'NO_ROUTE',
+      failedStep: 'dispatch',
+    });
     expect((await ledger.get(deliveryKeyOf(delivered)))?.state).toBe(DeliveryState.UPLOADED);
   });
 
@@ -183,7 +192,8 @@ describe('DeliveryLedger dispatch leases', () => {
     const next = await begin(ledger, second, 'B');
 
     expect(next.outcome).toBe('acquired');
-    expect(await ledger.listByKey(first.bucket, first.key)).toHaveLength(2);
+    expect(deliveryKeyOf(second).pk).toBe(deliveryKeyOf(first).pk);
+    expect(await ledger.get(deliveryKeyOf(first))).toMatchObject({ state: 'UPLOADING', leaseOwner: 'A' });
   });
 });
 
@@ -196,9 +206,7 @@ describe('DeliveryLedger completion leases', () => {
     await setup.ledger.markUploaded(key, 'D', {
       refs: { uploadId: 'u' },
       completionMessage: '{}',
-      leaseMs: 1,
     });
-    await setup.ledger.markCompletionEnqueued(key);
     return { ...setup, key };
   }
   const opts = (owner: string, retryAmbiguous = false, redrive = false) => ({
@@ -222,7 +230,7 @@ describe('DeliveryLedger completion leases', () => {
   it('answers done after completion, keeping the vendor refs', async () => {
     const { ledger, key } = await uploaded();
     await ledger.beginCompletion(key, opts('A'));
-    await ledger.markCompleted(key, 'A', { activityId: 'act-1' }, 'ACTIVITY_CREATED');
+    await ledger.markCompleted(key, 'A', { refs: { activityId: 'act-1' }, vendorState: 'ACTIVITY_CREATED' });
 
     const again = await ledger.beginCompletion(key, opts('B'));
 
@@ -247,25 +255,28 @@ describe('DeliveryLedger completion leases', () => {
     await ledger.beginCompletion(key, opts('A'));
     await ledger.markUncertain(key, 'sent, no answer');
 
+    const parked = await ledger.get(key);
     const redelivered = await ledger.beginCompletion(key, opts('B', false, true));
-    const resolved = await ledger.resolveUncertain(key, 'retry', 'ops@example.com');
+    const resolved = await admin(ledger).resolve(key, 'retry', 'ops@example.com');
     const retried = await ledger.beginCompletion(key, opts('C'));
 
+    expect(parked).toMatchObject({ state: 'COMPLETION_UNCERTAIN', outcome: 'attention' });
     expect(redelivered.outcome).toBe('uncertain');
     expect(resolved?.state).toBe(DeliveryState.UPLOADED);
+    expect(resolved?.outcome).toBeUndefined();
     expect(retried.outcome).toBe('acquired');
   });
 
   it('goes back to UPLOADED after a definite vendor failure, and to FAILED when final', async () => {
     const { ledger, key } = await uploaded();
     await ledger.beginCompletion(key, opts('A'));
-    await ledger.recordCompletionFailure(key, 'A', {
+    await ledger.failCompletion(key, 'A', {
       code: 'VENDOR_UNAVAILABLE',
       message: '500',
       final: false,
     });
     const second = await ledger.beginCompletion(key, opts('B'));
-    await ledger.recordCompletionFailure(key, 'B', { code: 'VENDOR_REJECTED', message: '400', final: true });
+    await ledger.failCompletion(key, 'B', { code: 'VENDOR_REJECTED', message: '400', final: true });
 
     const duplicate = await ledger.beginCompletion(key, opts('C'));
     const redrive = await ledger.beginCompletion(key, opts('D', false, true));
@@ -286,16 +297,17 @@ describe('DeliveryLedger completion leases', () => {
     await expect(ledger.checkpoint(key, 'someone-else', { x: 1 })).rejects.toThrow(/lease lost/);
   });
 
-  it('replays a delivered version on operator request and lists versions by state', async () => {
+  it('replays a delivered version on operator request and lists versions by state and route', async () => {
     const { ledger, key, time } = await uploaded();
     await ledger.beginCompletion(key, opts('A'));
-    await ledger.markCompleted(key, 'A', {}, undefined);
+    await ledger.markCompleted(key, 'A', { refs: {}, vendorState: undefined, outcome: 'succeeded' });
     time.advance(1000);
 
-    const replay = await ledger.prepareReplay(key, 'ops@example.com');
+    const replay = await admin(ledger).replay(key, 'ops@example.com');
     const record = await ledger.get(key);
 
     expect(replay?.state).toBe(DeliveryState.RECEIVED);
+    expect(replay?.outcome).toBeUndefined();
     expect(record?.replays).toBe(1);
     expect(record?.history?.map((h) => h.state)).toEqual([
       'UPLOADING',
@@ -304,8 +316,10 @@ describe('DeliveryLedger completion leases', () => {
       'COMPLETED',
       'RECEIVED',
     ]);
-    const received = await ledger.listByState(DeliveryState.RECEIVED);
+    const received = await admin(ledger).listByState(DeliveryState.RECEIVED, { limit: 500 });
     expect(received.map((r) => r.pk)).toContain(key.pk);
+    const byRoute = await admin(ledger).listByRoute('r', { limit: 500, keyPrefix: record?.key });
+    expect(byRoute.map((r) => r.sk)).toEqual([key.sk]);
   });
 });
 
@@ -322,9 +336,9 @@ describe('DeliveryLedger retention', () => {
     await begin(ledger, object, 'A');
 
     const inFlight = await ledger.get(key);
-    await ledger.markUploaded(key, 'A', { refs: {}, completionMessage: '{}', leaseMs: 1000 });
+    await ledger.markUploaded(key, 'A', { refs: {}, completionMessage: '{}' });
     await ledger.beginCompletion(key, opts('A'));
-    const done = await ledger.markCompleted(key, 'A', {}, undefined);
+    const done = await ledger.markCompleted(key, 'A', { refs: {}, vendorState: undefined });
 
     expect(inFlight?.expiresAt).toBeUndefined();
     expect(done.expiresAt).toBe(Math.floor(time.now() / 1000) + 7 * DAY);
@@ -335,17 +349,12 @@ describe('DeliveryLedger retention', () => {
     const object = anObject();
     const key = deliveryKeyOf(object);
     await begin(ledger, object, 'A');
-    await ledger.recordDispatchFailure(object, {
-      owner: 'A',
-      code: 'FILE_REJECTED',
-      message: 'no',
-      final: true,
-    });
+    await ledger.failDispatch(key, 'A', { code: 'FILE_REJECTED', message: 'no', final: true });
     const failed = await ledger.get(key);
     const failedAt = Math.floor(time.now() / 1000);
 
     time.advance(1000);
-    const replayed = await ledger.prepareReplay(key, 'ops@example.com');
+    const replayed = await admin(ledger).replay(key, 'ops@example.com');
 
     expect(failed?.expiresAt).toBe(failedAt + 90 * DAY);
     expect(replayed?.state).toBe(DeliveryState.RECEIVED);
@@ -359,8 +368,7 @@ describe('DeliveryLedger retention', () => {
     // Every receive of a failing delivery adds UPLOADING; a long outage adds dozens.
     for (let attempt = 0; attempt < HISTORY_MAX + 5; attempt++) {
       await begin(ledger, object, `worker-${attempt}`);
-      await ledger.recordDispatchFailure(object, {
-        owner: `worker-${attempt}`,
+      await ledger.failDispatch(key, `worker-${attempt}`, {
         code: 'VENDOR_UNAVAILABLE',
         message: `attempt ${attempt}`,
         final: false,
