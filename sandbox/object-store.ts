@@ -3,14 +3,6 @@ import { S3_PATH_PREFIX } from './s3-presign';
 import type { ContentSample } from './sniff';
 import type { SandboxVendor } from './types';
 
-/** The bucket each vendor's presigned URLs point into. */
-export const VENDOR_BUCKETS: Readonly<Record<SandboxVendor, string>> = {
-  'cleartax-gst': 'ingestionv2-sandbox',
-  'cleartax-one': 'one-integration-sandbox',
-  'clevertap-catalog': 'clevertap-catalog-uploads',
-  inspect: 'inspect-file-uploads',
-};
-
 /** What a successful PUT left behind: digests, size and the sniffed head. The bytes themselves are gone. */
 export interface StoredBytes extends ContentSample {
   sha256Hex: string;
@@ -68,15 +60,15 @@ export function contentOf(object: StoredObject): ContentSample | undefined {
   return object.single;
 }
 
-/** Creates an empty store. */
-export function createObjectStore(): ObjectStore {
+/** Creates an empty store; `bucketOf` names the bucket each vendor's presigned URLs point into. */
+export function createObjectStore(bucketOf: (vendor: SandboxVendor) => string): ObjectStore {
   const objects = new Map<string, StoredObject>();
   return {
     create({ vendor, fileName, contentType, ref, totalParts }) {
       const object: StoredObject = {
         vendor,
         objectId: randomUUID().replaceAll('-', ''),
-        bucket: VENDOR_BUCKETS[vendor],
+        bucket: bucketOf(vendor),
         fileName,
         contentType,
         ...(ref === undefined ? {} : { ref }),

@@ -12,20 +12,17 @@ import { resolveCredentials } from './credentials';
 import { createFaultRegistry, injectedReply, TRUNCATED_JSON } from './faults';
 import { recordForeignRequest } from './foreign';
 import { jsonReply, MAX_API_BODY, type Reply, readText, s3ErrorReply, sendReply } from './http-util';
-import { createObjectStore, VENDOR_BUCKETS } from './object-store';
+import { createObjectStore } from './object-store';
 import { createUrlSigner, S3_PATH_PREFIX } from './s3-presign';
 import { handleUpload, INCOMPLETE_BODY, type UploadDeps } from './s3-upload';
 import type { CallRecord, Sandbox, SandboxOptions, SandboxVendor } from './types';
-import { createCleartaxAuth } from './vendors/cleartax-auth';
-import { createCleartaxGst } from './vendors/cleartax-gst';
-import { createCleartaxOne } from './vendors/cleartax-one';
-import { createClevertapCatalog } from './vendors/clevertap-catalog';
-import { createInspect } from './vendors/inspect';
+import { VENDOR_DEFINITIONS } from './vendors/index';
 import type {
   ApiRequest,
   ApiRoute,
   PresignOverrides,
   ResolvedOptions,
+  VendorDefinition,
   VendorEnv,
   VendorModule,
 } from './vendors/types';
@@ -33,7 +30,7 @@ import type {
 const ADMIN_PREFIX = '/_sandbox/';
 
 /**
- * Starts the vendor sandbox: one loopback HTTP server speaking the four vendor contracts and the S3
+ * Starts the vendor sandbox: one loopback HTTP server speaking the registered vendor contracts and the S3
  * presigned-URL rules, plus a second listener on `foreignHost` that only records what reaches it.
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -52,7 +49,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const credentials = resolveCredentials(options.credentials);
   const recorder = createCallRecorder();
   const faults = createFaultRegistry();
-  const store = createObjectStore();
+  const bucketByVendor = new Map<SandboxVendor, string>();
+  for (const definition of VENDOR_DEFINITIONS) {
+    if (definition.bucket !== undefined) bucketByVendor.set(definition.name, definition.bucket);
+  }
+  const store = createObjectStore((vendor) => {
+    const bucket = bucketByVendor.get(vendor);
+    if (bucket === undefined) throw new Error(`${vendor} declares no bucket for presigned URLs`);
+    return bucket;
+  });
   const signer = createUrlSigner();
   const writeLog = options.log;
 
@@ -105,24 +110,25 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       });
     },
   };
-  const auth = createCleartaxAuth(env);
-  const modules: Record<SandboxVendor, VendorModule> = {
-    'cleartax-gst': createCleartaxGst(env, auth),
-    'cleartax-one': createCleartaxOne(env, auth),
-    'clevertap-catalog': createClevertapCatalog(env),
-    inspect: createInspect(env),
+  const modules = new Map<SandboxVendor, VendorModule>();
+  for (const definition of VENDOR_DEFINITIONS) {
+    const module = definition.create(env);
+    checkDeclaration(definition, module);
+    modules.set(definition.name, module);
+  }
+  const moduleOf = (vendor: SandboxVendor): VendorModule => {
+    const module = modules.get(vendor);
+    if (module === undefined) throw new Error(`no sandbox vendor ${vendor}`);
+    return module;
   };
-  const routes = Object.values(modules).flatMap((module) => module.routes);
-  const vendorByBucket = new Map(
-    Object.entries(VENDOR_BUCKETS).map(([vendor, bucket]) => [bucket, vendor as SandboxVendor]),
-  );
+  const routes = [...modules.values()].flatMap((module) => module.routes);
+  const vendorByBucket = new Map([...bucketByVendor].map(([vendor, bucket]) => [bucket, vendor]));
 
   function reset(): void {
     recorder.reset();
     faults.clear();
     store.reset();
-    auth.reset();
-    for (const module of Object.values(modules)) module.reset();
+    for (const module of modules.values()) module.reset();
   }
 
   const admin: AdminDeps = { recorder, faults, reset, url, foreignUrl };
@@ -132,7 +138,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     faults,
     recorder,
     sleep,
-    singleUploadLimit: (vendor) => modules[vendor].singleUploadLimit,
+    singleUploadLimit: (vendor) => moduleOf(vendor).singleUploadLimit,
     pendingBodies,
   };
 
@@ -157,13 +163,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const method = req.method ?? 'GET';
     const record = recorder.begin(route.vendor, route.operation, method, path);
     track(res, record);
-    const module = modules[route.vendor];
+    const module = moduleOf(route.vendor);
     const answer = (reply: Reply): void => {
       record.status = reply.status;
       if (reply.error !== undefined) record.error = reply.error;
       sendReply(res, reply);
     };
-    if (method !== route.method) {
+    if (!allows(route, method)) {
       return answer({
         ...module.errorReply(405, `Method ${method} not allowed`),
         error: 'method not allowed',
@@ -249,9 +255,19 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       track(res, record);
       return done(handleUpload(req, res, record, objectId, uploadDeps));
     }
+    // The first route of the path that takes the method; else the path's first route answers 405.
+    let matched: { route: ApiRoute; match: RegExpExecArray } | undefined;
     for (const route of routes) {
       const match = route.pattern.exec(path);
-      if (match !== null) return done(handleApi(req, res, route, { ...match.groups }, path, query));
+      if (match === null) continue;
+      matched ??= { route, match };
+      if (allows(route, req.method ?? 'GET')) {
+        matched = { route, match };
+        break;
+      }
+    }
+    if (matched !== undefined) {
+      return done(handleApi(req, res, matched.route, { ...matched.match.groups }, path, query));
     }
     sendReply(res, jsonReply(404, { error: 'NotFound', message: `No vendor endpoint at ${path}` }));
   });
@@ -294,6 +310,33 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return closing;
     },
   };
+}
+
+function allows(route: ApiRoute, method: string): boolean {
+  return typeof route.method === 'string' ? route.method === method : route.method.includes(method as 'GET');
+}
+
+/**
+ * A module must serve exactly the operations its definition declares: fault validation trusts the
+ * declaration, so a mismatch would let a fault wait on an endpoint that does not exist.
+ */
+function checkDeclaration(definition: VendorDefinition, module: VendorModule): void {
+  const served = new Set<string>(module.routes.map((route) => route.operation));
+  if (definition.bucket !== undefined) served.add('upload');
+  for (const route of module.routes) {
+    if (route.vendor !== definition.name) {
+      throw new Error(`${definition.name} serves a route recorded as ${route.vendor}`);
+    }
+  }
+  const declared = new Set<string>(definition.operations);
+  const missing = [...declared].filter((operation) => !served.has(operation));
+  const undeclared = [...served].filter((operation) => !declared.has(operation));
+  if (missing.length > 0 || undeclared.length > 0) {
+    throw new Error(
+      `${definition.name} declares operations it does not serve (${missing.join(', ') || 'none'}) ` +
+        `or serves undeclared ones (${undeclared.join(', ') || 'none'})`,
+    );
+  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

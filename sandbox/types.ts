@@ -1,19 +1,22 @@
 /**
  * Public types of the vendor sandbox. `index.ts` re-exports them; the modules behind it share them.
  */
+import type { RegisteredCredentials, RegisteredVendor } from './vendors/index';
 
-/** The four vendor flows the sandbox speaks (same names as the adapters in `functions/vendors/`). */
-export type SandboxVendor = 'cleartax-gst' | 'cleartax-one' | 'clevertap-catalog' | 'inspect';
+/**
+ * The vendor flows the sandbox speaks (same names as the adapters in `functions/vendors/`): the names
+ * of the modules in the registry, `sandbox/vendors/index.ts`.
+ */
+export type SandboxVendor = RegisteredVendor;
 
 /** One step of a vendor flow, as recorded in the call log and targeted by fault injection. */
 export type SandboxOperation = 'token' | 'presign' | 'upload' | 'complete-multipart' | 'complete' | 'status';
 
-/** What the sandbox accepts as valid credentials, one block per vendor account. */
-export interface SandboxCredentials {
-  cleartax: { authToken: string; clientSecret: string; integrationId: string };
-  clevertap: { accountId: string; token: string; catalogIds: number[] };
-  inspect: { token: string; assetIds: string[] };
-}
+/**
+ * What the sandbox accepts as valid credentials, one block per vendor account; each block is declared
+ * (with its defaults) by the vendor module that owns it.
+ */
+export type SandboxCredentials = RegisteredCredentials;
 
 /** Options of {@link startSandbox}; every field has a default. */
 export interface SandboxOptions {
@@ -40,8 +43,8 @@ export interface SandboxOptions {
   clevertapSingleUploadLimit?: number;
   /** S3 rule: every multipart part but the last is at least this big. @default 5 MiB */
   minPartSize?: number;
-  /** Merged over `DEFAULT_CREDENTIALS`, block by block. */
-  credentials?: Partial<SandboxCredentials>;
+  /** Merged over `DEFAULT_CREDENTIALS`, block by block (fields of a block over that block's defaults). */
+  credentials?: { [Block in keyof SandboxCredentials]?: Partial<SandboxCredentials[Block]> };
   /** Request log sink, one line per request. @default silent */
   log?: (line: string) => void;
 }

@@ -2,10 +2,11 @@ import { z } from 'zod';
 import { header, isJsonContentType, jsonReply, parseJson, type Reply, stringAt } from '../http-util';
 import { contentOf } from '../object-store';
 import { type ContentKind, type ContentSample, csvDataRows, looksLike } from '../sniff';
-import type { CleartaxAuth } from './cleartax-auth';
+import { type CleartaxAuth, cleartaxAuthFor } from './cleartax-auth';
 import {
   type ApiRequest,
   type ApiRoute,
+  defineVendor,
   extensionOf,
   hexId,
   jobPhase,
@@ -52,8 +53,37 @@ interface Activity {
   createdAt: number;
 }
 
+/** The credentials of the ClearTax account, shared by both ClearTax flows. */
+export interface CleartaxCredentials {
+  /** A ready token that is always valid (what a secret holding `authToken` sends). */
+  authToken: string;
+  /** Mints tokens at `/integration/v1/authz/token`. */
+  clientSecret: string;
+  /** one-integration's `x-integration-id`. */
+  integrationId: string;
+}
+
+/** Fixed, so local runs can hard-wire them. */
+const CLEARTAX_DEFAULTS: CleartaxCredentials = {
+  authToken: 'sandbox-cleartax-auth-token',
+  clientSecret: 'sandbox-cleartax-client-secret',
+  integrationId: '6f1c2a4e-8b7d-4c3e-9a1f-2b3c4d5e6f70',
+};
+
 /** ClearTax Clear Finance Cloud, "ingest documents via file" (`/integration/v1/...`). */
-export function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorModule {
+export const cleartaxGst = defineVendor({
+  name: 'cleartax-gst',
+  bucket: 'ingestionv2-sandbox',
+  // Token minting is one endpoint shared by both ClearTax flows; it is recorded under this vendor.
+  operations: ['token', 'presign', 'upload', 'complete', 'status'],
+  credentials: {
+    block: 'cleartax',
+    defaults: CLEARTAX_DEFAULTS,
+  },
+  create: (env) => createCleartaxGst(env, cleartaxAuthFor(env)),
+});
+
+function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorModule {
   const { store, options } = env;
   let objects = new Map<string, GstObject>();
   let activities = new Map<string, Activity>();
@@ -266,6 +296,8 @@ export function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorMod
           })
         : errorArray(statusCode, statusCode >= 500 ? 'INTERNAL_ERROR' : 'INVALID_REQUEST', message),
     reset() {
+      // The token endpoint is served from here, so its state is reset here too.
+      auth.reset();
       objects = new Map();
       activities = new Map();
     },

@@ -11,10 +11,11 @@ import {
 } from '../http-util';
 import { contentOf } from '../object-store';
 import { type ContentKind, type ContentSample, looksLike } from '../sniff';
-import type { CleartaxAuth } from './cleartax-auth';
+import { type CleartaxAuth, cleartaxAuthFor } from './cleartax-auth';
 import {
   type ApiRequest,
   type ApiRoute,
+  defineVendor,
   extensionOf,
   jobPhase,
   type VendorEnv,
@@ -53,8 +54,18 @@ interface Task {
   createdAt: number;
 }
 
-/** ClearTax "one-integration" advanced ingestion (`/one-integration/...`). */
-export function createCleartaxOne(env: VendorEnv, auth: CleartaxAuth): VendorModule {
+/**
+ * ClearTax "one-integration" advanced ingestion (`/one-integration/...`). It reads the `cleartax`
+ * credentials block owned by `cleartax-gst`, and its tokens are minted there [assumed].
+ */
+export const cleartaxOne = defineVendor({
+  name: 'cleartax-one',
+  bucket: 'one-integration-sandbox',
+  operations: ['presign', 'upload', 'complete', 'status'],
+  create: (env) => createCleartaxOne(env, cleartaxAuthFor(env)),
+});
+
+function createCleartaxOne(env: VendorEnv, auth: CleartaxAuth): VendorModule {
   const { store, options, credentials } = env;
   let kinds = new Map<string, ContentKind>();
   let tasks = new Map<string, Task>();

@@ -7,6 +7,38 @@ import type { SandboxCredentials, SandboxOperation, SandboxOptions, SandboxVendo
 /** Options with every default applied. */
 export type ResolvedOptions = Required<Omit<SandboxOptions, 'credentials' | 'log'>>;
 
+/**
+ * What a vendor module declares about itself. The registry (`vendors/index.ts`) lists one per vendor,
+ * and everything else is derived from it: the vendor names, the buckets, which fault specs are valid,
+ * the default credentials.
+ */
+export interface VendorDefinition<
+  Name extends string = string,
+  Block extends string = string,
+  Creds = unknown,
+> {
+  /** Same name as the adapter in `functions/vendors/`. */
+  readonly name: Name;
+  /** Bucket its S3-style presigned upload URLs point into (`/_s3/<bucket>/…`), if it hands any out. */
+  readonly bucket?: string;
+  /**
+   * Every operation it has an endpoint for, `upload` included when it takes bytes. A fault spec for any
+   * other operation is refused; the sandbox refuses to start when the module's routes disagree.
+   */
+  readonly operations: readonly SandboxOperation[];
+  /** The credentials block this vendor owns, with its defaults (other modules may read it too). */
+  readonly credentials?: { readonly block: Block; readonly defaults: Creds };
+  /** Builds the vendor's endpoints and state for one sandbox. */
+  create(env: VendorEnv): VendorModule;
+}
+
+/** Declares a vendor module, keeping its name and credentials block as literal types. */
+export function defineVendor<const Name extends string, const Block extends string = never, Creds = never>(
+  definition: VendorDefinition<Name, Block, Creds>,
+): VendorDefinition<Name, Block, Creds> {
+  return definition;
+}
+
 /** A vendor API request, body already read. */
 export interface ApiRequest {
   method: string;
@@ -30,7 +62,8 @@ export interface PresignOverrides {
 export interface ApiRoute {
   vendor: SandboxVendor;
   operation: SandboxOperation;
-  method: 'GET' | 'POST';
+  /** The HTTP method(s) it answers; another method on the same path gets the vendor's 405. */
+  method: 'GET' | 'POST' | ReadonlyArray<'GET' | 'POST'>;
   /** Matches the whole path; named groups become `params`. */
   pattern: RegExp;
   /**
