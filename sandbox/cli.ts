@@ -8,6 +8,7 @@ import { type SandboxOptions, startSandbox } from './index';
 const NUMERIC_OPTIONS = {
   port: 'port',
   'job-duration-ms': 'jobDurationMs',
+  'error-file-ttl-seconds': 'errorFileTtlSeconds',
   'token-ttl-ms': 'tokenTtlMs',
   'mint-daily-limit': 'mintDailyLimit',
   'clevertap-max-concurrent': 'clevertapMaxConcurrent',

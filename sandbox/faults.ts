@@ -12,6 +12,7 @@ const OperationSchema = z.enum([
   'complete-multipart',
   'complete',
   'status',
+  'download',
 ] satisfies SandboxOperation[]);
 
 const FaultActionSchema = z.discriminatedUnion('kind', [

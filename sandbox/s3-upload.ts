@@ -5,6 +5,7 @@ import type { CallRecorder } from './call-log';
 import { type FaultRegistry, injectedReply, TRUNCATED_JSON } from './faults';
 import { header, jsonReply, type Reply, type Sleep, s3ErrorReply, sendReply } from './http-util';
 import type { ObjectStore, StoredBytes, StoredObject } from './object-store';
+import type { RegisterJudge } from './register-judge';
 import type { UrlSigner } from './s3-presign';
 import { SNIFF_BYTES } from './sniff';
 import type { CallRecord, SandboxVendor } from './types';
@@ -125,7 +126,8 @@ export async function handleUpload(
   if (refusal !== undefined) return conclude(refusal);
 
   const contentType = header(req.headers, 'content-type') ?? '';
-  const bytes = await receive(req, length, deps, record, undefined, contentType);
+  const judge = target.partNumber === undefined ? object.judge?.() : undefined;
+  const bytes = await receive(req, length, deps, record, undefined, contentType, judge);
   if (bytes === undefined) return;
   if (target.partNumber !== undefined && object.multipart !== undefined) {
     object.multipart.parts.set(target.partNumber, bytes);
@@ -194,6 +196,7 @@ async function receive(
   record: CallRecord,
   dropAt?: number,
   contentType = '',
+  judge?: RegisterJudge,
 ): Promise<StoredBytes | undefined> {
   const socket = req.socket;
   if (dropAt === 0) {
@@ -212,6 +215,7 @@ async function receive(
       received += chunk.length;
       sha256.update(chunk);
       md5.update(chunk);
+      judge?.write(chunk);
       if (dropAt !== undefined && received >= dropAt) socket.destroy();
     });
     req.once('end', () => resolve(true));
@@ -235,6 +239,7 @@ async function receive(
     md5Hex: md5.digest('hex'),
     contentType,
     at: new Date().toISOString(),
+    ...(judge === undefined ? {} : { register: judge.end() }),
   };
 }
 

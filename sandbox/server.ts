@@ -9,6 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type AdminDeps, handleAdmin } from './admin';
 import { createCallRecorder } from './call-log';
 import { resolveCredentials } from './credentials';
+import { createDownloads } from './downloads';
 import { createFaultRegistry, injectedReply, TRUNCATED_JSON } from './faults';
 import { recordForeignRequest } from './foreign';
 import { jsonReply, MAX_API_BODY, type Reply, readText, s3ErrorReply, sendReply } from './http-util';
@@ -39,6 +40,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: options.port ?? 0,
     foreignHost: options.foreignHost ?? '127.0.0.2',
     jobDurationMs: options.jobDurationMs ?? 3000,
+    errorFileTtlSeconds: options.errorFileTtlSeconds ?? 3600,
     tokenTtlMs: options.tokenTtlMs ?? 3_600_000,
     mintDailyLimit: options.mintDailyLimit ?? 288,
     clevertapMaxConcurrent: options.clevertapMaxConcurrent ?? 3,
@@ -50,8 +52,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   const recorder = createCallRecorder();
   const faults = createFaultRegistry();
   const bucketByVendor = new Map<SandboxVendor, string>();
+  const downloadBucketByVendor = new Map<SandboxVendor, string>();
   for (const definition of VENDOR_DEFINITIONS) {
     if (definition.bucket !== undefined) bucketByVendor.set(definition.name, definition.bucket);
+    if (definition.downloadBucket !== undefined) {
+      downloadBucketByVendor.set(definition.name, definition.downloadBucket);
+    }
   }
   const store = createObjectStore((vendor) => {
     const bucket = bucketByVendor.get(vendor);
@@ -72,6 +78,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       timer.unref();
       timers.add(timer);
     });
+  const downloads = createDownloads({ signer, faults, recorder, sleep });
   const sockets = new Set<Socket>();
   const pendingBodies = new WeakMap<Socket, CallRecord>();
 
@@ -109,6 +116,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         ...(partNumber === undefined ? {} : { partNumber, uploadId: object.multipart?.uploadId ?? '' }),
       });
     },
+    signDownload(vendor, download, expiresInSeconds, now) {
+      const bucket = downloadBucketByVendor.get(vendor);
+      if (bucket === undefined) throw new Error(`${vendor} declares no downloadBucket`);
+      downloads.publish(vendor, bucket, download);
+      return signer.sign({
+        origin: url,
+        method: 'GET',
+        bucket,
+        objectId: download.id,
+        fileName: download.fileName,
+        contentType: '',
+        expiresInSeconds,
+        signedAt: now,
+      });
+    },
   };
   const modules = new Map<SandboxVendor, VendorModule>();
   for (const definition of VENDOR_DEFINITIONS) {
@@ -123,11 +145,15 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   };
   const routes = [...modules.values()].flatMap((module) => module.routes);
   const vendorByBucket = new Map([...bucketByVendor].map(([vendor, bucket]) => [bucket, vendor]));
+  const vendorByDownloadBucket = new Map(
+    [...downloadBucketByVendor].map(([vendor, bucket]) => [bucket, vendor]),
+  );
 
   function reset(): void {
     recorder.reset();
     faults.clear();
     store.reset();
+    downloads.reset();
     for (const module of modules.values()) module.reset();
   }
 
@@ -247,6 +273,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     if (path.startsWith(S3_PATH_PREFIX)) {
       const [bucket, objectId] = path.slice(S3_PATH_PREFIX.length).split('/');
+      const downloadVendor = vendorByDownloadBucket.get(bucket ?? '');
+      if (downloadVendor !== undefined) {
+        return done(downloads.handle(req, res, downloadVendor, bucket ?? '', path));
+      }
       const vendor = vendorByBucket.get(bucket ?? '');
       if (vendor === undefined) {
         return sendReply(res, s3ErrorReply(404, 'NoSuchBucket', 'The specified bucket does not exist'));
@@ -323,6 +353,7 @@ function allows(route: ApiRoute, method: string): boolean {
 function checkDeclaration(definition: VendorDefinition, module: VendorModule): void {
   const served = new Set<string>(module.routes.map((route) => route.operation));
   if (definition.bucket !== undefined) served.add('upload');
+  if (definition.downloadBucket !== undefined) served.add('download');
   for (const route of module.routes) {
     if (route.vendor !== definition.name) {
       throw new Error(`${definition.name} serves a route recorded as ${route.vendor}`);

@@ -9,8 +9,18 @@ import type { RegisteredCredentials, RegisteredVendor } from './vendors/index';
  */
 export type SandboxVendor = RegisteredVendor;
 
-/** One step of a vendor flow, as recorded in the call log and targeted by fault injection. */
-export type SandboxOperation = 'token' | 'presign' | 'upload' | 'complete-multipart' | 'complete' | 'status';
+/**
+ * One step of a vendor flow, as recorded in the call log and targeted by fault injection. `download` is
+ * the GET of a link a vendor handed out (a ClearTax error file).
+ */
+export type SandboxOperation =
+  | 'token'
+  | 'presign'
+  | 'upload'
+  | 'complete-multipart'
+  | 'complete'
+  | 'status'
+  | 'download';
 
 /**
  * What the sandbox accepts as valid credentials, one block per vendor account; each block is declared
@@ -31,6 +41,11 @@ export interface SandboxOptions {
   foreignHost?: string;
   /** Time for a vendor job to go from queued to its terminal state. @default 3000 */
   jobDurationMs?: number;
+  /**
+   * Lifetime of the signed error-file links in ClearTax status answers, in seconds (signed afresh on
+   * every status call). @default 3600
+   */
+  errorFileTtlSeconds?: number;
   /** Lifetime of a minted ClearTax token (`valid_till`). @default 3_600_000 */
   tokenTtlMs?: number;
   /** ClearTax token mints allowed per client secret per UTC day. @default 288 */

@@ -21,6 +21,8 @@ export interface VendorDefinition<
   readonly name: Name;
   /** Bucket its S3-style presigned upload URLs point into (`/_s3/<bucket>/…`), if it hands any out. */
   readonly bucket?: string;
+  /** Bucket of the signed download links it hands out (ClearTax error files), if any. */
+  readonly downloadBucket?: string;
   /**
    * Every operation it has an endpoint for, `upload` included when it takes bytes. A fault spec for any
    * other operation is refused; the sandbox refuses to start when the module's routes disagree.
@@ -92,6 +94,21 @@ export interface VendorModule {
   reset(): void;
 }
 
+/** A file a vendor serves over a signed GET link (a ClearTax error file). */
+export interface Download {
+  /** Stable id: the file keeps its path while its link is signed afresh. */
+  id: string;
+  /** The name it is served under (the link's last path segment). */
+  fileName: string;
+  /** The uploaded file it is about: the call log records a GET of the link under this name. */
+  about: string;
+  /** The vendor id it belongs to (activity id, task id), for the call log. */
+  ref: string;
+  contentType: string;
+  /** The body, rendered when the link is fetched. */
+  render(): string;
+}
+
 /** What a vendor module is built from. */
 export interface VendorEnv {
   options: ResolvedOptions;
@@ -105,6 +122,11 @@ export interface VendorEnv {
     now: number,
     partNumber?: number,
   ): string;
+  /**
+   * Publishes `download` in `vendor`'s `downloadBucket` and answers a GET link to it, on the sandbox host,
+   * signed like a presigned URL (any change to it breaks the signature) and valid `expiresInSeconds`.
+   */
+  signDownload(vendor: SandboxVendor, download: Download, expiresInSeconds: number, now: number): string;
 }
 
 /** Job phase after `elapsed` ms of a job lasting `duration` ms: a quarter created, then running, then done. */
