@@ -14,8 +14,9 @@ import { createFaultRegistry, injectedReply, TRUNCATED_JSON } from './faults';
 import { recordForeignRequest } from './foreign';
 import { jsonReply, MAX_API_BODY, type Reply, readText, s3ErrorReply, sendReply } from './http-util';
 import { createObjectStore } from './object-store';
+import type { PendingBodies } from './receive';
 import { createUrlSigner, S3_PATH_PREFIX } from './s3-presign';
-import { handleUpload, INCOMPLETE_BODY, type UploadDeps } from './s3-upload';
+import { handleUpload, type UploadDeps } from './s3-upload';
 import type { CallRecord, Sandbox, SandboxOptions, SandboxVendor } from './types';
 import { VENDOR_DEFINITIONS } from './vendors/index';
 import type {
@@ -80,7 +81,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     });
   const downloads = createDownloads({ signer, faults, recorder, sleep });
   const sockets = new Set<Socket>();
-  const pendingBodies = new WeakMap<Socket, CallRecord>();
+  const pendingBodies: PendingBodies = new WeakMap();
 
   // No whole-request deadline (Node's default is 300 s): a multi-GB upload over a slow link is legitimate.
   const main = createServer({ keepAliveTimeout: 5000, requestTimeout: 0 });
@@ -303,12 +304,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   });
 
   main.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    const record = pendingBodies.get(socket);
-    if (record !== undefined && error.code === 'HPE_INVALID_EOF_STATE' && socket.writable) {
-      // The client half-closed before sending Content-Length bytes: S3 answers IncompleteBody.
-      record.status = INCOMPLETE_BODY.status;
-      record.error = INCOMPLETE_BODY.error;
-      socket.end(rawResponse(INCOMPLETE_BODY));
+    const pending = pendingBodies.get(socket);
+    if (pending !== undefined && error.code === 'HPE_INVALID_EOF_STATE' && socket.writable) {
+      // The client half-closed before sending Content-Length bytes (S3 answers IncompleteBody).
+      pending.record.status = pending.incomplete.status;
+      if (pending.incomplete.error !== undefined) pending.record.error = pending.incomplete.error;
+      socket.end(rawResponse(pending.incomplete));
       return;
     }
     if (socket.writable && error.code !== 'ECONNRESET') {
