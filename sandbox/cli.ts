@@ -15,6 +15,7 @@ const NUMERIC_OPTIONS = {
   'clevertap-latency-ms': 'clevertapLatencyMs',
   'clevertap-single-upload-limit': 'clevertapSingleUploadLimit',
   'min-part-size': 'minPartSize',
+  'slack-calls-per-minute': 'slackCallsPerMinute',
 } as const satisfies Record<string, keyof SandboxOptions>;
 
 const USAGE = `Usage: npm run sandbox -- [options]

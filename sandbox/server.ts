@@ -17,6 +17,7 @@ import { createObjectStore } from './object-store';
 import type { PendingBodies } from './receive';
 import { createUrlSigner, S3_PATH_PREFIX } from './s3-presign';
 import { handleUpload, type UploadDeps } from './s3-upload';
+import { handleStream } from './stream-upload';
 import type { CallRecord, Sandbox, SandboxOptions, SandboxVendor } from './types';
 import { VENDOR_DEFINITIONS } from './vendors/index';
 import type {
@@ -48,6 +49,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     clevertapLatencyMs: options.clevertapLatencyMs ?? 25,
     clevertapSingleUploadLimit: options.clevertapSingleUploadLimit ?? 100 * 1024 * 1024,
     minPartSize: options.minPartSize ?? 5 * 1024 * 1024,
+    slackCallsPerMinute: options.slackCallsPerMinute ?? 100,
   };
   const credentials = resolveCredentials(options.credentials);
   const recorder = createCallRecorder();
@@ -104,6 +106,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     options: settings,
     credentials,
     store,
+    url,
+    foreignUrl,
+    recordUpload({ vendor, objectId, fileName, bytes }) {
+      recorder.addUpload({
+        vendor,
+        objectId,
+        fileName,
+        size: bytes.size,
+        sha256Hex: bytes.sha256Hex,
+        sha256Base64: bytes.sha256Base64,
+        md5Hex: bytes.md5Hex,
+        contentType: bytes.contentType,
+        at: bytes.at,
+      });
+    },
     presignUrl(object, expiresInSeconds, overrides, now, partNumber) {
       return signer.sign({
         origin: overrides.foreign ? foreignUrl : url,
@@ -145,6 +162,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     return module;
   };
   const routes = [...modules.values()].flatMap((module) => module.routes);
+  const streamRoutes = [...modules.values()].flatMap((module) => module.streamRoutes ?? []);
   const vendorByBucket = new Map([...bucketByVendor].map(([vendor, bucket]) => [bucket, vendor]));
   const vendorByDownloadBucket = new Map(
     [...downloadBucketByVendor].map(([vendor, bucket]) => [bucket, vendor]),
@@ -286,6 +304,12 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       track(res, record);
       return done(handleUpload(req, res, record, objectId, uploadDeps));
     }
+    for (const route of streamRoutes) {
+      if (!route.pattern.test(path)) continue;
+      const record = recorder.begin(route.vendor, 'upload', req.method ?? 'POST', path);
+      track(res, record);
+      return done(handleStream(req, res, route, record, path, { faults, sleep, pendingBodies }));
+    }
     // The first route of the path that takes the method; else the path's first route answers 405.
     let matched: { route: ApiRoute; match: RegExpExecArray } | undefined;
     for (const route of routes) {
@@ -355,7 +379,8 @@ function checkDeclaration(definition: VendorDefinition, module: VendorModule): v
   const served = new Set<string>(module.routes.map((route) => route.operation));
   if (definition.bucket !== undefined) served.add('upload');
   if (definition.downloadBucket !== undefined) served.add('download');
-  for (const route of module.routes) {
+  if ((module.streamRoutes ?? []).length > 0) served.add('upload');
+  for (const route of [...module.routes, ...(module.streamRoutes ?? [])]) {
     if (route.vendor !== definition.name) {
       throw new Error(`${definition.name} serves a route recorded as ${route.vendor}`);
     }

@@ -58,6 +58,11 @@ export interface SandboxOptions {
   clevertapSingleUploadLimit?: number;
   /** S3 rule: every multipart part but the last is at least this big. @default 5 MiB */
   minPartSize?: number;
+  /**
+   * Slack Web API calls accepted per workspace and method in any minute; beyond, 429 `ratelimited`.
+   * Both upload methods are Tier 4, "100+ per minute". @default 100
+   */
+  slackCallsPerMinute?: number;
   /** Merged over `DEFAULT_CREDENTIALS`, block by block (fields of a block over that block's defaults). */
   credentials?: { [Block in keyof SandboxCredentials]?: Partial<SandboxCredentials[Block]> };
   /** Request log sink, one line per request. @default silent */

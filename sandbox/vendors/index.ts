@@ -9,9 +9,10 @@ import { cleartaxGst } from './cleartax-gst';
 import { cleartaxOne } from './cleartax-one';
 import { clevertapCatalog } from './clevertap-catalog';
 import { inspect } from './inspect';
+import { slack } from './slack';
 import type { VendorDefinition } from './types';
 
-export const VENDOR_DEFINITIONS = [cleartaxGst, cleartaxOne, clevertapCatalog, inspect] as const;
+export const VENDOR_DEFINITIONS = [cleartaxGst, cleartaxOne, clevertapCatalog, inspect, slack] as const;
 
 type Registered = (typeof VENDOR_DEFINITIONS)[number];
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Reply } from '../http-util';
-import type { ObjectStore, StoredObject } from '../object-store';
+import type { ObjectStore, StoredBytes, StoredObject } from '../object-store';
 import type { SandboxCredentials, SandboxOperation, SandboxOptions, SandboxVendor } from '../types';
 
 /** Options with every default applied. */
@@ -76,9 +76,55 @@ export interface ApiRoute {
   handle(req: ApiRequest, presign: PresignOverrides, now: number): Reply;
 }
 
+/** What a {@link StreamRoute} handler gets: the request and a way to take its body. */
+export interface StreamContext {
+  req: IncomingMessage;
+  /** Path without the query string. */
+  path: string;
+  now: number;
+  /**
+   * Reads the body (`length` bytes: its Content-Length) without keeping it, hashing what counts as the
+   * file: the whole body, or only the first file part of a `multipart/form-data` body with `boundary`.
+   * `undefined` when the body did not arrive whole (the client went away or half-closed); `incomplete` is
+   * the answer for a client that half-closes.
+   */
+  receive(
+    length: number,
+    options: { incomplete: Reply; multipartBoundary?: string | undefined },
+  ): Promise<ReceivedBody | undefined>;
+}
+
+/** A body received whole. */
+export interface ReceivedBody {
+  /** The file's digests, size and head (of the first file part, for a multipart body). */
+  file: StoredBytes;
+  /** Multipart only: how many file parts the body held. */
+  fileParts?: number;
+  /** Multipart only: why the body is not valid multipart. */
+  malformed?: string;
+}
+
+/**
+ * An upload endpoint that is not an S3 presigned URL (Slack's `upload_url`): its handler reads the body
+ * itself through `ctx.receive`. Faults of the vendor's `upload` operation apply to it as to S3 uploads.
+ */
+export interface StreamRoute {
+  vendor: SandboxVendor;
+  /** Matches the whole path. */
+  pattern: RegExp;
+  /** The file and ref the URL names, for the call log and fault matching. */
+  identify(path: string): { fileName?: string | undefined; ref?: string | undefined };
+  /** The vendor's answer to an injected `status` fault without a body. */
+  errorReply(status: number, message: string): Reply;
+  /** The answer to send, or `undefined` when the client went away. */
+  handle(ctx: StreamContext): Promise<Reply | undefined>;
+}
+
 /** One vendor's endpoints and state. */
 export interface VendorModule {
   routes: ApiRoute[];
+  /** Upload endpoints that read the body themselves (not S3 presigned URLs). */
+  streamRoutes?: StreamRoute[];
   /** The vendor's error shape, for an injected `status` fault without a body and for internal errors. */
   errorReply(status: number, message: string): Reply;
   /**
@@ -127,6 +173,16 @@ export interface VendorEnv {
    * signed like a presigned URL (any change to it breaks the signature) and valid `expiresInSeconds`.
    */
   signDownload(vendor: SandboxVendor, download: Download, expiresInSeconds: number, now: number): string;
+  /** `http://host:port` of the sandbox (every vendor URL points here) and of the foreign listener. */
+  url: string;
+  foreignUrl: string;
+  /** Records a successful upload that did not go through an S3 presigned URL, for `log.uploads()`. */
+  recordUpload(upload: {
+    vendor: SandboxVendor;
+    objectId: string;
+    fileName: string;
+    bytes: StoredBytes;
+  }): void;
 }
 
 /** Job phase after `elapsed` ms of a job lasting `duration` ms: a quarter created, then running, then done. */
