@@ -169,7 +169,10 @@ export interface CallLog {
   calls(filter?: CallFilter): CallRecord[];
   uploads(filter?: UploadFilter): UploadRecord[];
   foreignRequests(): ForeignRequest[];
-  /** Completion calls (`operation: 'complete'`) for `fileName` that the vendor accepted (2xx). */
+  /**
+   * Completion calls (`operation: 'complete'`) for `fileName` that the vendor accepted: answered 2xx and
+   * not refused in the body (Slack refuses with HTTP 200).
+   */
   completions(vendor: SandboxVendor, fileName: string): CallRecord[];
 }
 
