@@ -51,6 +51,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     minPartSize: options.minPartSize ?? 5 * 1024 * 1024,
     slackCallsPerMinute: options.slackCallsPerMinute ?? 100,
   };
+  const { errorFileTtlSeconds } = settings;
+  if (!Number.isInteger(errorFileTtlSeconds) || errorFileTtlSeconds < 1 || errorFileTtlSeconds > 604_800) {
+    // S3's own bounds on X-Amz-Expires: a link outside them could never be fetched.
+    throw new RangeError(
+      `errorFileTtlSeconds must be an integer from 1 to 604800, got ${errorFileTtlSeconds}`,
+    );
+  }
   const credentials = resolveCredentials(options.credentials);
   const recorder = createCallRecorder();
   const faults = createFaultRegistry();

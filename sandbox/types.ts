@@ -42,8 +42,8 @@ export interface SandboxOptions {
   /** Time for a vendor job to go from queued to its terminal state. @default 3000 */
   jobDurationMs?: number;
   /**
-   * Lifetime of the signed error-file links in ClearTax status answers, in seconds (signed afresh on
-   * every status call). @default 3600
+   * Lifetime of the signed error-file links in ClearTax status answers, in seconds, 1 to 604800 (signed
+   * afresh on every status call). @default 3600
    */
   errorFileTtlSeconds?: number;
   /** Lifetime of a minted ClearTax token (`valid_till`). @default 3_600_000 */

@@ -22,12 +22,15 @@ describe('sandbox vendor registry', () => {
     await sandbox.close();
   });
 
-  it('gives every vendor its own name, bucket and credentials block', () => {
+  it('gives every vendor its own name, buckets and credentials block', () => {
     // Prepare
     const names = VENDOR_DEFINITIONS.map((definition) => definition.name);
-    const buckets = VENDOR_DEFINITIONS.flatMap((definition) =>
-      definition.bucket === undefined ? [] : [definition.bucket],
-    );
+    const buckets = VENDOR_DEFINITIONS.flatMap((definition) => [
+      ...(definition.bucket === undefined ? [] : [definition.bucket]),
+      ...('downloadBucket' in definition && definition.downloadBucket !== undefined
+        ? [definition.downloadBucket]
+        : []),
+    ]);
     const blocks = VENDOR_DEFINITIONS.flatMap((definition) =>
       'credentials' in definition && definition.credentials !== undefined
         ? [definition.credentials.block]
