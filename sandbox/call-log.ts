@@ -35,7 +35,8 @@ export function createCallRecorder(): CallRecorder {
     completions: (vendor, fileName) =>
       view
         .calls({ vendor, operation: 'complete', fileName })
-        .filter((call) => call.status >= 200 && call.status < 300),
+        // Slack refuses with HTTP 200 and `ok: false`: a refusal is recorded as an error whatever the status.
+        .filter((call) => call.status >= 200 && call.status < 300 && call.error === undefined),
   };
 
   return {

@@ -8,12 +8,14 @@ import { type SandboxOptions, startSandbox } from './index';
 const NUMERIC_OPTIONS = {
   port: 'port',
   'job-duration-ms': 'jobDurationMs',
+  'error-file-ttl-seconds': 'errorFileTtlSeconds',
   'token-ttl-ms': 'tokenTtlMs',
   'mint-daily-limit': 'mintDailyLimit',
   'clevertap-max-concurrent': 'clevertapMaxConcurrent',
   'clevertap-latency-ms': 'clevertapLatencyMs',
   'clevertap-single-upload-limit': 'clevertapSingleUploadLimit',
   'min-part-size': 'minPartSize',
+  'slack-calls-per-minute': 'slackCallsPerMinute',
 } as const satisfies Record<string, keyof SandboxOptions>;
 
 const USAGE = `Usage: npm run sandbox -- [options]

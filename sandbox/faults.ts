@@ -2,9 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Reply } from './http-util';
 import type { ActiveFault, FaultAction, FaultApi, FaultSpec, SandboxOperation, SandboxVendor } from './types';
+import { definitionOf, VENDOR_NAMES } from './vendors/index';
 
-const VendorSchema = z.enum(['cleartax-gst', 'cleartax-one', 'clevertap-catalog', 'inspect']);
-const OperationSchema = z.enum(['token', 'presign', 'upload', 'complete-multipart', 'complete', 'status']);
+const VendorSchema = z.enum(VENDOR_NAMES);
+const OperationSchema = z.enum([
+  'token',
+  'presign',
+  'upload',
+  'complete-multipart',
+  'complete',
+  'status',
+  'download',
+] satisfies SandboxOperation[]);
 
 const FaultActionSchema = z.discriminatedUnion('kind', [
   z.object({
@@ -31,23 +40,26 @@ export const FaultSpecSchema = z
     match: z.object({ fileName: z.string().min(1).optional() }).optional(),
     action: FaultActionSchema,
   })
-  .refine(
-    (spec) => !['expired-url', 'foreign-host'].includes(spec.action.kind) || spec.operation === 'presign',
-    { message: 'expired-url and foreign-host only apply to the presign operation' },
-  )
-  // A fault on an endpoint the vendor does not have would wait forever, unnoticed: refuse it instead.
-  .refine((spec) => spec.operation !== 'complete-multipart' || spec.vendor === 'clevertap-catalog', {
-    message: 'complete-multipart only exists for clevertap-catalog',
-  })
-  .refine((spec) => spec.operation !== 'token' || spec.vendor === 'cleartax-gst', {
-    message: 'token minting is one endpoint, recorded as cleartax-gst (both ClearTax flows use it)',
-  })
-  .refine(
-    (spec) => spec.operation !== 'status' || spec.vendor === 'cleartax-gst' || spec.vendor === 'cleartax-one',
-    {
-      message: 'only the ClearTax flows publish a status endpoint',
-    },
-  );
+  .superRefine((spec, ctx) => {
+    if (
+      (spec.action.kind === 'expired-url' || spec.action.kind === 'foreign-host') &&
+      spec.operation !== 'presign'
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expired-url and foreign-host only apply to the presign operation',
+      });
+    }
+    // A fault on an endpoint the vendor does not have would wait forever, unnoticed: refuse it instead.
+    const { operations } = definitionOf(spec.vendor);
+    if (!operations.includes(spec.operation)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['operation'],
+        message: `${spec.vendor} has no ${spec.operation} endpoint (it has ${operations.join(', ')})`,
+      });
+    }
+  });
 
 /** The fault registry: the public API plus the lookup the request path uses. */
 export interface FaultRegistry extends FaultApi {

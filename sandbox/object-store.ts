@@ -1,15 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { RegisterJudge, RegisterVerdict } from './register-judge';
 import { S3_PATH_PREFIX } from './s3-presign';
 import type { ContentSample } from './sniff';
 import type { SandboxVendor } from './types';
-
-/** The bucket each vendor's presigned URLs point into. */
-export const VENDOR_BUCKETS: Readonly<Record<SandboxVendor, string>> = {
-  'cleartax-gst': 'ingestionv2-sandbox',
-  'cleartax-one': 'one-integration-sandbox',
-  'clevertap-catalog': 'clevertap-catalog-uploads',
-  inspect: 'inspect-file-uploads',
-};
 
 /** What a successful PUT left behind: digests, size and the sniffed head. The bytes themselves are gone. */
 export interface StoredBytes extends ContentSample {
@@ -18,6 +11,8 @@ export interface StoredBytes extends ContentSample {
   md5Hex: string;
   contentType: string;
   at: string;
+  /** The register judge's verdict, for an object that asked for one (a ClearTax CSV). */
+  register?: RegisterVerdict;
 }
 
 /** A multipart upload (S3 semantics: parts may be re-sent until the upload is completed). */
@@ -39,6 +34,8 @@ export interface StoredObject {
   contentType: string;
   /** Vendor id the object is known by (CleverTap uploadId, Inspect file id), for the call log. */
   ref?: string;
+  /** A judge to run over every single PUT as it streams (ClearTax CSV registers). */
+  judge?: () => RegisterJudge;
   /** Last successful single PUT. */
   single?: StoredBytes;
   multipart?: MultipartState;
@@ -52,6 +49,7 @@ export interface ObjectStore {
     contentType: string;
     ref?: string;
     totalParts?: number;
+    judge?: () => RegisterJudge;
   }): StoredObject;
   get(objectId: string): StoredObject | undefined;
   /**
@@ -68,18 +66,19 @@ export function contentOf(object: StoredObject): ContentSample | undefined {
   return object.single;
 }
 
-/** Creates an empty store. */
-export function createObjectStore(): ObjectStore {
+/** Creates an empty store; `bucketOf` names the bucket each vendor's presigned URLs point into. */
+export function createObjectStore(bucketOf: (vendor: SandboxVendor) => string): ObjectStore {
   const objects = new Map<string, StoredObject>();
   return {
-    create({ vendor, fileName, contentType, ref, totalParts }) {
+    create({ vendor, fileName, contentType, ref, totalParts, judge }) {
       const object: StoredObject = {
         vendor,
         objectId: randomUUID().replaceAll('-', ''),
-        bucket: VENDOR_BUCKETS[vendor],
+        bucket: bucketOf(vendor),
         fileName,
         contentType,
         ...(ref === undefined ? {} : { ref }),
+        ...(judge === undefined ? {} : { judge }),
         ...(totalParts === undefined
           ? {}
           : {

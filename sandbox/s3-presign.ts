@@ -2,11 +2,13 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingHttpHeaders } from 'node:http';
 import { header, type Reply, s3ErrorReply } from './http-util';
 
-/** Path prefix of every presigned upload URL: `/_s3/<bucket>/<objectId>/<fileName>`. */
+/** Path prefix of every presigned URL (uploads and downloads): `/_s3/<bucket>/<objectId>/<fileName>`. */
 export const S3_PATH_PREFIX = '/_s3/';
 
 const ALGORITHM = 'AWS4-HMAC-SHA256';
-const SIGNED_HEADERS = 'content-type;host';
+/** A PUT URL signs the Content-Type it takes; a GET (download) URL signs only the host. */
+const PUT_SIGNED_HEADERS = 'content-type;host';
+const GET_SIGNED_HEADERS = 'host';
 const ACCESS_KEY = 'ASIASANDBOXEXAMPLE01';
 const REGION = 'ap-south-1';
 /** S3's own cap on `X-Amz-Expires` (7 days). */
@@ -19,7 +21,9 @@ export interface PresignInput {
   bucket: string;
   objectId: string;
   fileName: string;
-  /** The only `Content-Type` the PUT may carry. */
+  /** `PUT` (an upload, the default) or `GET` (a download link). */
+  method?: 'PUT' | 'GET';
+  /** The only `Content-Type` the PUT may carry (ignored for a GET). */
   contentType: string;
   expiresInSeconds: number;
   /** Epoch ms the URL is signed at; in the past for the `expired-url` fault. */
@@ -40,8 +44,9 @@ export interface VerifiedTarget {
 export interface UrlSigner {
   sign(input: PresignInput): string;
   /**
-   * Checks a PUT the way S3 does a presigned one: expiry, then the signature over method, path, query
-   * (part number and upload id included), `Content-Type` and `Host`. Returns the refusal as an S3 error.
+   * Checks a request the way S3 checks a presigned one: expiry, then the signature over method, path,
+   * query (part number and upload id included), `Content-Type` (for a PUT URL) and `Host`. Returns the
+   * refusal as an S3 error.
    */
   verify(
     method: string,
@@ -67,13 +72,13 @@ export function createUrlSigner(): UrlSigner {
         ['X-Amz-Credential', `${ACCESS_KEY}/${amzDate.slice(0, 8)}/${REGION}/s3/aws4_request`],
         ['X-Amz-Date', amzDate],
         ['X-Amz-Expires', String(input.expiresInSeconds)],
-        ['X-Amz-SignedHeaders', SIGNED_HEADERS],
+        ['X-Amz-SignedHeaders', input.method === 'GET' ? GET_SIGNED_HEADERS : PUT_SIGNED_HEADERS],
       ]);
       if (input.partNumber !== undefined) query.set('partNumber', String(input.partNumber));
       if (input.uploadId !== undefined) query.set('uploadId', input.uploadId);
       const path = `${S3_PATH_PREFIX}${[input.bucket, input.objectId, input.fileName].map(uriEncode).join('/')}`;
       const host = new URL(input.origin).host;
-      const canonical = canonicalRequest('PUT', path, query, input.contentType, host);
+      const canonical = canonicalRequest(input.method ?? 'PUT', path, query, input.contentType, host);
       const sig = signature(stringToSign(amzDate, canonical));
       return `${input.origin}${path}?${canonicalQuery(query)}&X-Amz-Signature=${sig}`;
     },
@@ -94,9 +99,10 @@ export function createUrlSigner(): UrlSigner {
       const amzDate = query.get('X-Amz-Date') ?? '';
       const signedAt = parseAmzDate(amzDate);
       const expires = Number(query.get('X-Amz-Expires'));
+      const signedHeaders = query.get('X-Amz-SignedHeaders');
       if (
         query.get('X-Amz-Algorithm') !== ALGORITHM ||
-        query.get('X-Amz-SignedHeaders') !== SIGNED_HEADERS ||
+        (signedHeaders !== PUT_SIGNED_HEADERS && signedHeaders !== GET_SIGNED_HEADERS) ||
         !query.has('X-Amz-Credential') ||
         provided === undefined ||
         signedAt === undefined ||
@@ -166,6 +172,7 @@ function refuse(
   return { ok: false, reply: s3ErrorReply(status, code, message, extra) };
 }
 
+/** The canonical request; the query's `X-Amz-SignedHeaders` says whether the Content-Type is signed. */
 function canonicalRequest(
   method: string,
   path: string,
@@ -173,16 +180,12 @@ function canonicalRequest(
   contentType: string,
   host: string,
 ): string {
-  return [
-    method,
-    path,
-    canonicalQuery(query),
-    `content-type:${contentType.trim()}`,
-    `host:${host.trim()}`,
-    '',
-    SIGNED_HEADERS,
-    'UNSIGNED-PAYLOAD',
-  ].join('\n');
+  const signedHeaders = query.get('X-Amz-SignedHeaders') ?? PUT_SIGNED_HEADERS;
+  const headers =
+    signedHeaders === GET_SIGNED_HEADERS
+      ? [`host:${host.trim()}`]
+      : [`content-type:${contentType.trim()}`, `host:${host.trim()}`];
+  return [method, path, canonicalQuery(query), ...headers, '', signedHeaders, 'UNSIGNED-PAYLOAD'].join('\n');
 }
 
 function stringToSign(amzDate: string, canonical: string): string {

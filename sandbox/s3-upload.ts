@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { CallRecorder } from './call-log';
 import { type FaultRegistry, injectedReply, TRUNCATED_JSON } from './faults';
 import { header, jsonReply, type Reply, type Sleep, s3ErrorReply, sendReply } from './http-util';
 import type { ObjectStore, StoredBytes, StoredObject } from './object-store';
+import { createDigest, drain, type PendingBodies, streamBody } from './receive';
+import type { RegisterJudge } from './register-judge';
 import type { UrlSigner } from './s3-presign';
 import { SNIFF_BYTES } from './sniff';
 import type { CallRecord, SandboxVendor } from './types';
@@ -21,11 +21,8 @@ export interface UploadDeps {
   sleep: Sleep;
   /** The vendor's cap on a single (non-multipart) PUT, exclusive, if it has one. */
   singleUploadLimit(vendor: SandboxVendor): number | undefined;
-  /**
-   * Sockets whose upload body is still arriving. When the client half-closes early, Node reports a
-   * client error on the socket (not on the request): this map lets that handler answer `IncompleteBody`.
-   */
-  pendingBodies: WeakMap<Socket, CallRecord>;
+  /** Sockets whose upload body is still arriving (see {@link PendingBodies}). */
+  pendingBodies: PendingBodies;
 }
 
 /** `IncompleteBody`, as S3 answers a body shorter than its Content-Length. */
@@ -125,7 +122,8 @@ export async function handleUpload(
   if (refusal !== undefined) return conclude(refusal);
 
   const contentType = header(req.headers, 'content-type') ?? '';
-  const bytes = await receive(req, length, deps, record, undefined, contentType);
+  const judge = target.partNumber === undefined ? object.judge?.() : undefined;
+  const bytes = await receive(req, length, deps, record, undefined, contentType, judge);
   if (bytes === undefined) return;
   if (target.partNumber !== undefined && object.multipart !== undefined) {
     object.multipart.parts.set(target.partNumber, bytes);
@@ -184,8 +182,9 @@ function refuseTarget(
 }
 
 /**
- * Streams the body through SHA-256 and MD5, keeping only its head. Resolves `undefined` when fewer
- * than `length` bytes arrive (client gone, or `dropAt` reached: the socket is destroyed there).
+ * Streams the body through SHA-256 and MD5 (and the object's judge), keeping only its head. Resolves
+ * `undefined` when fewer than `length` bytes arrive (client gone, or `dropAt` reached: the socket is
+ * destroyed there).
  */
 async function receive(
   req: IncomingMessage,
@@ -194,58 +193,17 @@ async function receive(
   record: CallRecord,
   dropAt?: number,
   contentType = '',
+  judge?: RegisterJudge,
 ): Promise<StoredBytes | undefined> {
-  const socket = req.socket;
-  if (dropAt === 0) {
-    socket.destroy();
-    return undefined;
-  }
-  const head = Buffer.allocUnsafe(Math.min(SNIFF_BYTES, length));
-  const sha256 = createHash('sha256');
-  const md5 = createHash('md5');
-  let received = 0;
-  deps.pendingBodies.set(socket, record);
-  const whole = await new Promise<boolean>((resolve) => {
-    req.on('data', (chunk: Buffer) => {
-      if (received < head.length)
-        chunk.copy(head, received, 0, Math.min(chunk.length, head.length - received));
-      received += chunk.length;
-      sha256.update(chunk);
-      md5.update(chunk);
-      if (dropAt !== undefined && received >= dropAt) socket.destroy();
-    });
-    req.once('end', () => resolve(true));
-    req.once('close', () => resolve(req.complete));
-    // An aborted request also emits 'error' (ECONNRESET); 'close' settles the promise.
-    req.on('error', () => resolve(false));
+  const digest = createDigest(length, contentType, judge);
+  const whole = await streamBody(req, (chunk) => digest.write(chunk), {
+    length,
+    record,
+    pending: deps.pendingBodies,
+    incomplete: INCOMPLETE_BODY,
+    ...(dropAt === undefined ? {} : { dropAt }),
   });
-  deps.pendingBodies.delete(socket);
-  if (!whole || received !== length || dropAt !== undefined) {
-    if (record.fault === undefined && record.status === 0) {
-      record.error = `IncompleteBody: ${received} of ${length} bytes received before the client closed`;
-    }
-    return undefined;
-  }
-  const sha = sha256.digest();
-  return {
-    head: head.subarray(0, Math.min(received, head.length)),
-    size: received,
-    sha256Hex: sha.toString('hex'),
-    sha256Base64: sha.toString('base64'),
-    md5Hex: md5.digest('hex'),
-    contentType,
-    at: new Date().toISOString(),
-  };
-}
-
-function drain(req: IncomingMessage): Promise<void> {
-  return new Promise((resolve) => {
-    if (req.readableEnded) return resolve();
-    req.once('end', resolve);
-    req.once('close', resolve);
-    req.on('error', () => resolve());
-    req.resume();
-  });
+  return whole ? digest.finish() : undefined;
 }
 
 function s3CodeFor(status: number): string {

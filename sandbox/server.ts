@@ -9,23 +9,23 @@ import type { AddressInfo, Socket } from 'node:net';
 import { type AdminDeps, handleAdmin } from './admin';
 import { createCallRecorder } from './call-log';
 import { resolveCredentials } from './credentials';
+import { createDownloads } from './downloads';
 import { createFaultRegistry, injectedReply, TRUNCATED_JSON } from './faults';
 import { recordForeignRequest } from './foreign';
 import { jsonReply, MAX_API_BODY, type Reply, readText, s3ErrorReply, sendReply } from './http-util';
-import { createObjectStore, VENDOR_BUCKETS } from './object-store';
+import { createObjectStore } from './object-store';
+import type { PendingBodies } from './receive';
 import { createUrlSigner, S3_PATH_PREFIX } from './s3-presign';
-import { handleUpload, INCOMPLETE_BODY, type UploadDeps } from './s3-upload';
+import { handleUpload, type UploadDeps } from './s3-upload';
+import { handleStream } from './stream-upload';
 import type { CallRecord, Sandbox, SandboxOptions, SandboxVendor } from './types';
-import { createCleartaxAuth } from './vendors/cleartax-auth';
-import { createCleartaxGst } from './vendors/cleartax-gst';
-import { createCleartaxOne } from './vendors/cleartax-one';
-import { createClevertapCatalog } from './vendors/clevertap-catalog';
-import { createInspect } from './vendors/inspect';
+import { VENDOR_DEFINITIONS } from './vendors/index';
 import type {
   ApiRequest,
   ApiRoute,
   PresignOverrides,
   ResolvedOptions,
+  VendorDefinition,
   VendorEnv,
   VendorModule,
 } from './vendors/types';
@@ -33,7 +33,7 @@ import type {
 const ADMIN_PREFIX = '/_sandbox/';
 
 /**
- * Starts the vendor sandbox: one loopback HTTP server speaking the four vendor contracts and the S3
+ * Starts the vendor sandbox: one loopback HTTP server speaking the registered vendor contracts and the S3
  * presigned-URL rules, plus a second listener on `foreignHost` that only records what reaches it.
  */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
@@ -42,17 +42,38 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     port: options.port ?? 0,
     foreignHost: options.foreignHost ?? '127.0.0.2',
     jobDurationMs: options.jobDurationMs ?? 3000,
+    errorFileTtlSeconds: options.errorFileTtlSeconds ?? 3600,
     tokenTtlMs: options.tokenTtlMs ?? 3_600_000,
     mintDailyLimit: options.mintDailyLimit ?? 288,
     clevertapMaxConcurrent: options.clevertapMaxConcurrent ?? 3,
     clevertapLatencyMs: options.clevertapLatencyMs ?? 25,
     clevertapSingleUploadLimit: options.clevertapSingleUploadLimit ?? 100 * 1024 * 1024,
     minPartSize: options.minPartSize ?? 5 * 1024 * 1024,
+    slackCallsPerMinute: options.slackCallsPerMinute ?? 100,
   };
+  const { errorFileTtlSeconds } = settings;
+  if (!Number.isInteger(errorFileTtlSeconds) || errorFileTtlSeconds < 1 || errorFileTtlSeconds > 604_800) {
+    // S3's own bounds on X-Amz-Expires: a link outside them could never be fetched.
+    throw new RangeError(
+      `errorFileTtlSeconds must be an integer from 1 to 604800, got ${errorFileTtlSeconds}`,
+    );
+  }
   const credentials = resolveCredentials(options.credentials);
   const recorder = createCallRecorder();
   const faults = createFaultRegistry();
-  const store = createObjectStore();
+  const bucketByVendor = new Map<SandboxVendor, string>();
+  const downloadBucketByVendor = new Map<SandboxVendor, string>();
+  for (const definition of VENDOR_DEFINITIONS) {
+    if (definition.bucket !== undefined) bucketByVendor.set(definition.name, definition.bucket);
+    if (definition.downloadBucket !== undefined) {
+      downloadBucketByVendor.set(definition.name, definition.downloadBucket);
+    }
+  }
+  const store = createObjectStore((vendor) => {
+    const bucket = bucketByVendor.get(vendor);
+    if (bucket === undefined) throw new Error(`${vendor} declares no bucket for presigned URLs`);
+    return bucket;
+  });
   const signer = createUrlSigner();
   const writeLog = options.log;
 
@@ -67,8 +88,9 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       timer.unref();
       timers.add(timer);
     });
+  const downloads = createDownloads({ signer, faults, recorder, sleep });
   const sockets = new Set<Socket>();
-  const pendingBodies = new WeakMap<Socket, CallRecord>();
+  const pendingBodies: PendingBodies = new WeakMap();
 
   // No whole-request deadline (Node's default is 300 s): a multi-GB upload over a slow link is legitimate.
   const main = createServer({ keepAliveTimeout: 5000, requestTimeout: 0 });
@@ -91,6 +113,21 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     options: settings,
     credentials,
     store,
+    url,
+    foreignUrl,
+    recordUpload({ vendor, objectId, fileName, bytes }) {
+      recorder.addUpload({
+        vendor,
+        objectId,
+        fileName,
+        size: bytes.size,
+        sha256Hex: bytes.sha256Hex,
+        sha256Base64: bytes.sha256Base64,
+        md5Hex: bytes.md5Hex,
+        contentType: bytes.contentType,
+        at: bytes.at,
+      });
+    },
     presignUrl(object, expiresInSeconds, overrides, now, partNumber) {
       return signer.sign({
         origin: overrides.foreign ? foreignUrl : url,
@@ -104,25 +141,46 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
         ...(partNumber === undefined ? {} : { partNumber, uploadId: object.multipart?.uploadId ?? '' }),
       });
     },
+    signDownload(vendor, download, expiresInSeconds, now) {
+      const bucket = downloadBucketByVendor.get(vendor);
+      if (bucket === undefined) throw new Error(`${vendor} declares no downloadBucket`);
+      downloads.publish(vendor, bucket, download);
+      return signer.sign({
+        origin: url,
+        method: 'GET',
+        bucket,
+        objectId: download.id,
+        fileName: download.fileName,
+        contentType: '',
+        expiresInSeconds,
+        signedAt: now,
+      });
+    },
   };
-  const auth = createCleartaxAuth(env);
-  const modules: Record<SandboxVendor, VendorModule> = {
-    'cleartax-gst': createCleartaxGst(env, auth),
-    'cleartax-one': createCleartaxOne(env, auth),
-    'clevertap-catalog': createClevertapCatalog(env),
-    inspect: createInspect(env),
+  const modules = new Map<SandboxVendor, VendorModule>();
+  for (const definition of VENDOR_DEFINITIONS) {
+    const module = definition.create(env);
+    checkDeclaration(definition, module);
+    modules.set(definition.name, module);
+  }
+  const moduleOf = (vendor: SandboxVendor): VendorModule => {
+    const module = modules.get(vendor);
+    if (module === undefined) throw new Error(`no sandbox vendor ${vendor}`);
+    return module;
   };
-  const routes = Object.values(modules).flatMap((module) => module.routes);
-  const vendorByBucket = new Map(
-    Object.entries(VENDOR_BUCKETS).map(([vendor, bucket]) => [bucket, vendor as SandboxVendor]),
+  const routes = [...modules.values()].flatMap((module) => module.routes);
+  const streamRoutes = [...modules.values()].flatMap((module) => module.streamRoutes ?? []);
+  const vendorByBucket = new Map([...bucketByVendor].map(([vendor, bucket]) => [bucket, vendor]));
+  const vendorByDownloadBucket = new Map(
+    [...downloadBucketByVendor].map(([vendor, bucket]) => [bucket, vendor]),
   );
 
   function reset(): void {
     recorder.reset();
     faults.clear();
     store.reset();
-    auth.reset();
-    for (const module of Object.values(modules)) module.reset();
+    downloads.reset();
+    for (const module of modules.values()) module.reset();
   }
 
   const admin: AdminDeps = { recorder, faults, reset, url, foreignUrl };
@@ -132,7 +190,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     faults,
     recorder,
     sleep,
-    singleUploadLimit: (vendor) => modules[vendor].singleUploadLimit,
+    singleUploadLimit: (vendor) => moduleOf(vendor).singleUploadLimit,
     pendingBodies,
   };
 
@@ -157,13 +215,13 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const method = req.method ?? 'GET';
     const record = recorder.begin(route.vendor, route.operation, method, path);
     track(res, record);
-    const module = modules[route.vendor];
+    const module = moduleOf(route.vendor);
     const answer = (reply: Reply): void => {
       record.status = reply.status;
       if (reply.error !== undefined) record.error = reply.error;
       sendReply(res, reply);
     };
-    if (method !== route.method) {
+    if (!allows(route, method)) {
       return answer({
         ...module.errorReply(405, `Method ${method} not allowed`),
         error: 'method not allowed',
@@ -241,6 +299,10 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     if (path.startsWith(S3_PATH_PREFIX)) {
       const [bucket, objectId] = path.slice(S3_PATH_PREFIX.length).split('/');
+      const downloadVendor = vendorByDownloadBucket.get(bucket ?? '');
+      if (downloadVendor !== undefined) {
+        return done(downloads.handle(req, res, downloadVendor, bucket ?? '', path));
+      }
       const vendor = vendorByBucket.get(bucket ?? '');
       if (vendor === undefined) {
         return sendReply(res, s3ErrorReply(404, 'NoSuchBucket', 'The specified bucket does not exist'));
@@ -249,20 +311,36 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       track(res, record);
       return done(handleUpload(req, res, record, objectId, uploadDeps));
     }
+    for (const route of streamRoutes) {
+      if (!route.pattern.test(path)) continue;
+      const record = recorder.begin(route.vendor, 'upload', req.method ?? 'POST', path);
+      track(res, record);
+      return done(handleStream(req, res, route, record, path, { faults, sleep, pendingBodies }));
+    }
+    // The first route of the path that takes the method; else the path's first route answers 405.
+    let matched: { route: ApiRoute; match: RegExpExecArray } | undefined;
     for (const route of routes) {
       const match = route.pattern.exec(path);
-      if (match !== null) return done(handleApi(req, res, route, { ...match.groups }, path, query));
+      if (match === null) continue;
+      matched ??= { route, match };
+      if (allows(route, req.method ?? 'GET')) {
+        matched = { route, match };
+        break;
+      }
+    }
+    if (matched !== undefined) {
+      return done(handleApi(req, res, matched.route, { ...matched.match.groups }, path, query));
     }
     sendReply(res, jsonReply(404, { error: 'NotFound', message: `No vendor endpoint at ${path}` }));
   });
 
   main.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    const record = pendingBodies.get(socket);
-    if (record !== undefined && error.code === 'HPE_INVALID_EOF_STATE' && socket.writable) {
-      // The client half-closed before sending Content-Length bytes: S3 answers IncompleteBody.
-      record.status = INCOMPLETE_BODY.status;
-      record.error = INCOMPLETE_BODY.error;
-      socket.end(rawResponse(INCOMPLETE_BODY));
+    const pending = pendingBodies.get(socket);
+    if (pending !== undefined && error.code === 'HPE_INVALID_EOF_STATE' && socket.writable) {
+      // The client half-closed before sending Content-Length bytes (S3 answers IncompleteBody).
+      pending.record.status = pending.incomplete.status;
+      if (pending.incomplete.error !== undefined) pending.record.error = pending.incomplete.error;
+      socket.end(rawResponse(pending.incomplete));
       return;
     }
     if (socket.writable && error.code !== 'ECONNRESET') {
@@ -294,6 +372,35 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       return closing;
     },
   };
+}
+
+function allows(route: ApiRoute, method: string): boolean {
+  return typeof route.method === 'string' ? route.method === method : route.method.includes(method as 'GET');
+}
+
+/**
+ * A module must serve exactly the operations its definition declares: fault validation trusts the
+ * declaration, so a mismatch would let a fault wait on an endpoint that does not exist.
+ */
+function checkDeclaration(definition: VendorDefinition, module: VendorModule): void {
+  const served = new Set<string>(module.routes.map((route) => route.operation));
+  if (definition.bucket !== undefined) served.add('upload');
+  if (definition.downloadBucket !== undefined) served.add('download');
+  if ((module.streamRoutes ?? []).length > 0) served.add('upload');
+  for (const route of [...module.routes, ...(module.streamRoutes ?? [])]) {
+    if (route.vendor !== definition.name) {
+      throw new Error(`${definition.name} serves a route recorded as ${route.vendor}`);
+    }
+  }
+  const declared = new Set<string>(definition.operations);
+  const missing = [...declared].filter((operation) => !served.has(operation));
+  const undeclared = [...served].filter((operation) => !declared.has(operation));
+  if (missing.length > 0 || undeclared.length > 0) {
+    throw new Error(
+      `${definition.name} declares operations it does not serve (${missing.join(', ') || 'none'}) ` +
+        `or serves undeclared ones (${undeclared.join(', ') || 'none'})`,
+    );
+  }
 }
 
 function listen(server: Server, port: number, host: string): Promise<void> {

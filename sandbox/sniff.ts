@@ -30,17 +30,6 @@ export function looksLike(kind: ContentKind, sample: ContentSample): boolean {
   }
 }
 
-/**
- * Data rows (lines after the header) of a CSV sample. Only the sampled head is counted: the sandbox
- * does not keep bytes beyond it, so a larger file reports the rows of its first 64 KiB.
- */
-export function csvDataRows(sample: ContentSample): number {
-  const lines = sample.head.toString('utf8').split(/\r?\n/);
-  const complete = sample.size > sample.head.length ? lines.slice(0, -1) : lines;
-  const nonEmpty = complete.filter((line) => line.trim() !== '').length;
-  return Math.max(0, nonEmpty - 1);
-}
-
 function startsWith(head: Buffer, magic: Buffer): boolean {
   return head.length >= magic.length && head.subarray(0, magic.length).equals(magic);
 }

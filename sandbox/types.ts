@@ -1,19 +1,32 @@
 /**
  * Public types of the vendor sandbox. `index.ts` re-exports them; the modules behind it share them.
  */
+import type { RegisteredCredentials, RegisteredVendor } from './vendors/index';
 
-/** The four vendor flows the sandbox speaks (same names as the adapters in `functions/vendors/`). */
-export type SandboxVendor = 'cleartax-gst' | 'cleartax-one' | 'clevertap-catalog' | 'inspect';
+/**
+ * The vendor flows the sandbox speaks (same names as the adapters in `functions/vendors/`): the names
+ * of the modules in the registry, `sandbox/vendors/index.ts`.
+ */
+export type SandboxVendor = RegisteredVendor;
 
-/** One step of a vendor flow, as recorded in the call log and targeted by fault injection. */
-export type SandboxOperation = 'token' | 'presign' | 'upload' | 'complete-multipart' | 'complete' | 'status';
+/**
+ * One step of a vendor flow, as recorded in the call log and targeted by fault injection. `download` is
+ * the GET of a link a vendor handed out (a ClearTax error file).
+ */
+export type SandboxOperation =
+  | 'token'
+  | 'presign'
+  | 'upload'
+  | 'complete-multipart'
+  | 'complete'
+  | 'status'
+  | 'download';
 
-/** What the sandbox accepts as valid credentials, one block per vendor account. */
-export interface SandboxCredentials {
-  cleartax: { authToken: string; clientSecret: string; integrationId: string };
-  clevertap: { accountId: string; token: string; catalogIds: number[] };
-  inspect: { token: string; assetIds: string[] };
-}
+/**
+ * What the sandbox accepts as valid credentials, one block per vendor account; each block is declared
+ * (with its defaults) by the vendor module that owns it.
+ */
+export type SandboxCredentials = RegisteredCredentials;
 
 /** Options of {@link startSandbox}; every field has a default. */
 export interface SandboxOptions {
@@ -28,6 +41,11 @@ export interface SandboxOptions {
   foreignHost?: string;
   /** Time for a vendor job to go from queued to its terminal state. @default 3000 */
   jobDurationMs?: number;
+  /**
+   * Lifetime of the signed error-file links in ClearTax status answers, in seconds, 1 to 604800 (signed
+   * afresh on every status call). @default 3600
+   */
+  errorFileTtlSeconds?: number;
   /** Lifetime of a minted ClearTax token (`valid_till`). @default 3_600_000 */
   tokenTtlMs?: number;
   /** ClearTax token mints allowed per client secret per UTC day. @default 288 */
@@ -40,8 +58,13 @@ export interface SandboxOptions {
   clevertapSingleUploadLimit?: number;
   /** S3 rule: every multipart part but the last is at least this big. @default 5 MiB */
   minPartSize?: number;
-  /** Merged over `DEFAULT_CREDENTIALS`, block by block. */
-  credentials?: Partial<SandboxCredentials>;
+  /**
+   * Slack Web API calls accepted per workspace and method in any minute; beyond, 429 `ratelimited`.
+   * Both upload methods are Tier 4, "100+ per minute". @default 100
+   */
+  slackCallsPerMinute?: number;
+  /** Merged over `DEFAULT_CREDENTIALS`, block by block (fields of a block over that block's defaults). */
+  credentials?: { [Block in keyof SandboxCredentials]?: Partial<SandboxCredentials[Block]> };
   /** Request log sink, one line per request. @default silent */
   log?: (line: string) => void;
 }
@@ -146,7 +169,10 @@ export interface CallLog {
   calls(filter?: CallFilter): CallRecord[];
   uploads(filter?: UploadFilter): UploadRecord[];
   foreignRequests(): ForeignRequest[];
-  /** Completion calls (`operation: 'complete'`) for `fileName` that the vendor accepted (2xx). */
+  /**
+   * Completion calls (`operation: 'complete'`) for `fileName` that the vendor accepted: answered 2xx and
+   * not refused in the body (Slack refuses with HTTP 200).
+   */
   completions(vendor: SandboxVendor, fileName: string): CallRecord[];
 }
 

@@ -16,8 +16,22 @@ interface Mint {
   validTill: number;
 }
 
-/** Creates the token minting endpoint and its validity check. */
-export function createCleartaxAuth(env: VendorEnv): CleartaxAuth {
+const bySandbox = new WeakMap<VendorEnv, CleartaxAuth>();
+
+/**
+ * The token endpoint and its validity check of one sandbox: both ClearTax modules get the same one.
+ * `cleartax-gst` serves the endpoint (and resets it); `cleartax-one` only checks tokens.
+ */
+export function cleartaxAuthFor(env: VendorEnv): CleartaxAuth {
+  let auth = bySandbox.get(env);
+  if (auth === undefined) {
+    auth = createCleartaxAuth(env);
+    bySandbox.set(env, auth);
+  }
+  return auth;
+}
+
+function createCleartaxAuth(env: VendorEnv): CleartaxAuth {
   const { credentials, options } = env;
   // Per client secret: the UTC day and the number of mint calls that day, and the current minted token.
   let mintsByDay = new Map<string, { day: string; count: number }>();

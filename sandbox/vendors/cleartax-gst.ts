@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { header, isJsonContentType, jsonReply, parseJson, type Reply, stringAt } from '../http-util';
 import { contentOf } from '../object-store';
-import { type ContentKind, type ContentSample, csvDataRows, looksLike } from '../sniff';
-import type { CleartaxAuth } from './cleartax-auth';
+import { createRegisterJudge, type RegisterVerdict, renderErrorFile } from '../register-judge';
+import { type ContentKind, type ContentSample, looksLike } from '../sniff';
+import { type CleartaxAuth, cleartaxAuthFor } from './cleartax-auth';
 import {
   type ApiRequest,
   type ApiRoute,
+  defineVendor,
   extensionOf,
   hexId,
   jobPhase,
@@ -49,11 +51,43 @@ interface Activity {
   fileName: string;
   kind: ContentKind;
   sample: ContentSample;
+  /** The register judge's verdict (CSV only; spreadsheets are judged on their signature alone). */
+  register: RegisterVerdict | undefined;
   createdAt: number;
 }
 
+/** The credentials of the ClearTax account, shared by both ClearTax flows. */
+export interface CleartaxCredentials {
+  /** A ready token that is always valid (what a secret holding `authToken` sends). */
+  authToken: string;
+  /** Mints tokens at `/integration/v1/authz/token`. */
+  clientSecret: string;
+  /** one-integration's `x-integration-id`. */
+  integrationId: string;
+}
+
+/** Fixed, so local runs can hard-wire them. */
+const CLEARTAX_DEFAULTS: CleartaxCredentials = {
+  authToken: 'sandbox-cleartax-auth-token',
+  clientSecret: 'sandbox-cleartax-client-secret',
+  integrationId: '6f1c2a4e-8b7d-4c3e-9a1f-2b3c4d5e6f70',
+};
+
 /** ClearTax Clear Finance Cloud, "ingest documents via file" (`/integration/v1/...`). */
-export function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorModule {
+export const cleartaxGst = defineVendor({
+  name: 'cleartax-gst',
+  bucket: 'ingestionv2-sandbox',
+  downloadBucket: 'ingestion-errors',
+  // Token minting is one endpoint shared by both ClearTax flows; it is recorded under this vendor.
+  operations: ['token', 'presign', 'upload', 'complete', 'status', 'download'],
+  credentials: {
+    block: 'cleartax',
+    defaults: CLEARTAX_DEFAULTS,
+  },
+  create: (env) => createCleartaxGst(env, cleartaxAuthFor(env)),
+});
+
+function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorModule {
   const { store, options } = env;
   let objects = new Map<string, GstObject>();
   let activities = new Map<string, Activity>();
@@ -102,7 +136,12 @@ export function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorMod
       if (extensionOf(fileName) !== type.extension) {
         return failed(`fileContentType ${declared} does not match the extension of '${fileName}'`);
       }
-      const object = store.create({ vendor: 'cleartax-gst', fileName, contentType: type.mime });
+      const object = store.create({
+        vendor: 'cleartax-gst',
+        fileName,
+        contentType: type.mime,
+        ...(type.kind === 'csv' ? { judge: createRegisterJudge } : {}),
+      });
       objects.set(object.objectId, { templateType, kind: type.kind });
       const url = env.presignUrl(object, PRESIGN_TTL_SECONDS, overrides, now);
       return {
@@ -179,6 +218,7 @@ export function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorMod
         fileName: object.fileName,
         kind: meta.kind,
         sample,
+        register: object.single?.register,
         createdAt: now,
       };
       activities.set(activity.id, activity);
@@ -246,11 +286,48 @@ export function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorMod
         ],
       };
     }
-    // The sandbox parses CSV rows only; spreadsheets are accepted on their signature alone.
-    const rows = activity.kind === 'csv' ? csvDataRows(activity.sample) : 0;
+    const register = activity.register;
+    if (register === undefined) {
+      // Spreadsheets are accepted on their signature alone: their rows are not counted [sandbox limit].
+      return {
+        ...base('ACTIVITY_COMPLETED'),
+        processingStats: [
+          { identifier: tenant, totalDocumentCount: null, validRows: null, invalidRows: null },
+        ],
+      };
+    }
+    const processingStats = [
+      {
+        identifier: tenant,
+        totalDocumentCount: register.dataRows,
+        validRows: register.validRows,
+        invalidRows: register.invalidRows,
+      },
+    ];
+    if (register.invalidRows === 0) return { ...base('ACTIVITY_COMPLETED'), processingStats };
+    // Some rows refused: still ACTIVITY_COMPLETED, with a fileError; every row refused: ACTIVITY_DISCARDED
+    // [assumed: the reference says only that a completed activity can carry invalid rows or a fileError].
+    const discarded = register.validRows === 0;
+    const errorFileUrl = env.signDownload(
+      'cleartax-gst',
+      {
+        id: activity.id,
+        fileName: errorFileName(activity.fileName),
+        about: activity.fileName,
+        ref: activity.id,
+        contentType: 'text/csv',
+        render: () => renderErrorFile(register.badRows, false),
+      },
+      options.errorFileTtlSeconds,
+      now,
+    );
     return {
-      ...base('ACTIVITY_COMPLETED'),
-      processingStats: [{ identifier: tenant, totalDocumentCount: rows, validRows: rows, invalidRows: 0 }],
+      ...base(discarded ? 'ACTIVITY_DISCARDED' : 'ACTIVITY_COMPLETED'),
+      processingStats,
+      fileError: { inputFileName: activity.fileName, status: discarded ? 'FAILED' : 'PARTIAL', errorFileUrl },
+      errors: discarded
+        ? [{ errorCode: 'NO_VALID_ROWS', errorMessage: `All ${register.invalidRows} rows were refused` }]
+        : [],
     };
   }
 
@@ -266,10 +343,18 @@ export function createCleartaxGst(env: VendorEnv, auth: CleartaxAuth): VendorMod
           })
         : errorArray(statusCode, statusCode >= 500 ? 'INTERNAL_ERROR' : 'INVALID_REQUEST', message),
     reset() {
+      // The token endpoint is served from here, so its state is reset here too.
+      auth.reset();
       objects = new Map();
       activities = new Map();
     },
   };
+}
+
+/** The name the error file of `fileName` is served under: `march.csv` → `march-errors.csv`. */
+export function errorFileName(fileName: string): string {
+  const dot = fileName.lastIndexOf('.');
+  return `${dot <= 0 ? fileName : fileName.slice(0, dot)}-errors.csv`;
 }
 
 /**

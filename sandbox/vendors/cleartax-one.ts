@@ -10,11 +10,14 @@ import {
   textReply,
 } from '../http-util';
 import { contentOf } from '../object-store';
+import { createRegisterJudge, type RegisterVerdict, renderErrorFile } from '../register-judge';
 import { type ContentKind, type ContentSample, looksLike } from '../sniff';
-import type { CleartaxAuth } from './cleartax-auth';
+import { type CleartaxAuth, cleartaxAuthFor } from './cleartax-auth';
+import { errorFileName } from './cleartax-gst';
 import {
   type ApiRequest,
   type ApiRoute,
+  defineVendor,
   extensionOf,
   jobPhase,
   type VendorEnv,
@@ -49,12 +52,29 @@ const IngestBodySchema = z.object({
 interface Task {
   id: string;
   templateType: string;
-  files: Array<{ fileName: string; kind: ContentKind; sample: ContentSample }>;
+  files: Array<{
+    fileName: string;
+    kind: ContentKind;
+    sample: ContentSample;
+    /** The register judge's verdict (CSV only). */
+    register: RegisterVerdict | undefined;
+  }>;
   createdAt: number;
 }
 
-/** ClearTax "one-integration" advanced ingestion (`/one-integration/...`). */
-export function createCleartaxOne(env: VendorEnv, auth: CleartaxAuth): VendorModule {
+/**
+ * ClearTax "one-integration" advanced ingestion (`/one-integration/...`). It reads the `cleartax`
+ * credentials block owned by `cleartax-gst`, and its tokens are minted there [assumed].
+ */
+export const cleartaxOne = defineVendor({
+  name: 'cleartax-one',
+  bucket: 'one-integration-sandbox',
+  downloadBucket: 'one-integration-errors',
+  operations: ['presign', 'upload', 'complete', 'status', 'download'],
+  create: (env) => createCleartaxOne(env, cleartaxAuthFor(env)),
+});
+
+function createCleartaxOne(env: VendorEnv, auth: CleartaxAuth): VendorModule {
   const { store, options, credentials } = env;
   let kinds = new Map<string, ContentKind>();
   let tasks = new Map<string, Task>();
@@ -90,7 +110,12 @@ export function createCleartaxOne(env: VendorEnv, auth: CleartaxAuth): VendorMod
       const type = EXTENSIONS[extensionOf(fileName)];
       if (type === undefined)
         return failure(406, 'Invalid file extension. Allowed extensions: csv, xlsx, xls, zip');
-      const object = store.create({ vendor: 'cleartax-one', fileName, contentType: type.mime });
+      const object = store.create({
+        vendor: 'cleartax-one',
+        fileName,
+        contentType: type.mime,
+        ...(type.kind === 'csv' ? { judge: createRegisterJudge } : {}),
+      });
       kinds.set(object.objectId, type.kind);
       const uploadUrl = env.presignUrl(object, PRESIGN_TTL_SECONDS, overrides, now);
       return {
@@ -139,7 +164,7 @@ export function createCleartaxOne(env: VendorEnv, auth: CleartaxAuth): VendorMod
             `fileInfo[${index}].filename differs from the file name the URL was generated for`,
           );
         }
-        files.push({ fileName: object.fileName, kind, sample });
+        files.push({ fileName: object.fileName, kind, sample, register: object.single?.register });
       }
       // No idempotency: every accepted call is a new task.
       const task: Task = { id: randomUUID(), templateType: parsed.data.templateType, files, createdAt: now };
@@ -172,19 +197,69 @@ export function createCleartaxOne(env: VendorEnv, auth: CleartaxAuth): VendorMod
         ...envelope(200, 'workflow status fetched successfully', {
           taskId: task.id,
           templateType: task.templateType,
-          workflowStatus: workflowStatus(task, now),
+          ...outcome(task, now),
         }),
         ref: task.id,
       };
     },
   };
 
-  function workflowStatus(task: Task, now: number): string {
+  /**
+   * `workflowStatus`, and the statistics and error file at their assumed places: `stats` (summed over the
+   * task's CSV files; `null` while running or when no file was a CSV) and `errorFileUrl` (`null` unless
+   * rows were refused).
+   */
+  function outcome(
+    task: Task,
+    now: number,
+  ): {
+    workflowStatus: string;
+    stats: { totalRows: number; validRows: number; invalidRows: number } | null;
+    errorFileUrl: string | null;
+  } {
     const phase = jobPhase(now - task.createdAt, options.jobDurationMs);
-    if (phase === 'created') return 'CREATED';
-    if (phase === 'running') return 'PROCESSING';
+    if (phase !== 'done') {
+      return {
+        workflowStatus: phase === 'created' ? 'CREATED' : 'PROCESSING',
+        stats: null,
+        errorFileUrl: null,
+      };
+    }
     // "The extension must match the content": a file whose bytes are not its extension's type fails.
-    return task.files.every((file) => looksLike(file.kind, file.sample)) ? 'SUCCESS' : 'FAILED';
+    if (!task.files.every((file) => looksLike(file.kind, file.sample))) {
+      return { workflowStatus: 'FAILED', stats: null, errorFileUrl: null };
+    }
+    const judged = task.files.flatMap((file) =>
+      file.register === undefined ? [] : [{ fileName: file.fileName, register: file.register }],
+    );
+    if (judged.length === 0) return { workflowStatus: 'SUCCESS', stats: null, errorFileUrl: null };
+    const stats = { totalRows: 0, validRows: 0, invalidRows: 0 };
+    for (const { register } of judged) {
+      stats.totalRows += register.dataRows;
+      stats.validRows += register.validRows;
+      stats.invalidRows += register.invalidRows;
+    }
+    // FAILED when every row was refused, SUCCESS otherwise, even with some refused [assumed].
+    const workflowStatus = stats.invalidRows > 0 && stats.validRows === 0 ? 'FAILED' : 'SUCCESS';
+    if (stats.invalidRows === 0) return { workflowStatus, stats, errorFileUrl: null };
+    const errorFileUrl = env.signDownload(
+      'cleartax-one',
+      {
+        id: task.id,
+        fileName: errorFileName(judged.length === 1 ? (judged[0]?.fileName ?? task.id) : task.id),
+        about: task.files[0]?.fileName ?? task.id,
+        ref: task.id,
+        contentType: 'text/csv',
+        render: () =>
+          renderErrorFile(
+            judged.flatMap(({ fileName, register }) => register.badRows.map((row) => ({ ...row, fileName }))),
+            true,
+          ),
+      },
+      options.errorFileTtlSeconds,
+      now,
+    );
+    return { workflowStatus, stats, errorFileUrl };
   }
 
   return {

@@ -2,7 +2,14 @@ import { z } from 'zod';
 import { header, isJsonContentType, jsonReply, parseJson, type Reply, stringAt } from '../http-util';
 import { contentOf, type StoredBytes, type StoredObject } from '../object-store';
 import { type ContentSample, SNIFF_BYTES } from '../sniff';
-import { type ApiRequest, type ApiRoute, hexId, type VendorEnv, type VendorModule } from './types';
+import {
+  type ApiRequest,
+  type ApiRoute,
+  defineVendor,
+  hexId,
+  type VendorEnv,
+  type VendorModule,
+} from './types';
 
 const CONTENT_TYPES = new Set(['text/csv', 'text/xml', 'application/xml']);
 const MAX_FILE_NAME = 500;
@@ -30,6 +37,20 @@ interface Upload {
   catalogId: number;
 }
 
+/** The CleverTap account: its id and passcode, and the catalogs that exist. */
+export interface ClevertapCredentials {
+  accountId: string;
+  token: string;
+  catalogIds: number[];
+}
+
+/** Fixed, so local runs can hard-wire them. */
+const CLEVERTAP_DEFAULTS: ClevertapCredentials = {
+  accountId: 'SANDBOX-ACCOUNT-1',
+  token: 'sandbox-clevertap-token',
+  catalogIds: [1001, 1002],
+};
+
 /**
  * CleverTap Catalog API v2 (`/v2/catalogs/...`).
  *
@@ -38,7 +59,18 @@ interface Upload {
  * AUTHORIZATION_FAILED 403, INTERNAL_ERROR 500. S3 refusals relayed by complete-multipart keep S3's codes
  * (`InvalidPart`, `InvalidPartOrder`, `EntityTooSmall`, `NoSuchUpload`) in the same JSON shape.
  */
-export function createClevertapCatalog(env: VendorEnv): VendorModule {
+export const clevertapCatalog = defineVendor({
+  name: 'clevertap-catalog',
+  bucket: 'clevertap-catalog-uploads',
+  operations: ['presign', 'upload', 'complete-multipart', 'complete'],
+  credentials: {
+    block: 'clevertap',
+    defaults: CLEVERTAP_DEFAULTS,
+  },
+  create: createClevertapCatalog,
+});
+
+function createClevertapCatalog(env: VendorEnv): VendorModule {
   const { store, options, credentials } = env;
   let uploads = new Map<string, Upload>();
   // In-flight calls per account; live state, so `reset()` leaves it alone.

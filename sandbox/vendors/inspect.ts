@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { header, isJsonContentType, jsonReply, parseJson, type Reply, stringAt } from '../http-util';
-import type { ApiRequest, ApiRoute, VendorEnv, VendorModule } from './types';
+import { type ApiRequest, type ApiRoute, defineVendor, type VendorEnv, type VendorModule } from './types';
 
 const PRESIGN_TTL_SECONDS = 15 * 60;
 /** S3's single-PUT ceiling; the vendor's own limit is not published. */
@@ -29,8 +29,31 @@ interface InspectFile {
   completed: boolean;
 }
 
+/** The Inspect account: its API token and the assets (uuids) that exist. */
+export interface InspectCredentials {
+  token: string;
+  assetIds: string[];
+}
+
+/** Fixed, so local runs can hard-wire them. */
+const INSPECT_DEFAULTS: InspectCredentials = {
+  token: 'sandbox-inspect-token',
+  assetIds: ['0b4cf1d2-6a8e-4f3a-9c1b-7d2e5f8a9b10', '9d3e7c1a-2b4f-4e6d-8a0c-1f2e3d4c5b6a'],
+};
+
 /** Screening Eagle Inspect file upload (`/api/inspect/v1/file/upload/...`). */
-export function createInspect(env: VendorEnv): VendorModule {
+export const inspect = defineVendor({
+  name: 'inspect',
+  bucket: 'inspect-file-uploads',
+  operations: ['presign', 'upload', 'complete'],
+  credentials: {
+    block: 'inspect',
+    defaults: INSPECT_DEFAULTS,
+  },
+  create: createInspect,
+});
+
+function createInspect(env: VendorEnv): VendorModule {
   const { store, credentials } = env;
   let files = new Map<string, InspectFile>();
 

@@ -226,6 +226,14 @@ describe('sandbox lifecycle', () => {
         token: 'sandbox-inspect-token',
         assetIds: ['0b4cf1d2-6a8e-4f3a-9c1b-7d2e5f8a9b10', '9d3e7c1a-2b4f-4e6d-8a0c-1f2e3d4c5b6a'],
       },
+      slack: {
+        token: 'xoxb-1000000001-2000000001-SandboxSlackBotToken01',
+        teamId: 'T0SANDBOX01',
+        scopes: ['files:write', 'files:read', 'chat:write'],
+        channelIds: ['C0SANDBOX01', 'C0SANDBOX02'],
+        notInChannelId: 'C0SANDBOX99',
+        otherWorkspace: { teamId: 'T0SANDBOX02', token: 'xoxb-1000000002-2000000002-SandboxOtherWorkspace1' },
+      },
     });
     expect(Object.isFrozen(DEFAULT_CREDENTIALS.clevertap.catalogIds)).toBe(true);
   });

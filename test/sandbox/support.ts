@@ -65,8 +65,8 @@ export async function put(
 }
 
 /**
- * A PUT through node:http, for what fetch cannot send: no Content-Length, chunked encoding, or a body
- * shorter than declared (`send` fewer bytes, then half-close or destroy).
+ * A PUT (or `method`) through node:http, for what fetch cannot send: no Content-Length, chunked encoding,
+ * or a body shorter than declared (`send` fewer bytes, then half-close or destroy).
  */
 export function rawPut(
   url: string,
@@ -77,18 +77,24 @@ export function rawPut(
     finish: 'end' | 'half-close' | 'destroy';
     /** Awaited before a half-close or destroy (e.g. until the sandbox has seen the request). */
     beforeFinish?: () => Promise<void>;
+    /** @default 'PUT' */
+    method?: string;
   },
 ): Promise<{ status: number; text: string } | { error: string }> {
   return new Promise((resolve) => {
-    const req = http.request(url, { method: 'PUT', headers: options.headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (part: string) => {
-        text += part;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      res.on('error', (error) => resolve({ error: error.message }));
-    });
+    const req = http.request(
+      url,
+      { method: options.method ?? 'PUT', headers: options.headers, agent: false },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (part: string) => {
+          text += part;
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on('error', (error) => resolve({ error: error.message }));
+      },
+    );
     req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
     for (const chunk of options.chunks) req.write(chunk);
     if (options.finish === 'end') {
@@ -140,12 +146,13 @@ export async function waitForCalls(
 
 /** Header sets for each vendor, from the sandbox's credentials. */
 export function auth(sandbox: Sandbox) {
-  const { cleartax, clevertap, inspect } = sandbox.credentials;
+  const { cleartax, clevertap, inspect, slack } = sandbox.credentials;
   return {
     gst: { 'x-cleartax-auth-token': cleartax.authToken },
     one: { 'x-clear-auth-token': cleartax.authToken, 'x-integration-id': cleartax.integrationId },
     clevertap: { 'x-account-id': clevertap.accountId, 'x-clevertap-token': clevertap.token },
     inspect: { authorization: `Bearer ${inspect.token}` },
+    slack: { authorization: `Bearer ${slack.token}` },
   };
 }
 
