@@ -28,11 +28,11 @@ function rng(seed: number): () => number {
 }
 
 const customers = [
-  ['29AABCT1332L1ZU', 'Tarang Textiles Pvt Ltd', '29-Karnataka'],
+  ['29AABCT1332L1ZA', 'Tarang Textiles Pvt Ltd', '29-Karnataka'],
   ['27AAACR5055K1Z7', 'Reliant Retail LLP', '27-Maharashtra'],
   ['07AAGFF2194N1Z1', 'Fernhill Foods', '07-Delhi'],
-  ['33AADCS0472N1ZQ', 'Sundaram Steel Works', '33-Tamil Nadu'],
-  ['24AAACG1209E1ZX', 'Gujarat Gears Ltd', '24-Gujarat'],
+  ['33AADCS0472N1Z9', 'Sundaram Steel Works', '33-Tamil Nadu'],
+  ['24AAACG1209E1ZD', 'Gujarat Gears Ltd', '24-Gujarat'],
 ];
 const items = [
   ['8471', 'Laptop computer', 18],
