@@ -11,7 +11,7 @@ import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { adapterFor } from '../vendors/registry';
 import { type CommonEnv, Env } from './env';
-import { SecretNotFoundError } from './errors';
+import { ErrorCode, PermanentError, SecretNotFoundError } from './errors';
 import type { CallLimiter } from './http/vendor-http';
 import { type InvocationInfo, invocationFrom } from './invocation';
 import { type CoreLogger, coreLoggerFrom } from './observability';
@@ -42,6 +42,15 @@ export interface AwsRuntime {
   readonly queueUrlOf: (arn: string) => string;
 }
 
+/** Secrets Manager refusals that no retry fixes: permission, and the secret's KMS key refusing to decrypt. */
+const SECRET_DENIED = new Set([
+  'AccessDeniedException',
+  'DecryptionFailure',
+  'KMSAccessDeniedException',
+  'KMSDisabledException',
+  'KMSInvalidStateException',
+]);
+
 export function createAwsRuntime(input: {
   readonly stateTable: string;
   readonly secretCacheSeconds: number;
@@ -70,8 +79,15 @@ export function createAwsRuntime(input: {
       if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
       throw new SecretNotFoundError(secretId);
     } catch (error) {
-      const cause = (error as { cause?: { name?: string } }).cause;
-      if (cause?.name === 'ResourceNotFoundException') throw new SecretNotFoundError(secretId, error);
+      const name = (error as { cause?: { name?: string } }).cause?.name ?? (error as { name?: string }).name;
+      if (name === 'ResourceNotFoundException') throw new SecretNotFoundError(secretId, error);
+      if (name !== undefined && SECRET_DENIED.has(name)) {
+        throw new PermanentError(
+          ErrorCode.SECRET_ACCESS_DENIED,
+          `secret "${secretId}" could not be read: ${name} (the function's role or the secret's KMS key refused it)`,
+          { cause: error },
+        );
+      }
       throw error;
     }
   };

@@ -10,6 +10,12 @@ import { redactor } from './redact';
 
 export interface ErrorSpec {
   readonly retryable: boolean;
+  /**
+   * A vendor-side condition (down, unreachable, throttling): the message waits, re-enqueued with a
+   * delay and its attempt count carried, without spending the queue's receive budget, up to the
+   * stage's outage horizon. Other retryable codes retry through the queue's receives.
+   */
+  readonly waits?: true;
   /** What happened, for the runbook. */
   readonly meaning: string;
   /** What an operator does about a parked message with this code. */
@@ -67,6 +73,13 @@ export const ERROR_TABLE = {
     meaning: "the route's secret does not exist",
     action: 'create the secret (docs/deploy.md §3); redrive',
   },
+  SECRET_ACCESS_DENIED: {
+    retryable: false,
+    meaning:
+      "the function may not read the route's secret (no permission, or its KMS key refused to decrypt it)",
+    action:
+      "grant the function's role `secretsmanager:GetSecretValue` (and `kms:Decrypt` on the secret's key); redrive",
+  },
   SECRET_INVALID: {
     retryable: false,
     meaning: "the route's secret is not the vendor's JSON shape (the message names the fields, never values)",
@@ -92,13 +105,40 @@ export const ERROR_TABLE = {
   },
   VENDOR_UNAVAILABLE: {
     retryable: true,
-    meaning: 'the vendor answered 5xx or an internal error',
+    waits: true,
+    meaning:
+      'the vendor answered 5xx or an internal error for longer than the outage horizon (`outageHorizonHours`); until then files wait',
     action: 'once the vendor is healthy, redrive',
+  },
+  VENDOR_UNREACHABLE: {
+    retryable: true,
+    waits: true,
+    meaning:
+      'the vendor API or its upload host could not be reached, reset the connection, stopped sending or answering, for longer than the outage horizon',
+    action:
+      'check the network path to the vendor (DNS, egress, the upload host allow-list); once reachable, redrive',
+  },
+  VENDOR_DOWN: {
+    retryable: true,
+    waits: true,
+    meaning:
+      "the vendor account's circuit breaker stayed open (consecutive failures, or the token mint budget spent) past the outage horizon; files waited without calling the vendor",
+    action:
+      '`status` shows since when; once the vendor answers again (or the next UTC day for the mint budget), redrive',
   },
   VENDOR_THROTTLED: {
     retryable: true,
-    meaning: 'the vendor answered 429 or a quota error',
+    waits: true,
+    meaning: 'the vendor answered 429 or a quota error for longer than the outage horizon',
     action: "once the vendor's quota allows, redrive; lower the route's concurrency if it recurs",
+  },
+  TOKEN_BUDGET_EXHAUSTED: {
+    retryable: true,
+    waits: true,
+    meaning:
+      "the day's token mint budget of the vendor secret is spent (ClearTax: 288 a day); deliveries wait for the next UTC day",
+    action:
+      'find what minted so often (the `TokenMints` metric, the logs); files resume by themselves the next UTC day',
   },
   VENDOR_BAD_RESPONSE: {
     retryable: true,
@@ -128,12 +168,13 @@ export const ERROR_TABLE = {
   // transport and time
   NETWORK: {
     retryable: true,
-    meaning: 'a connection failed or reset (vendor, upload host or AWS)',
+    meaning: 'a call to AWS (S3, SQS, Secrets Manager, DynamoDB) failed or was reset',
     action: 'once the network path is healthy, redrive',
   },
   TIMEOUT: {
     retryable: true,
-    meaning: 'a call timed out, or the work would not finish in the time the function had left',
+    meaning:
+      'the work would not finish in the time the function had left, or an S3 body stopped flowing (`stallTimeoutSeconds`)',
     action: 'redrive; if a large file keeps timing out, raise the function timeout and memory',
   },
   // exactly-once machinery
@@ -332,8 +373,13 @@ export class LeaseLostError extends RetryableError {
  */
 export class AmbiguousOutcomeError extends RetryableError {
   constructor(message: string, options: PipelineErrorOptions = {}) {
-    super(ErrorCode.NETWORK, message, options);
+    super(ErrorCode.VENDOR_UNREACHABLE, message, options);
   }
+}
+
+/** True for codes that wait out a vendor-side condition instead of spending receives (see {@link ErrorSpec.waits}). */
+export function waitsForVendor(error: unknown): boolean {
+  return error instanceof PipelineError && (ERROR_TABLE[error.code] as ErrorSpec).waits === true;
 }
 
 /**

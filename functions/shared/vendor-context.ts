@@ -18,7 +18,6 @@ export interface VendorRuntime {
   readonly limiterFor: (key: string, slots: number) => CallLimiter;
   readonly vendorTimeoutMs: number;
   readonly now: () => number;
-  readonly fetch?: typeof fetch;
 }
 
 export interface PreparedVendor {
@@ -96,8 +95,7 @@ export async function prepareVendor(
     timeoutMs: runtime.vendorTimeoutMs,
     limiter,
     deadline,
-    fetch: runtime.fetch,
-    onCall: (call) => log.debug('vendor call', call),
+    onCall: (call) => log.debug('vendor call', { ...call }),
   });
 
   return {

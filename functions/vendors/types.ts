@@ -81,9 +81,18 @@ export interface VendorRequest {
   readonly path: string;
   readonly query?: Readonly<Record<string, string | number | boolean | undefined>>;
   readonly headers?: Readonly<Record<string, string>>;
+  /** A JSON body (`Content-Type: application/json` unless the headers say otherwise). */
   readonly json?: unknown;
+  /** A form-encoded body (`application/x-www-form-urlencoded`). */
+  readonly form?: Readonly<Record<string, string>>;
   /** Per-call timeout in ms (default from the client). */
   readonly timeoutMs?: number;
+  /**
+   * Repeating the call is harmless (it changes nothing at the vendor, or the vendor deduplicates).
+   * Only such calls are sent again at once when a reused keep-alive connection turns out to have been
+   * closed by the server before any byte of the answer came. @default true for GET, false otherwise
+   */
+  readonly idempotent?: boolean;
 }
 
 /**
@@ -103,14 +112,25 @@ export interface MintedToken {
   readonly validUntil: number | null;
 }
 
+/** How a vendor's tokens may be minted. */
+export interface MintPolicy {
+  /** Mints allowed per secret per UTC day (ClearTax: 288); at the limit, deliveries wait for the next day. */
+  readonly dailyLimit?: number;
+}
+
 export interface TokenCache {
   /**
    * The current token for `key`, minting it with `mint` only when no valid token exists anywhere.
-   * At most one mint runs at a time across all functions.
+   * At most one mint runs at a time across all functions; mints are counted per UTC day against
+   * `policy.dailyLimit` (`TOKEN_BUDGET_EXHAUSTED` beyond it).
    */
-  get(key: string, mint: () => Promise<MintedToken>): Promise<string>;
-  /** The vendor rejected `token`: forget it (only if it is still the current one), so the next `get` mints. */
-  invalidate(key: string, token: string): Promise<void>;
+  get(key: string, mint: () => Promise<MintedToken>, policy?: MintPolicy): Promise<string>;
+  /**
+   * The vendor refused `token`. `remint`: it is forgotten and the next `get` mints a fresh one (once
+   * per token, however many functions saw the refusal). `refused`: the token refused was itself minted
+   * to replace a refused one, so the credentials are bad: no more mints, the caller fails `AUTH_FAILED`.
+   */
+  refused(key: string, token: string): Promise<'remint' | 'refused'>;
 }
 
 export interface AdapterLogger {

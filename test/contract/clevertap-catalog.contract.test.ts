@@ -265,7 +265,7 @@ describe('clevertapCatalogAdapter against the sandbox', () => {
 
   it.each([
     ['malformed-json', RetryableError, ErrorCode.VENDOR_BAD_RESPONSE],
-    ['reset', RetryableError, ErrorCode.NETWORK],
+    ['reset', RetryableError, ErrorCode.VENDOR_UNREACHABLE],
   ] as const)('treats a presign answered with %s as retryable', async (kind, errorClass, code) => {
     // Prepare
     const ctx = clevertap();
@@ -273,6 +273,8 @@ describe('clevertapCatalogAdapter against the sandbox', () => {
     sandbox.faults.inject({
       vendor: 'clevertap-catalog',
       operation: 'presign',
+      // Twice: a GET reset on a reused connection is sent once more at once.
+      times: 2,
       match: { fileName: file.fileName },
       action: { kind },
     });
@@ -283,6 +285,35 @@ describe('clevertapCatalogAdapter against the sandbox', () => {
     // Assess
     expect(error).toBeInstanceOf(errorClass);
     expect(error).toMatchObject({ code });
+  });
+
+  it('sends a presign again at once when a reused keep-alive connection was reset before any answer', async () => {
+    // Prepare: one call first, so the next one goes out on a kept-alive connection.
+    const ctx = clevertap();
+    await clevertapCatalogAdapter.requestUpload(fileOf(uniqueName('csv'), CSV), ctx);
+    const file = fileOf(uniqueName('csv'), CSV);
+    sandbox.faults.inject({
+      vendor: 'clevertap-catalog',
+      operation: 'presign',
+      times: 1,
+      match: { fileName: file.fileName },
+      action: { kind: 'reset' },
+    });
+
+    // Act
+    const plan = await clevertapCatalogAdapter.requestUpload(file, ctx);
+
+    // Assess
+    expect(plan.kind).toBe('single');
+    const calls = sandbox.log.calls({
+      vendor: 'clevertap-catalog',
+      operation: 'presign',
+      fileName: file.fileName,
+    });
+    expect(calls.map((c) => [c.fault ?? null, c.status])).toEqual([
+      ['reset', 0],
+      [null, 200],
+    ]);
   });
 
   it('reports a mark-complete whose answer is lost after the job started as ambiguous', async () => {

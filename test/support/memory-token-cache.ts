@@ -28,12 +28,21 @@ export class MemoryTokenCache implements TokenCache {
       this.minting.set(key, pending);
     }
     const minted = await pending;
+    if (this.nextReplaces.delete(key)) this.replacements.add(minted.token);
     this.tokens.set(key, minted);
     return minted.token;
   }
 
-  async invalidate(key: string, token: string): Promise<void> {
-    if (this.tokens.get(key)?.token === token) this.tokens.delete(key);
+  /** Tokens minted to replace a refused one. */
+  private readonly replacements = new Set<string>();
+  private readonly nextReplaces = new Set<string>();
+
+  async refused(key: string, token: string): Promise<'remint' | 'refused'> {
+    if (this.tokens.get(key)?.token !== token) return 'remint';
+    if (this.replacements.has(token)) return 'refused';
+    this.tokens.delete(key);
+    this.nextReplaces.add(key);
+    return 'remint';
   }
 
   private fresh(token: MintedToken): boolean {

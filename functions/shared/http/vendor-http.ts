@@ -1,3 +1,5 @@
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import type { VendorHttp, VendorRequest, VendorResponse } from '../../vendors/types';
 import { AmbiguousOutcomeError, ErrorCode, PermanentError, RetryableError, TimeoutError } from '../errors';
 import { redactor, redactUrl } from '../redact';
@@ -7,19 +9,37 @@ export interface CallLimiter {
   acquire(): Promise<() => Promise<void>>;
 }
 
+/** One finished call, for logs and metrics; never sees secrets or signed query strings. */
+export interface CallInfo {
+  readonly operation: string;
+  readonly method: string;
+  readonly url: string;
+  readonly status: number;
+  readonly ms: number;
+  /** The call was sent a second time after a stale keep-alive connection. */
+  readonly retriedStaleConnection?: boolean;
+}
+
 export interface VendorHttpOptions {
   readonly baseUrl: string;
   /** Default per-call timeout, ms. */
   readonly timeoutMs: number;
   readonly limiter?: CallLimiter | undefined;
-  /** Called with each finished call (for logs and metrics); never sees secrets or signed query strings. */
-  readonly onCall?:
-    | ((info: { operation: string; method: string; url: string; status: number; ms: number }) => void)
-    | undefined;
+  readonly onCall?: ((info: CallInfo) => void) | undefined;
   /** Stop before this epoch ms (the Lambda's remaining time). */
   readonly deadline?: (() => number) | undefined;
-  readonly fetch?: typeof fetch;
+  /** Keep-alive agents; a warm function reuses connections to the vendor across invocations. @default shared */
+  readonly agents?: { readonly http: http.Agent; readonly https: https.Agent };
 }
+
+/** Largest answer body read, bytes: vendor JSON answers are small; anything bigger is not one. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
+
+/** Connections to vendor APIs, kept alive across calls and warm invocations. */
+const SHARED_AGENTS = {
+  http: new http.Agent({ keepAlive: true, maxSockets: 32 }),
+  https: new https.Agent({ keepAlive: true, maxSockets: 32 }),
+};
 
 /** Transport errors raised before a request could reach the server: safe to retry for any call. */
 const NOT_SENT = new Set([
@@ -28,18 +48,12 @@ const NOT_SENT = new Set([
   'EAI_AGAIN',
   'EHOSTUNREACH',
   'ENETUNREACH',
-  'UND_ERR_CONNECT_TIMEOUT',
+  'ETIMEDOUT',
+  'ECONNABORTED',
 ]);
 
-function causeCode(error: unknown): string | undefined {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
+/** What a server closing an idle keep-alive connection under our request looks like. */
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
 
 function buildUrl(baseUrl: string, request: VendorRequest): URL {
   const base = baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`;
@@ -67,13 +81,102 @@ function parseBody(text: string, contentType: string): unknown {
   }
 }
 
+/** How one attempt ended without an answer. */
+class TransportFailure extends Error {
+  constructor(
+    override readonly cause: unknown,
+    /** The request may have reached the server. */
+    readonly sent: boolean,
+    /** It went out on a connection an earlier call had used. */
+    readonly reused: boolean,
+    readonly timedOut: boolean,
+    /** Some bytes of the answer arrived before it broke. */
+    readonly answered: boolean,
+  ) {
+    super('transport failure');
+  }
+
+  get code(): string | undefined {
+    let current: unknown = this.cause;
+    for (let depth = 0; depth < 5 && current; depth++) {
+      const code = (current as { code?: unknown }).code;
+      if (typeof code === 'string') return code;
+      current = (current as { cause?: unknown }).cause;
+    }
+    return undefined;
+  }
+}
+
+interface Answer {
+  readonly status: number;
+  readonly headers: Record<string, string>;
+  readonly text: string;
+}
+
+/** One HTTP exchange; resolves with the whole (bounded) answer or rejects with a {@link TransportFailure}. */
+function exchange(
+  url: URL,
+  init: { method: string; headers: Record<string, string>; body: string | undefined; timeoutMs: number },
+  agent: http.Agent | false,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const transport = url.protocol === 'https:' ? https : http;
+    const signal = AbortSignal.timeout(init.timeoutMs);
+    let connected = false;
+    let answered = false;
+    let settled = false;
+    const req = transport.request(url, { method: init.method, headers: init.headers, agent, signal });
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      const timedOut = signal.aborted;
+      reject(
+        new TransportFailure(error, connected || req.reusedSocket, req.reusedSocket, timedOut, answered),
+      );
+    };
+    req.on('socket', (socket) => {
+      if (req.reusedSocket || !socket.connecting) connected = true;
+      else socket.once('connect', () => (connected = true));
+    });
+    req.on('error', fail);
+    req.on('response', (response: IncomingMessage) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      response.on('data', (chunk: Buffer) => {
+        size += chunk.length;
+        if (size > MAX_ANSWER_BYTES) {
+          response.destroy(new Error(`answer larger than ${MAX_ANSWER_BYTES} bytes`));
+          return;
+        }
+        chunks.push(chunk);
+      });
+      response.on('error', fail);
+      response.on('aborted', () => fail(new Error('answer cut off')));
+      response.on('end', () => {
+        if (settled) return;
+        settled = true;
+        const headers: Record<string, string> = {};
+        for (const [name, value] of Object.entries(response.headers)) {
+          if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+        }
+        resolve({ status: response.statusCode ?? 0, headers, text: Buffer.concat(chunks).toString('utf8') });
+      });
+    });
+    req.end(init.body);
+  });
+}
+
 /**
- * The JSON API client handed to adapters. Transport failures become the error taxonomy: a request
- * that never reached the server is a plain retryable `NETWORK` error; one that was sent but got no
- * answer (timeout, reset) is an {@link AmbiguousOutcomeError}, because the vendor may have acted.
+ * The JSON API client handed to adapters, on `node:http(s)` with keep-alive connections. Transport
+ * failures become the error taxonomy: a request that never reached the server is a plain retryable
+ * `VENDOR_UNREACHABLE`; one that was sent but got no answer (timeout, reset) is an
+ * {@link AmbiguousOutcomeError}, because the vendor may have acted. A call that hits a keep-alive
+ * connection the server had already closed (ECONNRESET before any byte of the answer) is sent once
+ * more at once on a fresh connection when repeating it is harmless ({@link VendorRequest.idempotent}).
  */
 export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
-  const doFetch = options.fetch ?? fetch;
+  const agents = options.agents ?? SHARED_AGENTS;
   return {
     async request(request: VendorRequest): Promise<VendorResponse> {
       const url = buildUrl(options.baseUrl, request);
@@ -90,71 +193,70 @@ export function createVendorHttp(options: VendorHttpOptions): VendorHttp {
       if (request.json !== undefined) {
         body = JSON.stringify(request.json);
         headers['content-type'] ??= 'application/json';
+      } else if (request.form !== undefined) {
+        body = new URLSearchParams(request.form).toString();
+        headers['content-type'] ??= 'application/x-www-form-urlencoded';
       }
+      if (body !== undefined) headers['content-length'] = String(Buffer.byteLength(body));
+      const idempotent = request.idempotent ?? request.method === 'GET';
+      const agent = url.protocol === 'https:' ? agents.https : agents.http;
+      const init = { method: request.method, headers, body, timeoutMs };
+      const what = `${request.operation} ${request.method} ${safeUrl}`;
+
       const release = options.limiter ? await options.limiter.acquire() : undefined;
       const started = Date.now();
+      let retried = false;
       try {
-        let response: Response;
+        let answer: Answer;
         try {
-          response = await doFetch(url, {
-            method: request.method,
-            headers,
-            body,
-            // A vendor API answering with a redirect is unexpected; never follow one with our token.
-            redirect: 'error',
-            signal: AbortSignal.timeout(timeoutMs),
-          });
+          answer = await exchange(url, init, agent);
         } catch (error) {
-          const code = causeCode(error);
-          const name = (error as { name?: string }).name;
-          if (name === 'TimeoutError' || name === 'AbortError') {
-            throw new AmbiguousOutcomeError(
-              `${request.operation} ${request.method} ${safeUrl}: no answer within ${timeoutMs} ms`,
-              {
-                cause: error,
-              },
-            );
-          }
-          if (code && NOT_SENT.has(code)) {
-            throw new RetryableError(
-              ErrorCode.NETWORK,
-              `${request.operation} ${request.method} ${safeUrl}: ${code}`,
-              {
-                cause: error,
-              },
-            );
-          }
-          throw new AmbiguousOutcomeError(
-            `${request.operation} ${request.method} ${safeUrl}: connection failed after sending (${code ?? name ?? 'unknown'})`,
-            { cause: error },
+          const stale =
+            error instanceof TransportFailure &&
+            error.reused &&
+            !error.answered &&
+            !error.timedOut &&
+            STALE_CONNECTION.has(error.code ?? '');
+          if (!stale || !idempotent) throw error;
+          // The server closed the idle connection as we used it; a fresh one settles it.
+          retried = true;
+          answer = await exchange(
+            url,
+            { ...init, timeoutMs: Math.max(1, timeoutMs - (Date.now() - started)) },
+            false,
           );
         }
-        let text: string;
-        try {
-          text = await response.text();
-        } catch (error) {
-          throw new AmbiguousOutcomeError(
-            `${request.operation} ${request.method} ${safeUrl}: answer cut off`,
-            { cause: error },
-          );
-        }
-        const responseHeaders: Record<string, string> = {};
-        response.headers.forEach((value, name) => {
-          responseHeaders[name] = value;
-        });
         options.onCall?.({
           operation: request.operation,
           method: request.method,
           url: safeUrl,
-          status: response.status,
+          status: answer.status,
           ms: Date.now() - started,
+          ...(retried ? { retriedStaleConnection: true } : {}),
         });
         return {
-          status: response.status,
-          headers: responseHeaders,
-          body: parseBody(text, response.headers.get('content-type') ?? ''),
-          text: redactor.text(text.slice(0, 2000)),
+          status: answer.status,
+          headers: answer.headers,
+          body: parseBody(answer.text, answer.headers['content-type'] ?? ''),
+          text: redactor.text(answer.text.slice(0, 2000)),
         };
+      } catch (error) {
+        if (!(error instanceof TransportFailure)) throw error;
+        const code = error.code;
+        if (error.timedOut) {
+          throw new AmbiguousOutcomeError(`${what}: no answer within ${timeoutMs} ms`, {
+            cause: error.cause,
+          });
+        }
+        if (!error.sent || (code !== undefined && NOT_SENT.has(code) && !error.reused)) {
+          throw new RetryableError(ErrorCode.VENDOR_UNREACHABLE, `${what}: ${code ?? 'connection failed'}`, {
+            cause: error.cause,
+          });
+        }
+        throw new AmbiguousOutcomeError(
+          `${what}: ${error.answered ? 'answer cut off' : `connection failed after sending (${code ?? 'unknown'})`}`,
+          { cause: error.cause },
+        );
       } finally {
         await release?.();
       }

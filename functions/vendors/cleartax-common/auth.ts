@@ -75,11 +75,16 @@ export interface AuthorisedCall {
   readonly refused: (response: VendorResponse) => boolean;
 }
 
+/** ClearTax's token endpoint allows this many mints per client secret per day. */
+export const CLEARTAX_MINTS_PER_DAY = 288;
+
 /**
  * Makes one ClearTax call with the route's credential and returns the vendor's answer for the caller
  * to classify. With a static `authToken` the call is made once. With a `clientSecret` the token comes
- * from the shared cache (minted once for all callers); if the vendor refuses it, the token is
- * invalidated and the call made once more with a fresh token. A second refusal is returned as is.
+ * from the shared cache (minted once for all callers, counted against the 288 mints a day); if the
+ * vendor refuses it, it is re-minted once (however many functions saw the refusal) and the call made
+ * once more. A refusal of the fresh token is returned as is, and the cache stops minting for these
+ * credentials: the caller classifies it as the permanent `AUTH_FAILED` it is.
  */
 export async function callWithClearTaxToken(
   ctx: VendorContext<ClearTaxCredential, unknown>,
@@ -95,11 +100,14 @@ export async function callWithClearTaxToken(
   }
   const key = clearTaxTokenKey(ctx.route.baseUrl, clientSecret);
   const mint = () => mintClearTaxToken(ctx.http, call.tokenPath, clientSecret, ctx.now);
-  const token = await ctx.tokens.get(key, mint);
+  const policy = { dailyLimit: CLEARTAX_MINTS_PER_DAY };
+  const token = await ctx.tokens.get(key, mint, policy);
   const first = await call.send(token);
   if (!call.refused(first)) return first;
+  if ((await ctx.tokens.refused(key, token)) === 'refused') return first;
   ctx.log.info('ClearTax refused the cached token; minting a fresh one', { status: first.status });
-  await ctx.tokens.invalidate(key, token);
-  const fresh = await ctx.tokens.get(key, mint);
-  return call.send(fresh);
+  const fresh = await ctx.tokens.get(key, mint, policy);
+  const second = await call.send(fresh);
+  if (call.refused(second)) await ctx.tokens.refused(key, fresh);
+  return second;
 }

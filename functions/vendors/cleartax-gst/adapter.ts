@@ -90,7 +90,9 @@ function failure(operation: string, response: VendorResponse, now: number): Pipe
     vendorCode: code,
     retryAfterMs: parseRetryAfter(response.headers['retry-after'], now),
   };
-  const factory = code === undefined ? undefined : ERROR_CODES[code];
+  // 401 and 403 are auth failures whatever the body says (a 401 carrying INTERNAL_ERROR was seen).
+  const factory =
+    response.status === 401 || response.status === 403 || code === undefined ? undefined : ERROR_CODES[code];
   if (factory) {
     return factory(`${operation}: HTTP ${response.status} ${code}${message ? ` — ${message}` : ''}`, options);
   }

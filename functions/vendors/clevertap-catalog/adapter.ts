@@ -84,7 +84,8 @@ function failure(operation: string, response: VendorResponse, now: number): Pipe
   const message = raw === undefined ? undefined : redactor.text(raw.slice(0, 300));
   const retryAfterMs = parseRetryAfter(response.headers['retry-after'], now);
   const factory = code === undefined ? undefined : ERROR_CODES[code];
-  if (response.status !== 429 && factory) {
+  // 429 is throttling and 401/403 an auth failure whatever the body says.
+  if (![401, 403, 429].includes(response.status) && factory) {
     return factory(`${operation}: HTTP ${response.status} ${code}${message ? ` — ${message}` : ''}`, {
       status: response.status,
       vendorCode: code,

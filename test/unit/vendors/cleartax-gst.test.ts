@@ -472,7 +472,9 @@ describe('cleartaxGstAdapter token handling', () => {
         seen.push({ key, minted });
         return minted.token;
       },
-      async invalidate() {},
+      async refused() {
+        return 'remint' as const;
+      },
     };
     const http = new ScriptedHttp()
       .queue('token', { status: 200, body: { access_token: 'minted', valid_till: '2030-05-01T00:00:00Z' } })

@@ -75,7 +75,7 @@ describe('DynamoTokenCache', () => {
     expect(m.mints).toBe(1);
   });
 
-  it('mints again after an invalidate, once, even when several functions saw the bad token', async () => {
+  it('re-mints once after a refusal, even when several functions saw the refused token', async () => {
     const key = `cleartax:${randomUUID()}`;
     const m = minter(100);
     const a = cache();
@@ -83,27 +83,97 @@ describe('DynamoTokenCache', () => {
     const bad = await a.get(key, m.mint);
     await b.get(key, m.mint);
 
-    // Both were refused with the same token (the vendor revoked it) and invalidate it.
-    await Promise.all([a.invalidate(key, bad), b.invalidate(key, bad)]);
+    // Both were refused with the same token (the vendor revoked it).
+    const verdicts = await Promise.all([a.refused(key, bad), b.refused(key, bad)]);
     const [ta, tb] = await Promise.all([a.get(key, m.mint), b.get(key, m.mint)]);
 
+    expect(verdicts).toEqual(['remint', 'remint']);
     expect(m.mints).toBe(2);
     expect(ta).toBe(tb);
     expect(ta).not.toBe(bad);
   });
 
-  it('does not drop a newer token when a late invalidate names the old one', async () => {
+  it('stops minting when the fresh token is refused too: bad credentials fail AUTH_FAILED without a vendor call', async () => {
+    const key = `cleartax:${randomUUID()}`;
+    const m = minter(0);
+    const a = cache();
+    const first = await a.get(key, m.mint);
+    await a.refused(key, first);
+    const fresh = await a.get(key, m.mint);
+
+    const verdict = await a.refused(key, fresh);
+    const other = cache(); // another function, later
+
+    expect(verdict).toBe('refused');
+    await expect(other.get(key, m.mint)).rejects.toMatchObject({
+      code: ErrorCode.AUTH_FAILED,
+      retryable: false,
+    });
+    expect(m.mints).toBe(2);
+  });
+
+  it('tries a refused re-mint again after the cooldown, and allows a re-mint for a token that worked a while', async () => {
+    let now = Date.now();
+    const key = `cleartax:${randomUUID()}`;
+    const m = minter(0, 86_400_000);
+    const at = () => cache({ now: () => now, refusedCooldownMs: 60_000 });
+    const first = await at().get(key, m.mint);
+    await at().refused(key, first);
+    const fresh = await at().get(key, m.mint);
+    await at().refused(key, fresh);
+
+    now += 60_001;
+    const afterCooldown = await at().get(key, m.mint);
+
+    expect(afterCooldown).toBe(fresh);
+    expect(await at().refused(key, fresh)).toBe('remint');
+    expect(m.mints).toBe(2);
+  });
+
+  it('does not drop a newer token when a late refusal names the old one', async () => {
     const key = `cleartax:${randomUUID()}`;
     const m = minter(0);
     const a = cache();
     const old = await a.get(key, m.mint);
-    await a.invalidate(key, old);
+    await a.refused(key, old);
     const fresh = await a.get(key, m.mint);
 
-    await cache().invalidate(key, old); // another function, late, with the old token
+    await cache().refused(key, old); // another function, late, with the old token
 
     expect(await cache().get(key, m.mint)).toBe(fresh);
     expect(m.mints).toBe(2);
+  });
+
+  it('counts mints per UTC day against the daily limit and refuses the one beyond it until the next day', async () => {
+    const day = Date.parse('2026-12-05T10:00:00Z');
+    let now = day;
+    const key = `cleartax:${randomUUID()}`;
+    const counts: number[] = [];
+    let mints = 0;
+    // Each token lives 1 ms of the test's clock, so every get mints.
+    const m = {
+      mint: async (): Promise<MintedToken> => ({ token: `tok-${++mints}`, validUntil: now + 1 }),
+    };
+    const at = () =>
+      cache({ now: () => now, marginMs: 0, onMint: (_key, mintsToday) => counts.push(mintsToday) });
+    const policy = { dailyLimit: 3 };
+    for (let i = 0; i < 3; i++) {
+      await at().get(key, m.mint, policy);
+      now += 10; // each token lives 1 ms
+    }
+
+    const refused = await at()
+      .get(key, m.mint, policy)
+      .catch((e: unknown) => e);
+    now = Date.parse('2026-12-06T00:00:01Z');
+    await at().get(key, m.mint, policy);
+
+    expect(counts).toEqual([1, 2, 3, 1]);
+    expect(refused).toMatchObject({ code: ErrorCode.TOKEN_BUDGET_EXHAUSTED, retryable: true });
+    expect((refused as { retryAfterMs: number }).retryAfterMs).toBe(
+      Date.parse('2026-12-06T00:00:00Z') - (day + 30),
+    );
+    expect(mints).toBe(4);
   });
 
   it('lets another function take over a mint lock whose holder died', async () => {
