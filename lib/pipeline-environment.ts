@@ -1,4 +1,5 @@
 import { Env } from '../functions/shared/env';
+import type { OutageSettings } from './config/stage-config';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './naming';
 
 /**
@@ -24,6 +25,8 @@ export interface CommonEnvironmentValues {
   readonly retryMaxSeconds: number;
   readonly ledgerRetentionDays: number;
   readonly logLevel: string;
+  readonly outage: OutageSettings;
+  readonly stallTimeoutSeconds: number;
 }
 
 export type DispatchEnvironmentValues = CommonEnvironmentValues;
@@ -46,6 +49,12 @@ function common(v: CommonEnvironmentValues): Record<string, string> {
     [Env.RETRY_BASE_SECONDS]: String(v.retryBaseSeconds),
     [Env.RETRY_MAX_SECONDS]: String(v.retryMaxSeconds),
     [Env.LEDGER_RETENTION_DAYS]: String(v.ledgerRetentionDays),
+    [Env.OUTAGE_HORIZON_SECONDS]: String(Math.round(v.outage.horizonHours * 3600)),
+    [Env.BREAKER_FAILURE_THRESHOLD]: String(v.outage.failureThreshold),
+    [Env.BREAKER_PROBE_SECONDS]: String(v.outage.probeIntervalSeconds),
+    [Env.WAIT_SECONDS]: String(v.outage.waitSeconds),
+    [Env.ATTENTION_AFTER_SECONDS]: String(v.outage.attentionAfterMinutes * 60),
+    [Env.STALL_TIMEOUT_SECONDS]: String(v.stallTimeoutSeconds),
     [Env.POWERTOOLS_SERVICE_NAME]: SERVICE_NAME,
     [Env.POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
     [Env.POWERTOOLS_LOG_LEVEL]: v.logLevel,

@@ -154,6 +154,8 @@ export class VendorIngestStack extends Stack {
       retryMaxSeconds: config.retryMaxSeconds,
       ledgerRetentionDays: config.ledgerRetentionDays,
       logLevel: config.logLevel,
+      outage: config.outage,
+      stallTimeoutSeconds: config.stallTimeoutSeconds,
     };
     const routesFile = this.writeRoutesDocument(deployment);
     const functionProps = (settings: FunctionSettings) => ({

@@ -5,7 +5,6 @@ import {
   ErrorCode,
   errorCodeOf,
   errorMessageOf,
-  isRetryable,
   PermanentError,
   RetryableError,
 } from '../shared/errors';
@@ -18,12 +17,13 @@ import {
   type StatusCheckMessageV1,
 } from '../shared/messages';
 import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
-import type { RecordContext } from '../shared/queue/sqs-batch';
+import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import { redactor } from '../shared/redact';
 import type { RouteMatcher } from '../shared/routes/match';
 import type { ResolvedRoute } from '../shared/routes/schema';
 import { type DeliveryLedger, DeliveryState, deliveryKeyOf } from '../shared/state/ledger';
 import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
+import type { VendorGuard } from '../shared/vendor-guard';
 import type { CompletionInput, CompletionResult, FileDescriptor, VendorRefs } from '../vendors/types';
 
 export interface CompletionDeps {
@@ -34,6 +34,8 @@ export interface CompletionDeps {
   /** The completion queue itself: delayed status checks are sent back to it. */
   readonly completionQueueUrl: string;
   readonly metrics: PipelineMetrics;
+  /** The vendor accounts' circuit breakers. */
+  readonly guard: VendorGuard;
   readonly failpoint: FailpointHook;
   /** First status check after completion, seconds (then doubling, capped at 900 — SQS's max delay). */
   readonly statusFirstDelaySeconds: number;
@@ -87,7 +89,7 @@ export async function completionMessage(
             .join('; ')}`,
     );
   }
-  if (parsed.data.type === 'status') return checkStatus(deps, parsed.data, invocation, log);
+  if (parsed.data.type === 'status') return checkStatus(deps, parsed.data, ctx, invocation, log);
   return complete(deps, parsed.data, ctx, invocation, log);
 }
 
@@ -105,8 +107,10 @@ async function complete(
     versionId: message.object.versionId,
     route: route.id,
     vendor: route.vendor,
-    attempt: ctx.receiveCount,
+    attempt: ctx.attempt,
   });
+  // A vendor that is down is not called: the message waits (re-enqueued) before any lease is taken.
+  await deps.guard.check(route, log);
   // The lease comes first: a failure before the vendor call (a secret gone, options broken) is then
   // recorded in the ledger like any other, and a duplicate message never even reads the secret.
   const retryAmbiguous =
@@ -141,7 +145,7 @@ async function complete(
         `${route.vendor} has no idempotency key, so calling again could ingest the file twice — check the vendor, then resolve`;
       // Counted once, when it is found; a redelivered message of a parked delivery is parked again quietly.
       if (begin.record.state === DeliveryState.COMPLETING) {
-        await deps.ledger.markUncertain(key, text);
+        await deps.ledger.markUncertain(key, text, ctx.messageId);
         deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
         log.error('completion outcome unknown; parked', { state: begin.record.state });
       }
@@ -173,10 +177,12 @@ async function complete(
         ...vendorCtx,
         checkpoint: (refs: VendorRefs) => deps.ledger.checkpoint(key, owner, refs),
       });
+      await deps.guard.record(route, undefined, log);
     } catch (error) {
+      await deps.guard.record(route, error, log);
       if (error instanceof AmbiguousOutcomeError && !retryAmbiguous) {
         const text = `completion call sent, no answer (${redactor.text(error.message)}); ${route.vendor} has no idempotency key, so it is not retried automatically`;
-        await deps.ledger.markUncertain(key, text);
+        await deps.ledger.markUncertain(key, text, ctx.messageId);
         deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
         log.error('completion outcome unknown; parked', { error: text });
         throw new PermanentError(ErrorCode.COMPLETION_UNCERTAIN, text, { cause: error });
@@ -185,11 +191,12 @@ async function complete(
     }
   } catch (error) {
     if (error instanceof PermanentError && error.code === ErrorCode.COMPLETION_UNCERTAIN) throw error;
-    const final = !isRetryable(error) || ctx.lastAttempt;
+    const final = isFinal(ctx, error);
     await deps.ledger.failCompletion(key, owner, {
       code: errorCodeOf(error),
       message: errorMessageOf(error),
       final,
+      decidedBy: ctx.messageId,
     });
     if (final) deps.metrics.count(MetricName.FilesFailed, route.vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, route.vendor);
@@ -206,6 +213,7 @@ async function complete(
     vendorState: result.vendorState,
     // A vendor job status follows: the outcome waits for the vendor's verdict.
     ...(polled ? { vendorPhase: 'running' } : { outcome: 'succeeded' }),
+    decidedBy: ctx.messageId,
   });
   deps.metrics.count(MetricName.FilesCompleted, route.vendor);
   log.info('completed', { refs: result.refs, vendorState: result.vendorState });
@@ -246,6 +254,7 @@ async function sendStatusCheck(
 async function checkStatus(
   deps: CompletionDeps,
   check: StatusCheckMessageV1,
+  ctx: RecordContext,
   invocation: InvocationInfo,
   parentLog: CoreLogger,
 ): Promise<void> {
@@ -266,7 +275,7 @@ async function checkStatus(
     });
     return;
   }
-  const { adapter, ctx } = await prepareVendor(
+  const { adapter, ctx: vendorCtx } = await prepareVendor(
     deps.vendors,
     route,
     completion.segments,
@@ -274,19 +283,28 @@ async function checkStatus(
     invocation.deadline,
   );
   if (!adapter.status) return;
-  const status = await adapter.status(
-    {
-      file: fileOf(completion),
-      upload: completion.upload,
-      refs: { ...completion.refs, ...(record.refs ?? {}) },
-      result: record.refs ?? {},
-    },
-    ctx,
-  );
+  await deps.guard.check(route, log);
+  let status: Awaited<ReturnType<NonNullable<typeof adapter.status>>>;
+  try {
+    status = await adapter.status(
+      {
+        file: fileOf(completion),
+        upload: completion.upload,
+        refs: { ...completion.refs, ...(record.refs ?? {}) },
+        result: record.refs ?? {},
+      },
+      vendorCtx,
+    );
+    await deps.guard.record(route, undefined, log);
+  } catch (error) {
+    await deps.guard.record(route, error, log);
+    throw error;
+  }
   if (status.phase === 'running') {
     if (Date.now() >= Date.parse(check.deadline)) {
       await deps.ledger.recordVendorVerdict(key, {
         ...status,
+        decidedBy: ctx.messageId,
         outcome: 'attention',
         reason: ErrorCode.VENDOR_STATUS_UNKNOWN,
         message: `the vendor job was still ${status.vendorState} when polling reached its deadline`,
@@ -303,6 +321,7 @@ async function checkStatus(
   }
   await deps.ledger.recordVendorVerdict(key, {
     ...status,
+    decidedBy: ctx.messageId,
     outcome: status.phase === 'succeeded' ? 'succeeded' : 'failed',
     reason: status.phase === 'succeeded' ? undefined : ErrorCode.VENDOR_JOB_FAILED,
     message: status.phase === 'succeeded' ? undefined : `the vendor job ended ${status.vendorState}`,

@@ -1,7 +1,6 @@
 import { createSqsHandler, runtimeFromEnv } from '../shared/aws-runtime';
 import { CompletionEnvSchema, Env, parseEnv } from '../shared/env';
 import { failpointsFrom } from '../shared/failpoints';
-import { powertoolsMetrics } from '../shared/observability';
 import { type CompletionDeps, completionMessage } from './completion';
 
 // Cold start: validate the environment once, build clients once.
@@ -13,7 +12,8 @@ const deps: CompletionDeps = {
   routes: runtime.routes,
   vendors: runtime.vendors,
   completionQueueUrl: env[Env.COMPLETION_QUEUE_URL],
-  metrics: powertoolsMetrics(runtime.metrics),
+  metrics: runtime.pipelineMetrics,
+  guard: runtime.guard,
   failpoint: failpointsFrom(env[Env.FAILPOINTS]),
   statusFirstDelaySeconds: env[Env.STATUS_POLL_FIRST_SECONDS],
   statusMaxSeconds: env[Env.STATUS_POLL_MAX_SECONDS],

@@ -16,13 +16,20 @@ import { fileDescriptorOf } from '../shared/file-descriptor';
 import type { InvocationInfo } from '../shared/invocation';
 import { type CompletionMessageV1, CompletionMessageV1Schema, type ObjectRef } from '../shared/messages';
 import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
-import type { RecordContext } from '../shared/queue/sqs-batch';
+import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
 import { type DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
-import { headObject, sha256OfObject } from '../shared/upload/s3-source';
+import {
+  headObject,
+  type IdentifiedVersion,
+  identifyVersion,
+  type ObjectHead,
+  sha256OfObject,
+} from '../shared/upload/s3-source';
 import { uploadPlan } from '../shared/upload/upload-plan';
 import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
+import { breakerKeyOf, type VendorGuard } from '../shared/vendor-guard';
 import type { FileDescriptor, UploadResult } from '../vendors/types';
 
 /** Everything the dispatch core needs; the handler wires real clients, tests pass fakes. */
@@ -34,11 +41,15 @@ export interface DispatchDeps {
   readonly vendors: VendorRuntime;
   readonly completionQueueUrl: string;
   readonly metrics: PipelineMetrics;
+  /** The vendor accounts' circuit breakers. */
+  readonly guard: VendorGuard;
   readonly failpoint: FailpointHook;
   /** How many times to ask for a fresh URL when one expires within an invocation. */
   readonly presignAttempts?: number;
   /** Report upload progress every this many bytes (0 = never). */
   readonly progressEveryBytes?: number;
+  /** Abort an upload, or an S3 read, whose bytes stop moving for this long, ms. */
+  readonly stallMs?: number;
 }
 
 /**
@@ -84,7 +95,7 @@ export async function dispatchMessage(
   if (permanent) throw permanent;
 }
 
-/** Delivers one object version: route, lease, checks, presign, stream, completion message. */
+/** Delivers one object version: identity, route, breaker, lease, checks, presign, stream, completion message. */
 export async function deliverObject(
   deps: DispatchDeps,
   event: ObjectCreated,
@@ -92,50 +103,42 @@ export async function deliverObject(
   invocation: InvocationInfo,
   parentLog: CoreLogger,
 ): Promise<void> {
-  const object: ObjectRef = {
+  const match = deps.routes.match(event.key);
+  const vendor = match?.route.vendor ?? 'unrouted';
+  const notified: ObjectRef = {
     bucket: event.bucket,
     key: event.key,
     versionId: event.versionId,
     eTag: event.eTag ?? '',
     size: event.size ?? 0,
-    // Real S3 always sends a sequencer (and a versionId on versioned buckets). Emulators may send
-    // neither; the event time is then the only thing that tells two PUTs of the same bytes apart,
-    // and it is identical in duplicate deliveries of one event.
-    sequencer: event.sequencer ?? (event.versionId ? undefined : `t:${event.eventTime}`),
+    ...(event.sequencer ? { sequencer: event.sequencer } : {}),
   };
-  if (!event.eTag && !event.versionId) {
-    // Without a version id or an ETag the notification cannot name the bytes it is about: ask S3,
-    // so that dispatch and completion agree on the ledger key. A failure here is recorded under
-    // the key the notification does give.
-    try {
-      object.eTag = (await headObject(deps.s3, { bucket: event.bucket, key: event.key })).eTag.replaceAll(
-        '"',
-        '',
-      );
-    } catch (error) {
-      const match = deps.routes.match(event.key);
-      const detail = {
-        code: errorCodeOf(error),
-        message: errorMessageOf(error),
-        routeId: match?.route.id,
-        vendor: match?.route.vendor,
-      };
-      if (!isRetryable(error) || ctx.lastAttempt)
-        await deps.ledger.refuseDispatch(object, { ...detail, redrive: ctx.redrive });
-      else await deps.ledger.deferDispatch(object, detail);
-      throw error;
-    }
+  // The identity of the version comes from the object (a notification without a version id, as
+  // emulators send, is matched to its version): a multipart upload announced twice is one delivery.
+  let identified: IdentifiedVersion;
+  try {
+    identified = await identifyVersion(deps.s3, event);
+  } catch (error) {
+    const detail = {
+      code: errorCodeOf(error),
+      message: errorMessageOf(error),
+      routeId: match?.route.id,
+      vendor: match?.route.vendor,
+    };
+    // Recorded under what the notification names, the only identity known.
+    if (isFinal(ctx, error)) await deps.ledger.refuseDispatch(notified, { ...detail, redrive: ctx.redrive });
+    else await deps.ledger.deferDispatch(notified, detail);
+    throw error;
   }
+  const object: ObjectRef = identified.object;
   const deliveryId = deliveryIdOf(object);
-  const match = deps.routes.match(event.key);
-  const vendor = match?.route.vendor ?? 'unrouted';
   let log = parentLog.with({
     bucket: object.bucket,
     key: object.key,
     versionId: object.versionId,
     route: match?.route.id,
     vendor,
-    attempt: ctx.receiveCount,
+    attempt: ctx.attempt,
   });
   deps.metrics.count(MetricName.FilesReceived, vendor);
 
@@ -146,6 +149,7 @@ export async function deliverObject(
       routeId: match?.route.id,
       vendor: match?.route.vendor,
       redrive: ctx.redrive,
+      decidedBy: ctx.messageId,
     });
     deps.metrics.count(MetricName.FilesFailed, vendor, 1, error.code);
     log.warn('file refused', { errorCode: error.code, error: error.message });
@@ -154,9 +158,26 @@ export async function deliverObject(
 
   if (!match) return failEarly(new NoRouteError(`no route for key "${event.key}"`));
   const { route, segments } = match;
-  // A notification may omit the size; HeadObject checks it again before any vendor call.
-  if (event.size === 0)
+  // A notification may omit the size; the head checks it again before any vendor call.
+  if (event.size === 0 || identified.head?.size === 0)
     return failEarly(new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)'));
+
+  try {
+    await deps.guard.check(route, log);
+  } catch (error) {
+    // The vendor is down: the file waits without a lease. Its first wait is recorded so `status` shows it.
+    if (ctx.waitingSince === undefined) {
+      await deps.ledger.deferDispatch(object, {
+        routeId: route.id,
+        vendor: route.vendor,
+        code: errorCodeOf(error),
+        message: errorMessageOf(error),
+        waitingFor: breakerKeyOf(route),
+      });
+    }
+    log.info('vendor unavailable: the file waits', { error: errorMessageOf(error) });
+    throw error;
+  }
 
   const begin = await deps.ledger.beginDispatch({
     object,
@@ -199,7 +220,7 @@ export async function deliverObject(
   try {
     await deliverLeased(deps, {
       object,
-      event,
+      head: identified.head,
       route,
       segments,
       attempt,
@@ -208,14 +229,18 @@ export async function deliverObject(
       log,
       vendor,
       deliveryId,
+      decidedBy: ctx.messageId,
     });
+    await deps.guard.record(route, undefined, log);
   } catch (error) {
-    const final = !isRetryable(error) || ctx.lastAttempt;
+    await deps.guard.record(route, error, log);
+    const final = isFinal(ctx, error);
     await deps.ledger
       .failDispatch(deliveryKeyOf(object), owner, {
         code: errorCodeOf(error),
         message: errorMessageOf(error),
         final,
+        decidedBy: ctx.messageId,
       })
       .catch((ledgerError: unknown) =>
         log.error('could not record the failure in the ledger', { error: errorMessageOf(ledgerError) }),
@@ -232,7 +257,8 @@ export async function deliverObject(
 
 interface LeasedDelivery {
   readonly object: ObjectRef;
-  readonly event: ObjectCreated;
+  /** The object's head, when identifying the version already read it. */
+  readonly head: ObjectHead | undefined;
   readonly route: NonNullable<ReturnType<RouteMatcher['match']>>['route'];
   readonly segments: Readonly<Record<string, string>>;
   readonly attempt: number;
@@ -241,6 +267,7 @@ interface LeasedDelivery {
   readonly log: CoreLogger;
   readonly vendor: string;
   readonly deliveryId: string;
+  readonly decidedBy: string;
 }
 
 async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<void> {
@@ -248,9 +275,9 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
   const key = deliveryKeyOf(object);
   const signal = AbortSignal.timeout(Math.max(1, Math.floor(invocation.deadline() - Date.now())));
 
-  const head = await headObject(deps.s3, object);
+  const head = d.head ?? (await headObject(deps.s3, object));
   if (head.size === 0) throw new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)');
-  // Identity fields stay exactly as the notification gave them: they are the ledger key.
+  // Identity fields stay as identified: they are the ledger key.
   const versioned: ObjectRef = {
     ...object,
     size: head.size,
@@ -273,7 +300,7 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
 
   if (adapter.needsSha256) {
     const started = Date.now();
-    const sha256Base64 = head.sha256Base64 ?? (await sha256OfObject(deps.s3, source, signal));
+    const sha256Base64 = head.sha256Base64 ?? (await sha256OfObject(deps.s3, source, signal, deps.stallMs));
     log.debug('sha256 ready', { fromS3Checksum: head.sha256Base64 !== undefined, ms: Date.now() - started });
     file = { ...file, sha256Base64 };
   }
@@ -304,6 +331,7 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
         policy: route,
         partConcurrency: route.partConcurrency,
         signal,
+        stallMs: deps.stallMs,
         onRetry: () => deps.metrics.count(MetricName.Retries, d.vendor),
         onProgress:
           every > 0

@@ -3,7 +3,6 @@ import { createSqsHandler, runtimeFromEnv } from '../shared/aws-runtime';
 import { deadLetterQueueArnOf } from '../shared/deployment';
 import { DispatchEnvSchema, Env, parseEnv } from '../shared/env';
 import { failpointsFrom } from '../shared/failpoints';
-import { powertoolsMetrics } from '../shared/observability';
 import { type DispatchDeps, dispatchMessage } from './dispatch';
 
 // Cold start: validate the environment once, build clients once.
@@ -22,9 +21,11 @@ const deps: DispatchDeps = {
   routes: runtime.routes,
   vendors: runtime.vendors,
   completionQueueUrl: env[Env.COMPLETION_QUEUE_URL],
-  metrics: powertoolsMetrics(runtime.metrics),
+  metrics: runtime.pipelineMetrics,
+  guard: runtime.guard,
   failpoint: failpointsFrom(env[Env.FAILPOINTS]),
   progressEveryBytes: env[Env.PROGRESS_EVERY_BYTES],
+  stallMs: env[Env.STALL_TIMEOUT_SECONDS] * 1000,
 };
 
 /** Intake queue → vendor upload → completion message. Partial batch responses. */

@@ -14,15 +14,23 @@ import { type CommonEnv, Env } from './env';
 import { ErrorCode, PermanentError, SecretNotFoundError } from './errors';
 import type { CallLimiter } from './http/vendor-http';
 import { type InvocationInfo, invocationFrom } from './invocation';
-import { type CoreLogger, coreLoggerFrom } from './observability';
+import {
+  type CoreLogger,
+  coreLoggerFrom,
+  MetricName,
+  type PipelineMetrics,
+  powertoolsMetrics,
+} from './observability';
 import { type BatchOptions, processSqsBatch, queueUrlFromArn, type RecordContext } from './queue/sqs-batch';
 import { readBundledRoutes } from './routes/bundled';
 import { routesFromDocument } from './routes/load';
 import { RouteMatcher } from './routes/match';
+import { DynamoBreakers } from './state/breaker';
 import { DynamoTokenCache } from './state/dynamo-token-cache';
 import { DeliveryLedger } from './state/ledger';
 import { DynamoSemaphore } from './state/semaphore';
 import type { SecretSource, VendorRuntime } from './vendor-context';
+import { createVendorGuard, type VendorGuard } from './vendor-guard';
 
 /**
  * Cold-start wiring shared by both handlers: SDK clients (created once per sandbox and reused by
@@ -38,6 +46,10 @@ export interface AwsRuntime {
   readonly ledger: DeliveryLedger;
   readonly routes: RouteMatcher;
   readonly vendors: VendorRuntime;
+  /** The vendor accounts' circuit breakers, shared by both functions through the state table. */
+  readonly guard: VendorGuard;
+  /** The pipeline's metrics (Powertools EMF). */
+  readonly pipelineMetrics: PipelineMetrics;
   /** Source-queue ARN → URL, honouring a custom SQS endpoint. */
   readonly queueUrlOf: (arn: string) => string;
 }
@@ -56,6 +68,8 @@ export function createAwsRuntime(input: {
   readonly secretCacheSeconds: number;
   readonly vendorTimeoutMs: number;
   readonly ledgerRetentionDays: number;
+  readonly breakerFailureThreshold: number;
+  readonly breakerProbeSeconds: number;
   /** The routes document bundled with the function (validated here). */
   readonly routesDocument: unknown;
   readonly env: Record<string, string | undefined>;
@@ -92,11 +106,18 @@ export function createAwsRuntime(input: {
     }
   };
 
+  const pipelineMetrics = powertoolsMetrics(metrics);
   const limiters = new Map<string, CallLimiter>();
   const vendors: VendorRuntime = {
     adapters: adapterFor,
     secrets,
-    tokens: new DynamoTokenCache({ doc, tableName: input.stateTable }),
+    tokens: new DynamoTokenCache({
+      doc,
+      tableName: input.stateTable,
+      // The key starts with the vendor family (cleartax:…): the mint-budget alarm reads this series.
+      onMint: (key, mintsToday) =>
+        pipelineMetrics.count(MetricName.TokenMintsToday, key.split(':')[0] ?? key, mintsToday),
+    }),
     limiterFor: (key, slots) => {
       let limiter = limiters.get(`${key}/${slots}`);
       if (!limiter) {
@@ -128,6 +149,16 @@ export function createAwsRuntime(input: {
     }),
     routes,
     vendors,
+    guard: createVendorGuard(
+      new DynamoBreakers({
+        doc,
+        tableName: input.stateTable,
+        failureThreshold: input.breakerFailureThreshold,
+        probeIntervalMs: input.breakerProbeSeconds * 1000,
+      }),
+      pipelineMetrics,
+    ),
+    pipelineMetrics,
     queueUrlOf: (arn) => queueUrlFromArn(arn, sqsEndpoint),
   };
 }
@@ -162,6 +193,8 @@ export function createSqsHandler(
       retryBaseSeconds: env[Env.RETRY_BASE_SECONDS],
       retryMaxSeconds: env[Env.RETRY_MAX_SECONDS],
       concurrency: env[Env.RECORD_CONCURRENCY],
+      outageHorizonSeconds: env[Env.OUTAGE_HORIZON_SECONDS],
+      waitSeconds: env[Env.WAIT_SECONDS],
       remainingMs: () => invocation.deadline() - Date.now(),
       // Do not start a record with less than a second left: it would only time out half-done.
       minStartMs: 1_000,
@@ -179,6 +212,8 @@ export function runtimeFromEnv(env: CommonEnv): AwsRuntime {
     secretCacheSeconds: env[Env.SECRET_CACHE_SECONDS],
     vendorTimeoutMs: env[Env.VENDOR_TIMEOUT_MS],
     ledgerRetentionDays: env[Env.LEDGER_RETENTION_DAYS],
+    breakerFailureThreshold: env[Env.BREAKER_FAILURE_THRESHOLD],
+    breakerProbeSeconds: env[Env.BREAKER_PROBE_SECONDS],
     routesDocument: readBundledRoutes(env[Env.LAMBDA_TASK_ROOT]),
     env: process.env,
   });

@@ -34,6 +34,18 @@ export const Env = {
   STATUS_POLL_FIRST_SECONDS: 'STATUS_POLL_FIRST_SECONDS',
   /** Stop polling a vendor job after this many seconds. */
   STATUS_POLL_MAX_SECONDS: 'STATUS_POLL_MAX_SECONDS',
+  /** Files wait out vendor-side failures this long before they are parked, seconds. */
+  OUTAGE_HORIZON_SECONDS: 'OUTAGE_HORIZON_SECONDS',
+  /** Consecutive outage failures that open a vendor account's circuit breaker. */
+  BREAKER_FAILURE_THRESHOLD: 'BREAKER_FAILURE_THRESHOLD',
+  /** At most one probe per this many seconds while a breaker is open. */
+  BREAKER_PROBE_SECONDS: 'BREAKER_PROBE_SECONDS',
+  /** Re-enqueue delay of a waiting message, seconds (at most 900). */
+  WAIT_SECONDS: 'WAIT_SECONDS',
+  /** A waiting delivery is announced as needing attention after this many seconds. */
+  ATTENTION_AFTER_SECONDS: 'ATTENTION_AFTER_SECONDS',
+  /** An upload whose bytes stop flowing this long is aborted, seconds. */
+  STALL_TIMEOUT_SECONDS: 'STALL_TIMEOUT_SECONDS',
   /** Directory of the deployment package (set by Lambda); `routes.json` is read from there. */
   LAMBDA_TASK_ROOT: 'LAMBDA_TASK_ROOT',
   /** Test-only crash points (comma-separated names); never set in a deployed stack. */
@@ -65,6 +77,12 @@ const CommonEnvSchema = z.object({
   [Env.RETRY_BASE_SECONDS]: z.coerce.number().min(0),
   [Env.RETRY_MAX_SECONDS]: z.coerce.number().min(0).max(43_200),
   [Env.LEDGER_RETENTION_DAYS]: z.coerce.number().int().min(1),
+  [Env.OUTAGE_HORIZON_SECONDS]: z.coerce.number().int().min(1),
+  [Env.BREAKER_FAILURE_THRESHOLD]: z.coerce.number().int().min(1),
+  [Env.BREAKER_PROBE_SECONDS]: z.coerce.number().int().min(1),
+  [Env.WAIT_SECONDS]: z.coerce.number().int().min(1).max(900),
+  [Env.ATTENTION_AFTER_SECONDS]: z.coerce.number().int().min(1),
+  [Env.STALL_TIMEOUT_SECONDS]: z.coerce.number().int().min(1),
   [Env.LAMBDA_TASK_ROOT]: z.string().min(1).optional(),
   [Env.FAILPOINTS]: z.string().optional(),
 });

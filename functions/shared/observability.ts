@@ -25,6 +25,10 @@ export const MetricName = {
   CompletionUncertain: 'CompletionUncertain',
   VendorJobSucceeded: 'VendorJobSucceeded',
   VendorJobFailed: 'VendorJobFailed',
+  /** 1 when a vendor account's circuit breaker opens, 0 when it closes (published on changes only). */
+  VendorUnavailable: 'VendorUnavailable',
+  /** The day's token mint count of a vendor secret, after each mint. */
+  TokenMintsToday: 'TokenMintsToday',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 

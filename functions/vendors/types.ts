@@ -25,7 +25,8 @@ export interface FileDescriptor {
 /** Where and how to PUT bytes. Every URL is checked against the route's allow-list before use. */
 export interface UploadTarget {
   readonly url: string;
-  readonly method: 'PUT';
+  /** PUT for S3-style presigned URLs; POST for upload URLs that take the raw bytes so (Slack). */
+  readonly method: 'PUT' | 'POST';
   /** Headers the URL was signed for (at least `Content-Type`). `Content-Length` is added by the uploader. */
   readonly headers: Readonly<Record<string, string>>;
   /** Epoch ms after which the URL no longer works, when the vendor says. */

@@ -118,6 +118,32 @@ export const AlarmSettingsSchema = z
   .strict();
 export type AlarmSettings = z.infer<typeof AlarmSettingsSchema>;
 
+export const OutageSettingsSchema = z
+  .object({
+    /**
+     * How long files wait out a vendor-side failure (down, unreachable, throttling) before they are
+     * parked in the DLQ, hours. Waiting does not spend the queue's receive budget.
+     */
+    horizonHours: z
+      .number()
+      .min(0.01)
+      .max(14 * 24)
+      .default(24),
+    /** Consecutive outage failures of one vendor account that open its circuit breaker. */
+    failureThreshold: z.int().min(1).max(1000).default(5),
+    /** While a breaker is open, at most one delivery probes the vendor per this many seconds. */
+    probeIntervalSeconds: z.int().min(1).max(3600).default(60),
+    /**
+     * Re-enqueue delay of a waiting file, seconds (SQS allows 900 at most): it bounds the SQS and Lambda
+     * calls per waiting file (4 × 3600 / waitSeconds per hour) and how soon files flow after a recovery.
+     */
+    waitSeconds: z.int().min(1).max(900).default(300),
+    /** A delivery still waiting for its vendor after this long is announced as needing attention, minutes. */
+    attentionAfterMinutes: z.int().min(1).default(60),
+  })
+  .strict();
+export type OutageSettings = z.infer<typeof OutageSettingsSchema>;
+
 export const StageConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -145,6 +171,10 @@ export const StageConfigSchema = z
     secretCacheSeconds: z.int().min(0).default(300),
     /** Timeout of one vendor API call, ms. */
     vendorTimeoutMs: z.int().min(100).default(10_000),
+    /** Vendor outages: circuit breakers per vendor account, and how long files wait. */
+    outage: OutageSettingsSchema.prefault({}),
+    /** An upload (or its S3 source) whose bytes stop flowing this long is aborted and retried, seconds. */
+    stallTimeoutSeconds: z.int().min(1).max(900).default(60),
     /** First check of a vendor job's status after completion, seconds; the delay then doubles up to 900. */
     statusPollFirstSeconds: z.number().min(0).max(900).default(60),
     /** Stop following a vendor job after this many seconds. */

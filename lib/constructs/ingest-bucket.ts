@@ -1,6 +1,6 @@
 import { Duration, Validations } from 'aws-cdk-lib';
 import type { IGrantable } from 'aws-cdk-lib/aws-iam';
-import { Grant } from 'aws-cdk-lib/aws-iam';
+import { Grant, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import { Bucket } from 'aws-cdk-lib/aws-s3';
 import { S3_SERVER_ACCESS_LOGS_USE_BUCKET_POLICY } from 'aws-cdk-lib/cx-api';
@@ -84,6 +84,15 @@ export class IngestBucket extends Construct {
       resourceArns: unique.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
     });
     Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
+    // A notification without a version id (emulators) is matched to its version by listing the key's
+    // versions: only under the route prefixes.
+    grantee.grantPrincipal.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['s3:ListBucketVersions'],
+        resources: [this.bucket.bucketArn],
+        conditions: { StringLike: { 's3:prefix': unique.map((prefix) => `${prefix}*`) } },
+      }),
+    );
     this.encryptionKey?.grantDecrypt(grantee);
     return grant;
   }

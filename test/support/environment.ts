@@ -20,6 +20,12 @@ export const HANDLER_VARIABLES = [
   Env.STATUS_POLL_FIRST_SECONDS,
   Env.STATUS_POLL_MAX_SECONDS,
   Env.FAILPOINTS,
+  Env.OUTAGE_HORIZON_SECONDS,
+  Env.BREAKER_FAILURE_THRESHOLD,
+  Env.BREAKER_PROBE_SECONDS,
+  Env.WAIT_SECONDS,
+  Env.ATTENTION_AFTER_SECONDS,
+  Env.STALL_TIMEOUT_SECONDS,
 ] as const;
 
 /** Stubs `vars` on top of an environment where every handler variable is unset. */

@@ -9,6 +9,7 @@ import {
   type S3Client,
   S3ServiceException,
 } from '@aws-sdk/client-s3';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import type { SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
@@ -18,10 +19,13 @@ import type { Failpoint, FailpointHook } from '../../functions/shared/failpoints
 import type { CallLimiter } from '../../functions/shared/http/vendor-http';
 import type { CompletionMessageV1 } from '../../functions/shared/messages';
 import type { CoreLogger, MetricName, PipelineMetrics } from '../../functions/shared/observability';
+import type { RecordContext } from '../../functions/shared/queue/sqs-batch';
 import { filterPrefixOf, RouteMatcher, segmentsOf } from '../../functions/shared/routes/match';
 import type { ResolvedRoute } from '../../functions/shared/routes/schema';
 import { encodeS3Key } from '../../functions/shared/s3-event';
+import { DynamoBreakers } from '../../functions/shared/state/breaker';
 import type { VendorRuntime } from '../../functions/shared/vendor-context';
+import { createVendorGuard, type VendorGuard } from '../../functions/shared/vendor-guard';
 import type {
   AnyVendorAdapter,
   CompletionContext,
@@ -714,4 +718,41 @@ export function sha256Hex(data: Buffer): string {
 
 export function md5Hex(data: Buffer): string {
   return createHash('md5').update(data).digest('hex');
+}
+
+/** A receive of a queue message as the batch boundary describes it to a core (defaults: the first). */
+export function receive(overrides: Partial<RecordContext> = {}): RecordContext {
+  const receiveCount = overrides.receiveCount ?? 1;
+  return {
+    messageId: 'message-1',
+    receiveCount,
+    attempt: receiveCount,
+    lastAttempt: false,
+    redrive: false,
+    horizonMs: 86_400_000,
+    ...overrides,
+  };
+}
+
+/**
+ * The vendor guard on a test's state table, with a threshold no test reaches by accident (tests of the
+ * breaker set their own).
+ */
+export function testGuard(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  metrics: PipelineMetrics,
+  settings: { failureThreshold?: number; probeIntervalMs?: number; now?: () => number } = {},
+): VendorGuard {
+  return createVendorGuard(
+    new DynamoBreakers({
+      doc,
+      tableName,
+      failureThreshold: settings.failureThreshold ?? 1_000_000,
+      probeIntervalMs: settings.probeIntervalMs ?? 1000,
+      cacheMs: 0,
+      ...(settings.now ? { now: settings.now } : {}),
+    }),
+    metrics,
+  );
 }

@@ -12,19 +12,47 @@ import {
   isRetryable,
   PipelineError,
   RetryableError,
+  waitsForVendor,
 } from '../errors';
 import { DlqAttribute } from '../messages';
 import type { CoreLogger } from '../observability';
 import { backoffSeconds } from './backoff';
 
+/** Attributes a waiting message carries from one re-enqueue to the next. */
+export const WaitAttribute = {
+  /** Attempts made before this message (re-enqueues reset SQS's receive count). */
+  ATTEMPTS: 'viAttempts',
+  /** When the message first waited for its vendor, ISO-8601. */
+  WAITING_SINCE: 'viWaitingSince',
+} as const;
+
 /** What a record handler knows about the delivery attempt it is in. */
 export interface RecordContext {
+  /** The SQS message id (the work that decides an outcome records it). */
+  readonly messageId: string;
   /** SQS ApproximateReceiveCount (1 on first delivery). */
   readonly receiveCount: number;
+  /** Attempts so far including this one: the count carried through re-enqueues plus this message's receives. */
+  readonly attempt: number;
   /** This is the last receive before the queue would move the message to its DLQ. */
   readonly lastAttempt: boolean;
   /** The message was parked by this pipeline once and moved back (redrive): failed work may be retried. */
   readonly redrive: boolean;
+  /** Since when the message has been waiting for its vendor (epoch ms), if it has. */
+  readonly waitingSince?: number | undefined;
+  /** How long a message may wait out vendor-side failures, ms. */
+  readonly horizonMs: number;
+}
+
+/**
+ * Whether `error` ends this message (it goes to the DLQ with its reason): a permanent error; a
+ * vendor-side one (see `waitsForVendor`) once the outage horizon has passed; any other retryable one
+ * on the last receive.
+ */
+export function isFinal(ctx: RecordContext, error: unknown, now = Date.now()): boolean {
+  if (!isRetryable(error)) return true;
+  if (waitsForVendor(error)) return now - (ctx.waitingSince ?? now) >= ctx.horizonMs;
+  return ctx.lastAttempt;
 }
 
 export interface BatchOptions {
@@ -39,6 +67,11 @@ export interface BatchOptions {
   readonly retryMaxSeconds: number;
   /** Records worked on at once. */
   readonly concurrency: number;
+  /** How long a message may wait out vendor-side failures before it is parked, seconds. @default 1 day */
+  readonly outageHorizonSeconds?: number;
+  /** Longest delay of one wait, seconds (SQS's DelaySeconds allows 900). @default 300 */
+  readonly waitSeconds?: number;
+  readonly now?: () => number;
   /** Milliseconds left in the invocation; records are not started when too little remains. */
   readonly remainingMs?: () => number;
   /** Do not start a record with less than this left, ms. */
@@ -83,19 +116,31 @@ export async function processSqsBatch(
   const failures: string[] = [];
   let next = 0;
 
+  const now = options.now ?? Date.now;
+  const horizonMs = (options.outageHorizonSeconds ?? 86_400) * 1000;
   const runOne = async (record: SQSRecord): Promise<void> => {
     const receiveCount = Number(record.attributes.ApproximateReceiveCount ?? '1') || 1;
+    const carried = Number(record.messageAttributes?.[WaitAttribute.ATTEMPTS]?.stringValue ?? '0') || 0;
+    const since = Date.parse(record.messageAttributes?.[WaitAttribute.WAITING_SINCE]?.stringValue ?? '');
     const ctx: RecordContext = {
+      messageId: record.messageId,
       receiveCount,
+      attempt: carried + receiveCount,
       lastAttempt: receiveCount >= options.maxReceiveCount,
       redrive: record.messageAttributes?.[DlqAttribute.ERROR_CODE] !== undefined,
+      waitingSince: Number.isNaN(since) ? undefined : since,
+      horizonMs,
     };
     try {
       await handle(record, ctx);
       return;
     } catch (error) {
       const retryable = isRetryable(error);
-      if (retryable && !ctx.lastAttempt) {
+      const final = isFinal(ctx, error, now());
+      if (retryable && waitsForVendor(error) && !final) {
+        if (await requeue(record, error, ctx, options)) return;
+      }
+      if (retryable && !final) {
         options.onRetry?.(record, error);
         const delay = backoffSeconds({
           attempt: receiveCount,
@@ -160,6 +205,77 @@ export async function processSqsBatch(
   return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
 }
 
+/**
+ * A message waiting out a vendor-side failure goes back to its own queue as a new message with a
+ * delay, carrying its attempt count and when it started waiting, and the received one is
+ * acknowledged: waiting spends no receives, so the DLQ's `maxReceiveCount` keeps catching only what
+ * crashes or times out the function. False when the send failed (the caller falls back to a visibility
+ * delay).
+ */
+async function requeue(
+  record: SQSRecord,
+  error: unknown,
+  ctx: RecordContext,
+  options: BatchOptions,
+): Promise<boolean> {
+  const now = (options.now ?? Date.now)();
+  const random = options.random ?? Math.random;
+  const cap = Math.min(900, options.waitSeconds ?? 300);
+  const retryAfterMs = error instanceof PipelineError ? error.retryAfterMs : undefined;
+  let delay: number;
+  if (errorCodeOf(error) === ErrorCode.VENDOR_DOWN) {
+    // The breaker is open: come back about every `waitSeconds` (±20%), which bounds the calls a
+    // waiting file costs; the breaker's own probe notices the recovery.
+    delay = cap * (0.8 + 0.4 * random());
+  } else if (retryAfterMs !== undefined) {
+    // The vendor said when (Retry-After, the next mint day): not sooner, unless the cap is, so that a
+    // recovery is still noticed.
+    delay = Math.min(cap, Math.ceil(retryAfterMs / 1000) * (1 + 0.2 * random()));
+  } else {
+    delay = Math.min(
+      cap,
+      backoffSeconds({
+        attempt: ctx.attempt,
+        baseSeconds: options.retryBaseSeconds,
+        maxSeconds: options.retryMaxSeconds,
+        random,
+      }),
+    );
+  }
+  delay = Math.max(1, Math.min(900, Math.round(delay)));
+  const attributes: Record<string, MessageAttributeValue> = {
+    ...originalAttributes(record),
+    [WaitAttribute.ATTEMPTS]: { DataType: 'Number', StringValue: String(ctx.attempt) },
+    [WaitAttribute.WAITING_SINCE]: attr(new Date(ctx.waitingSince ?? now).toISOString()),
+  };
+  try {
+    await options.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: options.queueUrlOf(record.eventSourceARN),
+        MessageBody: record.body,
+        MessageAttributes: attributes,
+        DelaySeconds: delay,
+      }),
+    );
+  } catch (sendError) {
+    options.log.warn('could not re-enqueue a waiting message; it retries through its visibility timeout', {
+      messageId: record.messageId,
+      error: errorMessageOf(sendError),
+    });
+    return false;
+  }
+  options.onRetry?.(record, error);
+  options.log.info('waiting for the vendor; message re-enqueued', {
+    messageId: record.messageId,
+    errorCode: errorCodeOf(error),
+    error: errorMessageOf(error),
+    attempt: ctx.attempt,
+    waitingSince: attributes[WaitAttribute.WAITING_SINCE]?.StringValue,
+    retryInSeconds: delay,
+  });
+  return true;
+}
+
 async function park(
   record: SQSRecord,
   error: unknown,
@@ -179,8 +295,14 @@ async function park(
     options.log.error('no DLQ configured for this queue; leaving the message to the redrive policy', log);
     return false;
   }
+  // A redrive starts afresh: the wait it carried so far is not counted against the horizon again.
+  const {
+    [WaitAttribute.ATTEMPTS]: _attempts,
+    [WaitAttribute.WAITING_SINCE]: _since,
+    ...kept
+  } = originalAttributes(record);
   const attributes: Record<string, MessageAttributeValue> = {
-    ...originalAttributes(record),
+    ...kept,
     [DlqAttribute.ERROR_CODE]: attr(code),
     [DlqAttribute.ERROR_MESSAGE]: attr(message || code),
     [DlqAttribute.RETRYABLE]: attr(String(isRetryable(error))),

@@ -128,10 +128,9 @@ export class DynamoBreakers {
       return { kind: 'probe', item: this.remember(key, out.Attributes) };
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const raw = (error as { Item?: unknown }).Item;
-      // Someone else probes (or it closed meanwhile): read it fresh next time.
+      // Someone else probes (or it closed meanwhile): read it fresh.
       this.cache.delete(key);
-      const fresh = raw ? await this.read(key) : await this.read(key);
+      const fresh = await this.read(key);
       if (fresh.state !== 'open') return { kind: 'pass' };
       return {
         kind: 'wait',
@@ -214,7 +213,10 @@ export class DynamoBreakers {
           UpdateExpression: `SET #s = :open, openedAt = :at, updatedAt = :at, reason = :r, gsi1pk = :g, gsi1sk = :k${
             how.probeUntil !== undefined ? ', probeUntil = :p' : ''
           }${how.openUntil !== undefined ? ', openUntil = :u' : ''}${how.vendor ? ', vendor = :v' : ''}`,
-          ConditionExpression: 'attribute_not_exists(#s) OR #s <> :open',
+          // A known-time opening (the mint budget) always applies; a failure opening only once.
+          ...(how.openUntil === undefined
+            ? { ConditionExpression: 'attribute_not_exists(#s) OR #s <> :open' }
+            : {}),
           ExpressionAttributeNames: { '#s': 'state' },
           ExpressionAttributeValues: {
             ':open': 'open',

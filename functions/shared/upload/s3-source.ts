@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
-import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { ErrorCode, PermanentError, RetryableError } from '../errors';
+import {
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectVersionsCommand,
+  type ListObjectVersionsCommandOutput,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { ErrorCode, PermanentError, RetryableError, TimeoutError } from '../errors';
+import { watchStall } from './stall';
 
 export interface ObjectVersion {
   readonly bucket: string;
@@ -132,14 +139,127 @@ export async function sha256OfObject(
   s3: S3Client,
   object: ObjectVersion,
   signal?: AbortSignal,
+  stallMs?: number,
 ): Promise<string> {
   const { body } = await openObject(s3, object, undefined, signal);
   const hash = createHash('sha256');
+  const watch = watchStall(stallMs, () => body.destroy(new Error(`no bytes for ${stallMs} ms`)));
   try {
-    for await (const chunk of body) hash.update(chunk as Buffer);
+    for await (const chunk of body) {
+      watch.progress();
+      hash.update(chunk as Buffer);
+    }
   } catch (error) {
     body.destroy();
+    if (watch.stalled)
+      throw new TimeoutError(`the S3 body stopped flowing for ${stallMs} ms while hashing`, { cause: error });
     throw new RetryableError(ErrorCode.NETWORK, 'reading the object to hash it failed', { cause: error });
+  } finally {
+    watch.stop();
   }
   return hash.digest('base64');
+}
+
+/** What an S3 notification says about the object it announces. */
+export interface NotifiedObject {
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string | undefined;
+  readonly eTag?: string | undefined;
+  readonly size?: number | undefined;
+  readonly sequencer?: string | undefined;
+}
+
+/** The object version a notification is about, and its head when reading it told us. */
+export interface IdentifiedVersion {
+  readonly object: {
+    bucket: string;
+    key: string;
+    versionId?: string;
+    eTag: string;
+    size: number;
+    sequencer?: string;
+  };
+  readonly head: ObjectHead | undefined;
+}
+
+const unquote = (eTag: string) => eTag.replaceAll('"', '');
+
+/**
+ * The identity of the object version a notification announces, taken from the object, never from a
+ * timestamp. S3 names the version in the notification of a versioned bucket; where it does not (an
+ * emulator, or a replayed message), the object says: the current version when its ETag is the one
+ * notified, else the newest version with that ETag. On an unversioned bucket the identity is the
+ * ETag, the size and the event's sequencer.
+ */
+export async function identifyVersion(s3: S3Client, notified: NotifiedObject): Promise<IdentifiedVersion> {
+  const base = { bucket: notified.bucket, key: notified.key };
+  if (notified.versionId) {
+    return {
+      object: {
+        ...base,
+        versionId: notified.versionId,
+        eTag: notified.eTag ?? '',
+        size: notified.size ?? 0,
+        ...(notified.sequencer ? { sequencer: notified.sequencer } : {}),
+      },
+      head: undefined,
+    };
+  }
+  const head = await headObject(s3, base);
+  const current = unquote(head.eTag);
+  const versioned = head.versionId !== undefined && head.versionId !== 'null';
+  if (!versioned) {
+    const eTag = notified.eTag ? unquote(notified.eTag) : current;
+    return {
+      object: {
+        ...base,
+        eTag,
+        size: notified.size ?? head.size,
+        ...(notified.sequencer ? { sequencer: notified.sequencer } : {}),
+      },
+      head: eTag === current ? head : undefined,
+    };
+  }
+  if (!notified.eTag || unquote(notified.eTag) === current) {
+    return {
+      object: { ...base, versionId: head.versionId as string, eTag: current, size: head.size },
+      head,
+    };
+  }
+  // Overwritten since the notification: find the notified bytes among the key's versions.
+  const wanted = unquote(notified.eTag);
+  let keyMarker: string | undefined;
+  let versionMarker: string | undefined;
+  for (let page = 0; page < 10; page++) {
+    let out: ListObjectVersionsCommandOutput;
+    try {
+      out = await s3.send(
+        new ListObjectVersionsCommand({
+          Bucket: notified.bucket,
+          Prefix: notified.key,
+          KeyMarker: keyMarker,
+          VersionIdMarker: versionMarker,
+        }),
+      );
+    } catch (error) {
+      throw classifyS3Error(error, `list versions of s3://${notified.bucket}/${notified.key}`);
+    }
+    const match = (out.Versions ?? [])
+      .filter((v) => v.Key === notified.key && unquote(v.ETag ?? '') === wanted && v.VersionId)
+      .sort((a, b) => (b.LastModified?.getTime() ?? 0) - (a.LastModified?.getTime() ?? 0))[0];
+    if (match?.VersionId) {
+      return {
+        object: { ...base, versionId: match.VersionId, eTag: wanted, size: match.Size ?? notified.size ?? 0 },
+        head: undefined,
+      };
+    }
+    if (!out.IsTruncated) break;
+    keyMarker = out.NextKeyMarker;
+    versionMarker = out.NextVersionIdMarker;
+  }
+  throw new PermanentError(
+    ErrorCode.OBJECT_NOT_FOUND,
+    `s3://${notified.bucket}/${notified.key}: no version with the notified ETag ${wanted} remains`,
+  );
 }

@@ -11,6 +11,7 @@ import {
   UploadUrlExpiredError,
 } from '../errors';
 import { redactUrl } from '../redact';
+import { watchStall } from './stall';
 
 /** Keep-alive agents shared across invocations of a warm function. */
 const agents = {
@@ -26,6 +27,10 @@ export interface StreamPutRequest {
   /** Exact byte count of `body`. Sent as Content-Length: presigned S3 URLs refuse chunked bodies (501). */
   readonly contentLength: number;
   readonly signal?: AbortSignal | undefined;
+  /** HTTP method of the upload: PUT for presigned S3-style URLs, POST for upload URLs such as Slack's. @default PUT */
+  readonly method?: 'PUT' | 'POST';
+  /** Abort when no byte moves (read from the source, taken by the vendor, or answered) for this long, ms. */
+  readonly stallMs?: number | undefined;
 }
 
 export interface StreamPutResult {
@@ -83,7 +88,28 @@ export async function streamPut(request: StreamPutRequest): Promise<StreamPutRes
     throw new TimeoutError(`upload to ${shown}: aborted before start`);
   }
 
-  const req = transport.request(url, { method: 'PUT', headers, agent, signal });
+  const req = transport.request(url, { method: request.method ?? 'PUT', headers, agent, signal });
+  // Who stalled decides the error: the vendor not taking bytes (or not answering once it has them
+  // all) is vendor-side; the source not giving any is ours (S3).
+  let stalledSide: 'vendor' | 'source' | undefined;
+  const watch = watchStall(request.stallMs, () => {
+    stalledSide = req.writableFinished || req.writableNeedDrain ? 'vendor' : 'source';
+    const error = new Error(`no bytes moved for ${request.stallMs} ms`);
+    req.destroy(error);
+    body.destroy(error);
+  });
+  body.on('data', () => watch.progress());
+  // Which end failed first: the source (S3) failing makes the request fail too, and the other way round.
+  let requestFailed = false;
+  let sourceFailed = false;
+  req.once('error', () => {
+    requestFailed = true;
+  });
+  body.once('error', () => {
+    if (!requestFailed) sourceFailed = true;
+  });
+  req.on('drain', () => watch.progress());
+  req.on('finish', () => watch.progress());
   const answered = new Promise<IncomingMessage>((resolve, reject) => {
     req.once('response', resolve);
     req.once('error', reject);
@@ -98,19 +124,42 @@ export async function streamPut(request: StreamPutRequest): Promise<StreamPutRes
   try {
     response = await answered;
   } catch (error) {
+    watch.stop();
     body.destroy();
     await sent;
     const cause = pipelineError ?? error;
+    if (stalledSide === 'vendor') {
+      throw new RetryableError(
+        ErrorCode.VENDOR_UNREACHABLE,
+        `upload to ${shown}: the upload host took no bytes (or gave no answer) for ${request.stallMs} ms`,
+        { cause },
+      );
+    }
+    if (stalledSide === 'source') {
+      throw new TimeoutError(`upload to ${shown}: the S3 body stopped flowing for ${request.stallMs} ms`, {
+        cause,
+      });
+    }
     if (signal?.aborted || (error as { name?: string }).name === 'AbortError') {
       throw new TimeoutError(`upload to ${shown}: stopped before the function's time ran out`, { cause });
     }
     const code = (error as { code?: string }).code ?? (pipelineError as { code?: string } | undefined)?.code;
+    if (sourceFailed) {
+      throw new RetryableError(
+        ErrorCode.NETWORK,
+        `upload to ${shown}: the S3 body failed (${code ?? 'unknown'})`,
+        {
+          cause,
+        },
+      );
+    }
     throw new RetryableError(
-      ErrorCode.NETWORK,
+      ErrorCode.VENDOR_UNREACHABLE,
       `upload to ${shown}: connection failed (${code ?? 'unknown'})`,
       { cause },
     );
   }
+  watch.stop();
 
   const status = response.statusCode ?? 0;
   // Any 2xx is success: S3 answers 200, Azure Blob's Put Blob answers 201.
@@ -126,7 +175,8 @@ export async function streamPut(request: StreamPutRequest): Promise<StreamPutRes
   await sent;
   if (pipelineError) {
     body.destroy();
-    throw new RetryableError(ErrorCode.NETWORK, `upload to ${shown}: body stream failed`, {
+    // The source failed mid-body although the vendor answered: S3's side.
+    throw new RetryableError(ErrorCode.NETWORK, `upload to ${shown}: the S3 body failed`, {
       cause: pipelineError,
     });
   }

@@ -22,6 +22,8 @@ export interface UploadOptions {
   /** Pause between tries, ms (doubles each time). */
   readonly retryDelayMs?: number;
   readonly signal?: AbortSignal | undefined;
+  /** Abort an upload (or its S3 source) whose bytes stop moving for this long, ms. */
+  readonly stallMs?: number | undefined;
   readonly now?: () => number;
   /** Bytes acknowledged so far (whole parts or the whole object), for progress display. */
   readonly onProgress?: ((bytesSent: number) => void) | undefined;
@@ -74,6 +76,8 @@ async function putRange(
         body,
         contentLength: source.length,
         signal: options.signal,
+        method: target.method,
+        stallMs: options.stallMs,
       });
       return result.eTag;
     } catch (error) {

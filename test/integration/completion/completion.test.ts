@@ -14,6 +14,7 @@ import {
   completionRecord,
   deferred,
   FailpointFired,
+  receive,
   throwingFailpoint,
 } from '../../support/fakes';
 import { FIRST_STATUS_DELAY, firstReceive, LEASE_MS, rejectionOf, useCompletionHarness } from './harness';
@@ -146,18 +147,35 @@ describe('completionMessage completing a delivery', () => {
     expect(w.metrics.total(MetricName.FilesFailed, { reason: ErrorCode.VENDOR_REJECTED })).toBe(1);
   });
 
-  it('records a retryable vendor error on the last receive as FAILED', async () => {
+  it('records a retryable error of our own on the last receive as FAILED', async () => {
     const w = h.world();
     const { key, record } = await w.uploaded();
-    w.vendor.completeNext({ throws: new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'complete: HTTP 502') });
+    w.vendor.completeNext({ throws: new RetryableError(ErrorCode.INTERNAL, 'unexpected') });
 
-    await rejectionOf(w.run(record, { receiveCount: 3, lastAttempt: true, redrive: false }));
+    await rejectionOf(w.run(record, receive({ receiveCount: 3, lastAttempt: true, redrive: false })));
 
     expect(await w.ledger.get(key)).toMatchObject({
       state: DeliveryState.FAILED,
-      reason: ErrorCode.VENDOR_UNAVAILABLE,
+      reason: ErrorCode.INTERNAL,
       failedStep: 'complete',
+      outcome: 'failed',
     });
+  });
+
+  it('keeps a vendor outage on the last receive waiting (back to UPLOADED), failing it only past the horizon', async () => {
+    const w = h.world();
+    const { key, record } = await w.uploaded();
+    w.vendor.completeNext({ throws: new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'complete: HTTP 502') });
+    await rejectionOf(
+      w.run(record, receive({ receiveCount: 3, lastAttempt: true, waitingSince: Date.now() })),
+    );
+    const waiting = await w.ledger.get(key);
+    w.vendor.completeNext({ throws: new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'complete: HTTP 502') });
+
+    await rejectionOf(w.run(record, receive({ waitingSince: Date.now() - 2 * 86_400_000 })));
+
+    expect(waiting).toMatchObject({ state: DeliveryState.UPLOADED, reason: ErrorCode.VENDOR_UNAVAILABLE });
+    expect(await w.ledger.get(key)).toMatchObject({ state: DeliveryState.FAILED, failedStep: 'complete' });
   });
 
   it('calls the vendor again for a FAILED completion only when the message is redriven', async () => {
@@ -168,7 +186,7 @@ describe('completionMessage completing a delivery', () => {
 
     await w.run(record);
     const callsForDuplicate = w.vendor.completes.length;
-    await w.run(record, { receiveCount: 1, lastAttempt: false, redrive: true });
+    await w.run(record, receive({ receiveCount: 1, lastAttempt: false, redrive: true }));
 
     expect(callsForDuplicate).toBe(1);
     expect(w.vendor.completes).toHaveLength(2);

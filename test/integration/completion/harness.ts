@@ -22,10 +22,12 @@ import {
   noFailpoints,
   RecordingLogger,
   RecordingMetrics,
+  receive,
   TEST_BUCKET,
   TEST_REGION,
   type TestClock,
   testClock,
+  testGuard,
   testRoute,
   testRoutes,
 } from '../../support/fakes';
@@ -39,7 +41,7 @@ export const LEASE_MS = 30_000;
 /** First status check delay of the completion deps. */
 export const FIRST_STATUS_DELAY = 30;
 
-export const firstReceive: RecordContext = { receiveCount: 1, lastAttempt: false, redrive: false };
+export const firstReceive: RecordContext = receive();
 
 export interface WorldOptions extends Partial<Omit<FakeVendorOptions, 'target'>> {
   readonly failpoint?: FailpointHook;
@@ -101,6 +103,7 @@ export function useCompletionHarness() {
       vendors,
       completionQueueUrl: COMPLETION_QUEUE_URL,
       metrics,
+      guard: testGuard(moto.aws.doc, shared.tableName, metrics),
       failpoint: failpoint ?? noFailpoints,
       statusFirstDelaySeconds: FIRST_STATUS_DELAY,
       statusMaxSeconds: statusMaxSeconds ?? 3600,

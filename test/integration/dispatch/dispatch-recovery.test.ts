@@ -14,6 +14,7 @@ import {
   noFailpoints,
   RecordingLogger,
   RecordingMetrics,
+  receive,
   s3NotificationRecord,
   sha256Hex,
   TEST_BUCKET,
@@ -164,47 +165,70 @@ describe('dispatchMessage on retryable failures', () => {
     expect(w.metrics.total(MetricName.Retries)).toBe(1);
   });
 
-  it('marks the ledger FAILED when a retryable failure happens on the last receive', async () => {
+  it('marks the ledger FAILED when a retryable failure of our own happens on the last receive', async () => {
     const w = h.world();
-    w.vendor.planNext({ throws: new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'presign: HTTP 503') });
+    w.vendor.planNext({ throws: new RetryableError(ErrorCode.INTERNAL, 'unexpected') });
     const key = uniqueKey();
     const data = testBytes(100);
     const stored = w.objects.put(key, data);
     const object = { bucket: TEST_BUCKET, key, versionId: 'v1', eTag: stored.eTag };
 
     const error = await rejectionOf(
-      w.run(s3NotificationRecord([{ ...object, size: data.length }]), {
-        receiveCount: 3,
-        lastAttempt: true,
-        redrive: false,
-      }),
+      w.run(
+        s3NotificationRecord([{ ...object, size: data.length }]),
+        receive({ receiveCount: 3, lastAttempt: true }),
+      ),
     );
 
-    expect(error).toMatchObject({ code: ErrorCode.VENDOR_UNAVAILABLE, retryable: true });
+    expect(error).toMatchObject({ code: ErrorCode.INTERNAL, retryable: true });
     expect(await w.ledger.get(deliveryKeyOf(object))).toMatchObject({
       state: DeliveryState.FAILED,
-      reason: ErrorCode.VENDOR_UNAVAILABLE,
+      reason: ErrorCode.INTERNAL,
       failedStep: 'dispatch',
-      lastError: 'presign: HTTP 503',
+      lastError: 'unexpected',
+      outcome: 'failed',
     });
-    expect(
-      w.metrics.total(MetricName.FilesFailed, { vendor: 'fake', reason: ErrorCode.VENDOR_UNAVAILABLE }),
-    ).toBe(1);
+    expect(w.metrics.total(MetricName.FilesFailed, { vendor: 'fake', reason: ErrorCode.INTERNAL })).toBe(1);
   });
 
-  it('treats a failed version as done for a duplicate, but delivers it again when the message is redriven', async () => {
+  it('keeps a vendor outage on the last receive waiting, and fails it only past the outage horizon', async () => {
     const w = h.world();
-    w.vendor.planNext({ throws: new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'presign: HTTP 503') });
+    const outage = () =>
+      w.vendor.planNext({ throws: new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'presign: HTTP 503') });
     const key = uniqueKey();
     const data = testBytes(100);
     const stored = w.objects.put(key, data);
     const object = { bucket: TEST_BUCKET, key, versionId: 'v1', eTag: stored.eTag };
     const record = s3NotificationRecord([{ ...object, size: data.length }]);
-    await rejectionOf(w.run(record, { receiveCount: 3, lastAttempt: true, redrive: false }));
+    outage();
+
+    await rejectionOf(
+      w.run(record, receive({ receiveCount: 3, lastAttempt: true, waitingSince: Date.now() })),
+    );
+    const waiting = await w.ledger.get(deliveryKeyOf(object));
+    outage();
+    await rejectionOf(w.run(record, receive({ receiveCount: 1, waitingSince: Date.now() - 2 * 86_400_000 })));
+
+    expect(waiting).toMatchObject({ state: DeliveryState.UPLOADING, reason: ErrorCode.VENDOR_UNAVAILABLE });
+    expect(await w.ledger.get(deliveryKeyOf(object))).toMatchObject({
+      state: DeliveryState.FAILED,
+      reason: ErrorCode.VENDOR_UNAVAILABLE,
+    });
+  });
+
+  it('treats a failed version as done for a duplicate, but delivers it again when the message is redriven', async () => {
+    const w = h.world();
+    w.vendor.planNext({ throws: new RetryableError(ErrorCode.INTERNAL, 'unexpected') });
+    const key = uniqueKey();
+    const data = testBytes(100);
+    const stored = w.objects.put(key, data);
+    const object = { bucket: TEST_BUCKET, key, versionId: 'v1', eTag: stored.eTag };
+    const record = s3NotificationRecord([{ ...object, size: data.length }]);
+    await rejectionOf(w.run(record, receive({ receiveCount: 3, lastAttempt: true, redrive: false })));
 
     await w.run(record);
     const sentForDuplicate = h.sentBodies().length;
-    await w.run(record, { receiveCount: 1, lastAttempt: false, redrive: true });
+    await w.run(record, receive({ receiveCount: 1, lastAttempt: false, redrive: true }));
 
     expect(sentForDuplicate).toBe(0);
     expect(h.sentBodies()).toHaveLength(1);
@@ -242,6 +266,7 @@ describe('dispatchMessage with notifications that leave out optional fields', ()
       vendors: w.vendors,
       completionQueueUrl: COMPLETION_QUEUE_URL,
       metrics: new RecordingMetrics(),
+      guard: w.deps.guard,
       failpoint: noFailpoints,
       statusFirstDelaySeconds: 10,
       statusMaxSeconds: 600,

@@ -20,9 +20,11 @@ import {
   noFailpoints,
   RecordingLogger,
   RecordingMetrics,
+  receive,
   TEST_REGION,
   type TestClock,
   testClock,
+  testGuard,
   testRoute,
   testRoutes,
 } from '../../support/fakes';
@@ -34,7 +36,7 @@ export const API_KEY = 'fake-api-key-0123456789abcdef';
 export const ROUTE_ID = 'fake-reports';
 export const PREFIX = 'fake/reports/';
 
-export const firstReceive: RecordContext = { receiveCount: 1, lastAttempt: false, redrive: false };
+export const firstReceive: RecordContext = receive();
 
 export interface DispatchWorld {
   readonly deps: DispatchDeps;
@@ -103,6 +105,7 @@ export function useDispatchHarness() {
       vendors,
       completionQueueUrl: COMPLETION_QUEUE_URL,
       metrics,
+      guard: testGuard(moto.aws.doc, shared.tableName, metrics),
       failpoint: failpoint ?? noFailpoints,
     };
     const run = (record: SQSRecord, ctx = firstReceive, invocation: InvocationInfo = anInvocation()) =>

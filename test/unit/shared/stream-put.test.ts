@@ -173,7 +173,7 @@ describe('streamPut', () => {
     expect(body.destroyed).toBe(true);
   });
 
-  it('throws a retryable NETWORK error when the connection is reset mid-body, destroying the source', async () => {
+  it('throws a retryable VENDOR_UNREACHABLE error when the upload host resets the connection mid-body, destroying the source', async () => {
     const path = freshPath();
     target.failNext(1, 'reset');
     const size = 8 * 1024 * 1024;
@@ -184,7 +184,7 @@ describe('streamPut', () => {
     );
 
     expect(error).toBeInstanceOf(RetryableError);
-    expect(error).toMatchObject({ code: ErrorCode.NETWORK });
+    expect(error).toMatchObject({ code: ErrorCode.VENDOR_UNREACHABLE });
     expect((error as Error).message).not.toContain(SIGNATURE);
     expect(body.destroyed).toBe(true);
     expect(target.requests[0]?.bytes).toBeLessThan(size);

@@ -14,6 +14,7 @@ import {
   FAKE_SIGNATURE,
   INTAKE_QUEUE_ARN,
   RecordingLogger,
+  receive,
   sqsRecord,
   TEST_REGION,
 } from '../../../support/fakes';
@@ -209,7 +210,7 @@ describe('processSqsBatch retrying retryable failures', () => {
     const result = await processSqsBatch(
       records(1, receiveCount),
       async () => {
-        throw new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, '503');
+        throw new RetryableError(ErrorCode.INTERNAL, 'unexpected');
       },
       options(),
     );
@@ -227,7 +228,7 @@ describe('processSqsBatch retrying retryable failures', () => {
     await processSqsBatch(
       records(1, 9),
       async () => {
-        throw new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, '503');
+        throw new RetryableError(ErrorCode.NETWORK, 'S3 reset');
       },
       options({ random: () => random }),
     );
@@ -235,11 +236,11 @@ describe('processSqsBatch retrying retryable failures', () => {
     expect(visibilityCalls()[0]?.VisibilityTimeout).toBe(seconds);
   });
 
-  it('waits at least as long as the vendor’s Retry-After', async () => {
+  it('waits at least as long as a server’s Retry-After', async () => {
     await processSqsBatch(
       records(1),
       async () => {
-        throw new RetryableError(ErrorCode.VENDOR_THROTTLED, '429', { retryAfterMs: 120_500 });
+        throw new RetryableError(ErrorCode.LEASE_HELD, 'busy', { retryAfterMs: 120_500 });
       },
       options({ random: () => 0 }),
     );
@@ -251,7 +252,7 @@ describe('processSqsBatch retrying retryable failures', () => {
     await processSqsBatch(
       records(1, 3),
       async () => {
-        throw new RetryableError(ErrorCode.VENDOR_THROTTLED, '429', { retryAfterMs: 1_000 });
+        throw new RetryableError(ErrorCode.LEASE_HELD, 'busy', { retryAfterMs: 1_000 });
       },
       options(),
     );
@@ -293,7 +294,7 @@ describe('processSqsBatch retrying retryable failures', () => {
     const result = await processSqsBatch(
       records(1, 3),
       async () => {
-        throw new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'still 503');
+        throw new RetryableError(ErrorCode.INTERNAL, 'still broken');
       },
       options({ maxReceiveCount: 3, onRetry: (r) => retried.push(r.messageId) }),
     );
@@ -302,9 +303,130 @@ describe('processSqsBatch retrying retryable failures', () => {
     expect(retried).toEqual([]);
     expect(visibilityCalls()).toHaveLength(0);
     expect(dlqSends()[0]?.MessageAttributes).toMatchObject({
-      [DlqAttribute.ERROR_CODE]: { StringValue: ErrorCode.VENDOR_UNAVAILABLE },
+      [DlqAttribute.ERROR_CODE]: { StringValue: ErrorCode.INTERNAL },
       [DlqAttribute.RETRYABLE]: { StringValue: 'true' },
     });
+  });
+});
+
+describe('processSqsBatch waiting out a vendor-side failure', () => {
+  const NOW = Date.parse('2026-12-05T12:00:00Z');
+  const waiting = (since?: string, attempts?: number) =>
+    sqsRecord('{"n":1}', {
+      messageId: 'w1',
+      receiveCount: 1,
+      messageAttributes: {
+        ...(since ? { viWaitingSince: { dataType: 'String', stringValue: since } } : {}),
+        ...(attempts ? { viAttempts: { dataType: 'Number', stringValue: String(attempts) } } : {}),
+      },
+    });
+  const sends = () => sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+
+  it('re-enqueues the message with a delay and its attempt count, acknowledging the one received', async () => {
+    const seen: RecordContext[] = [];
+    const result = await processSqsBatch(
+      [waiting(undefined, 4)],
+      async (_record, ctx) => {
+        seen.push(ctx);
+        throw new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'presign: HTTP 503');
+      },
+      options({ now: () => NOW, random: () => 0.5 }),
+    );
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(visibilityCalls()).toHaveLength(0);
+    expect(seen[0]).toMatchObject({ attempt: 5, waitingSince: undefined });
+    expect(sends()).toEqual([
+      {
+        QueueUrl: INTAKE_URL,
+        MessageBody: '{"n":1}',
+        DelaySeconds: 80, // backoff of attempt 5: floor(0.5 × (min(900, 10 × 2^4) + 1))
+        MessageAttributes: {
+          viAttempts: { DataType: 'Number', StringValue: '5' },
+          viWaitingSince: { DataType: 'String', StringValue: new Date(NOW).toISOString() },
+        },
+      },
+    ]);
+  });
+
+  it('comes back about every waitSeconds while the breaker is open, whatever the attempt', async () => {
+    await processSqsBatch(
+      [waiting('2026-12-05T11:00:00.000Z', 40)],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_DOWN, 'breaker open', { retryAfterMs: 5_000 });
+      },
+      options({ now: () => NOW, random: () => 1, waitSeconds: 300 }),
+    );
+
+    expect(sends()[0]).toMatchObject({
+      DelaySeconds: 360,
+      MessageAttributes: { viWaitingSince: { StringValue: '2026-12-05T11:00:00.000Z' } },
+    });
+  });
+
+  it('keeps a Retry-After, up to the wait cap', async () => {
+    await processSqsBatch(
+      [waiting()],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_THROTTLED, '429', { retryAfterMs: 30_000 });
+      },
+      options({ now: () => NOW, random: () => 0 }),
+    );
+    await processSqsBatch(
+      [waiting()],
+      async () => {
+        throw new RetryableError(ErrorCode.TOKEN_BUDGET_EXHAUSTED, 'spent', { retryAfterMs: 6 * 3_600_000 });
+      },
+      options({ now: () => NOW, random: () => 0, waitSeconds: 900 }),
+    );
+
+    expect(sends().map((s) => s.DelaySeconds)).toEqual([30, 900]);
+  });
+
+  it('does not spend receives: a waiting message on the last receive is re-enqueued, not parked', async () => {
+    const result = await processSqsBatch(
+      [sqsRecord('{"n":1}', { messageId: 'w1', receiveCount: 3 })],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_UNREACHABLE, 'ECONNREFUSED');
+      },
+      options({ maxReceiveCount: 3, now: () => NOW }),
+    );
+
+    expect(result.batchItemFailures).toEqual([]);
+    expect(sends()).toHaveLength(1);
+    expect(sends()[0]?.QueueUrl).toBe(INTAKE_URL);
+  });
+
+  it('parks the message once it has waited past the outage horizon, without the wait attributes', async () => {
+    await processSqsBatch(
+      [waiting('2026-12-04T11:59:59.000Z', 90)],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_DOWN, 'breaker open');
+      },
+      options({ now: () => NOW, outageHorizonSeconds: 86_400 }),
+    );
+
+    expect(sends()[0]?.QueueUrl).toBe(DLQ_URL);
+    expect(sends()[0]?.MessageAttributes).toMatchObject({
+      [DlqAttribute.ERROR_CODE]: { StringValue: ErrorCode.VENDOR_DOWN },
+      [DlqAttribute.RETRYABLE]: { StringValue: 'true' },
+    });
+    expect(sends()[0]?.MessageAttributes).not.toHaveProperty('viWaitingSince');
+  });
+
+  it('falls back to a visibility delay when the re-enqueue fails', async () => {
+    sqsMock.on(SendMessageCommand).rejects(new Error('throttled'));
+
+    const result = await processSqsBatch(
+      [waiting()],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, '503');
+      },
+      options({ now: () => NOW }),
+    );
+
+    expect(result.batchItemFailures).toEqual([{ itemIdentifier: 'w1' }]);
+    expect(visibilityCalls()).toHaveLength(1);
   });
 });
 
@@ -372,9 +494,9 @@ describe('processSqsBatch within the invocation', () => {
     );
 
     expect(seen).toEqual({
-      fresh: { receiveCount: 1, lastAttempt: false, redrive: false },
-      last: { receiveCount: 5, lastAttempt: true, redrive: false },
-      redriven: { receiveCount: 2, lastAttempt: false, redrive: true },
+      fresh: receive({ messageId: 'fresh', receiveCount: 1, waitingSince: undefined }),
+      last: receive({ messageId: 'last', receiveCount: 5, lastAttempt: true, waitingSince: undefined }),
+      redriven: receive({ messageId: 'redriven', receiveCount: 2, redrive: true, waitingSince: undefined }),
     });
   });
 });
