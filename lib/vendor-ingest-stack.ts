@@ -9,6 +9,7 @@ import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
 import type { Construct } from 'constructs';
 import { BUNDLED_ROUTES_FILE } from '../functions/shared/deployment';
+import { adapterFor } from '../functions/vendors/registry';
 import {
   assertValidDeployment,
   type DeploymentConfig,
@@ -254,6 +255,7 @@ export class VendorIngestStack extends Stack {
       vendors: [...new Set(routes.map((r) => r.vendor))].sort(),
       maxQueueAgeSeconds: config.alarms.maxQueueAgeSeconds,
       maxFailureRatePercent: config.alarms.maxFailureRatePercent,
+      tokenMints: tokenMintFamilies(routes.map((r) => r.vendor)),
     });
 
     acknowledgeObjectPrefixReads(
@@ -379,6 +381,16 @@ export class VendorIngestStack extends Stack {
       'Days a finished delivery stays in the ledger',
     );
   }
+}
+
+/** The token-mint budgets of the routes' vendors, one per family (both ClearTax flows share one). */
+function tokenMintFamilies(vendors: readonly string[]): { family: string; dailyLimit: number }[] {
+  const families = new Map<string, number>();
+  for (const vendor of vendors) {
+    const mint = adapterFor(vendor)?.tokenMint;
+    if (mint) families.set(mint.family, mint.dailyLimit);
+  }
+  return [...families].sort().map(([family, dailyLimit]) => ({ family, dailyLimit }));
 }
 
 /** `MaximumBatchingWindowInSeconds`, omitted when 0. */

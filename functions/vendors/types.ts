@@ -208,6 +208,11 @@ export interface VendorAdapter<TSecret = unknown, TOptions = unknown> {
    * passes it whole). Otherwise only the unsigned URL is kept in the completion message and ledger.
    */
   completionNeedsSignedUrl?(options: TOptions): boolean;
+  /**
+   * The vendor mints tokens against a daily budget: the token-cache key family (the `Vendor` dimension of
+   * the `TokenMintsToday` metric) and the budget, for the stack's alarm at 80 % of it.
+   */
+  readonly tokenMint?: { readonly family: string; readonly dailyLimit: number };
   /** Default cap on concurrent API calls per vendor account (CleverTap: 3). Routes may lower it. */
   readonly defaultMaxConcurrentCalls?: number;
   /**

@@ -53,7 +53,12 @@ export interface PipelineMonitoringProps {
   readonly maxQueueAgeSeconds?: number;
   /** Alarm when a vendor's failed / (completed + failed) exceeds this, %. @default 5 */
   readonly maxFailureRatePercent?: number;
+  /** Vendors that mint tokens against a daily budget: their mint-count family and the budget. */
+  readonly tokenMints?: readonly { readonly family: string; readonly dailyLimit: number }[];
 }
+
+/** The share of a daily token-mint budget at which the alarm fires. */
+export const MINT_BUDGET_ALARM_SHARE = 0.8;
 
 /**
  * Alarms (to one encrypted, TLS-only SNS topic) and the dashboard: every DLQ, queue age, both
@@ -127,7 +132,46 @@ export class PipelineMonitoring extends Construct {
       });
     }
 
+    for (const mints of props.tokenMints ?? []) this.monitorTokenMints(mints.family, mints.dailyLimit);
+
     this.facade.monitorDynamoTable({ table: props.table, humanReadableName: 'State table' });
+  }
+
+  /** The day's token mints of a vendor family against its budget, alarmed at 80 % of it. */
+  private monitorTokenMints(family: string, dailyLimit: number): void {
+    const factory = this.facade.createMetricFactory();
+    const mints = factory.createMetric(
+      MetricName.TokenMintsToday,
+      MetricStatistic.MAX,
+      'Token mints today (UTC)',
+      vendorDimensions(family),
+      undefined,
+      METRICS_NAMESPACE,
+    );
+    const threshold = Math.ceil(dailyLimit * MINT_BUDGET_ALARM_SHARE);
+    this.facade.monitorCustom({
+      humanReadableName: `Token mints: ${family}`,
+      alarmFriendlyName: `${family}-token-mints`,
+      metricGroups: [
+        {
+          title: `Mints today (budget ${dailyLimit})`,
+          metrics: [
+            {
+              metric: mints,
+              alarmFriendlyName: `${family}-mint-budget`,
+              addAlarm: {
+                MintBudget: {
+                  threshold,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                  treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                  alarmDescriptionOverride: `${family} tokens were minted ${threshold} or more times today (UTC), 80% of the ${dailyLimit} allowed; at the limit deliveries wait for the next day. Find what mints so often.`,
+                },
+              },
+            },
+          ],
+        },
+      ],
+    });
   }
 
   /** Every alarm created, in creation order. */
@@ -148,6 +192,13 @@ export class PipelineMonitoring extends Construct {
     const durationSum = metric(MetricName.UploadDurationMs, MetricStatistic.SUM, 'Upload time');
     const retries = metric(MetricName.Retries, MetricStatistic.SUM, 'Retries');
     const uncertain = metric(MetricName.CompletionUncertain, MetricStatistic.SUM, 'Completion uncertain');
+    // Published 1 when a breaker of this vendor opens and 0 when it closes, nothing in between: the
+    // alarm keeps its state through the silence (missing data ignored).
+    const unavailable = metric(
+      MetricName.VendorUnavailable,
+      MetricStatistic.MAX,
+      'Vendor unavailable (breaker open)',
+    );
 
     const throughput = factory.createMetricMath(
       'IF(duration > 0, bytes / (duration / 1000), 0)',
@@ -187,6 +238,23 @@ export class PipelineMonitoring extends Construct {
                   comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
                   treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
                   alarmDescriptionOverride: `A ${vendor} completion call was sent but its outcome is unknown; check the vendor before retrying (a second trigger may ingest the file twice).`,
+                },
+              },
+            },
+          ],
+        },
+        {
+          title: 'Circuit breaker (1 = open: files wait)',
+          metrics: [
+            {
+              metric: unavailable,
+              alarmFriendlyName: `${vendor}-unavailable`,
+              addAlarm: {
+                VendorUnavailable: {
+                  threshold: 1,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                  treatMissingDataOverride: TreatMissingData.IGNORE,
+                  alarmDescriptionOverride: `${vendor} failed repeatedly and its circuit breaker opened: files wait (re-enqueued, nothing lost) until a probe succeeds or the outage horizon passes. Clears when the breaker closes.`,
                 },
               },
             },

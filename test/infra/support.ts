@@ -93,18 +93,19 @@ export function grantsOf(
   });
   for (const statement of statements) {
     if (statement.Effect !== 'Allow') throw new Error(`unexpected ${String(statement.Effect)} statement`);
-    if (statement.Condition) throw new Error(`unexpected condition ${JSON.stringify(statement.Condition)}`);
     const actions = ([] as Json[]).concat(statement.Action as Json);
     const resources = ([] as Json[]).concat(statement.Resource as Json);
+    const when = statement.Condition ? ` when ${JSON.stringify(statement.Condition)}` : '';
     for (const action of actions)
-      for (const resource of resources) grants.add(`${String(action)} → ${JSON.stringify(resource)}`);
+      for (const resource of resources) grants.add(`${String(action)} → ${JSON.stringify(resource)}${when}`);
   }
   return [...grants].sort();
 }
 
-/** `action → resource` lines for each action on each resource. */
-export function grants(actions: readonly string[], resources: readonly Json[]): string[] {
-  return actions.flatMap((a) => resources.map((r) => `${a} → ${JSON.stringify(r)}`));
+/** `action → resource` lines for each action on each resource (`when <condition>` when there is one). */
+export function grants(actions: readonly string[], resources: readonly Json[], condition?: Json): string[] {
+  const when = condition === undefined ? '' : ` when ${JSON.stringify(condition)}`;
+  return actions.flatMap((a) => resources.map((r) => `${a} → ${JSON.stringify(r)}${when}`));
 }
 
 export const getAtt = (logicalId: string, attribute = 'Arn') => ({ 'Fn::GetAtt': [logicalId, attribute] });

@@ -345,6 +345,12 @@ describe('VendorIngestStack (dev stage)', () => {
         Env.VENDOR_TIMEOUT_MS,
         Env.RETRY_BASE_SECONDS,
         Env.RETRY_MAX_SECONDS,
+        Env.OUTAGE_HORIZON_SECONDS,
+        Env.BREAKER_FAILURE_THRESHOLD,
+        Env.BREAKER_PROBE_SECONDS,
+        Env.WAIT_SECONDS,
+        Env.ATTENTION_AFTER_SECONDS,
+        Env.STALL_TIMEOUT_SECONDS,
         Env.POWERTOOLS_SERVICE_NAME,
         Env.POWERTOOLS_METRICS_NAMESPACE,
         'POWERTOOLS_LOG_LEVEL',
@@ -515,6 +521,12 @@ describe('VendorIngestStack (dev stage)', () => {
           deployment.routes.map((r) => ({ 'Fn::Join': ['', [getAtt(bucket), `/${r.filterPrefix}*`]] })),
         ),
         ...grants(['s3:ListBucket'], [getAtt(bucket)]),
+        // Matching a notification without a version id to its version, only under route prefixes.
+        ...grants(['s3:ListBucketVersions'], [getAtt(bucket)], {
+          StringLike: {
+            's3:prefix': [...new Set(deployment.routes.map((r) => `${r.filterPrefix}*`))].sort(),
+          },
+        }),
         ...grants(
           CONSUME,
           intake.map((q) => getAtt(id(q.queue))),
@@ -618,7 +630,9 @@ describe('VendorIngestStack (dev stage)', () => {
     it('creates the whole alarm set, each notifying the alarm topic', () => {
       // Prepare
       const queues = deployment.routes.length + 1;
-      const expectedCount = queues * 2 + 2 * 2 + vendors().length * 2;
+      // Per queue: DLQ and age; per function: errors and throttles; per vendor: uncertain completion,
+      // failure rate and breaker; one mint budget for the ClearTax token family.
+      const expectedCount = queues * 2 + 2 * 2 + vendors().length * 3 + 1;
 
       // Assess
       expect(alarms()).toHaveLength(expectedCount);
@@ -697,6 +711,31 @@ describe('VendorIngestStack (dev stage)', () => {
           ComparisonOperator: 'GreaterThanThreshold',
         });
       }
+    });
+
+    it('alarms per vendor while its circuit breaker is open, keeping state through the silence between changes', () => {
+      for (const vendor of vendors()) {
+        const found = alarmsOn(template, 'VendorIngest', 'VendorUnavailable', [
+          { Name: 'Vendor', Value: vendor },
+        ]);
+        expect(found, vendor).toHaveLength(1);
+        expect(found[0]).toMatchObject({
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+          TreatMissingData: 'ignore',
+        });
+      }
+    });
+
+    it('alarms at 80% of ClearTax’s daily token mint budget', () => {
+      const found = alarmsOn(template, 'VendorIngest', 'TokenMintsToday', [
+        { Name: 'Vendor', Value: 'cleartax' },
+      ]);
+      expect(found).toHaveLength(1);
+      expect(found[0]).toMatchObject({
+        Threshold: 231, // ceil(0.8 × 288)
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
     });
 
     it('publishes alarms to an encrypted, TLS-only topic', () => {

@@ -13,8 +13,11 @@ import { type ClearTaxCredential, TokenResponseSchema } from './schemas';
  */
 export function clearTaxTokenKey(baseUrl: string, clientSecret: string): string {
   const digest = createHash('sha256').update(clientSecret).digest('hex').slice(0, 16);
-  return `cleartax:${new URL(baseUrl).origin}:${digest}`;
+  return `${CLEARTAX_TOKEN_FAMILY}:${new URL(baseUrl).origin}:${digest}`;
 }
+
+/** The first part of every ClearTax token key: the `Vendor` dimension of the mint metric. */
+export const CLEARTAX_TOKEN_FAMILY = 'cleartax';
 
 function tokenFailure(response: VendorResponse, now: number): PipelineError {
   const retryAfterMs = parseRetryAfter(response.headers['retry-after'], now);

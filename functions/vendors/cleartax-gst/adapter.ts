@@ -10,7 +10,11 @@ import {
 } from '../../shared/errors';
 import { badResponse, classifyHttpStatus, parseRetryAfter } from '../../shared/http/classify';
 import { isSuccess, redactDetail, vendorText } from '../cleartax-common/answers';
-import { callWithClearTaxToken } from '../cleartax-common/auth';
+import {
+  CLEARTAX_MINTS_PER_DAY,
+  CLEARTAX_TOKEN_FAMILY,
+  callWithClearTaxToken,
+} from '../cleartax-common/auth';
 import type {
   CompletionInput,
   FileDescriptor,
@@ -159,6 +163,7 @@ export const cleartaxGstAdapter: VendorAdapter<GstSecret, GstOptions> = {
   secretSchema: GstSecretSchema,
   optionsSchema: GstOptionsSchema,
   completionIdempotent: false,
+  tokenMint: { family: CLEARTAX_TOKEN_FAMILY, dailyLimit: CLEARTAX_MINTS_PER_DAY },
   completionNeedsSignedUrl: (options) => options.s3FileUrlMode === 'signed',
 
   checkFile,

@@ -8,7 +8,11 @@ import {
 } from '../../shared/errors';
 import { badResponse, classifyHttpStatus, parseRetryAfter } from '../../shared/http/classify';
 import { isSuccess, redactDetail, vendorText } from '../cleartax-common/answers';
-import { callWithClearTaxToken } from '../cleartax-common/auth';
+import {
+  CLEARTAX_MINTS_PER_DAY,
+  CLEARTAX_TOKEN_FAMILY,
+  callWithClearTaxToken,
+} from '../cleartax-common/auth';
 import type {
   FileDescriptor,
   VendorAdapter,
@@ -133,6 +137,7 @@ export const cleartaxOneAdapter: VendorAdapter<OneSecret, OneOptions> = {
   secretSchema: OneSecretSchema,
   optionsSchema: OneOptionsSchema,
   completionIdempotent: false,
+  tokenMint: { family: CLEARTAX_TOKEN_FAMILY, dailyLimit: CLEARTAX_MINTS_PER_DAY },
 
   checkFile,
 
