@@ -1,5 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { ROUTE_INDEX, STATE_INDEX } from '../functions/shared/deployment';
+import type { BreakerItem } from '../functions/shared/state/breaker';
 import type { TableRef } from '../functions/shared/state/dynamo';
 import {
   type DeliveryKey,
@@ -101,6 +102,23 @@ export class LedgerAdmin {
       // A key-prefix filter may leave a page short: read on until the page is full or the index ends.
     } while (start && items.length < limit && options.keyPrefix);
     return items.slice(0, limit);
+  }
+
+  /** Every vendor account's circuit breaker that has recorded anything (the state index, `breakers`). */
+  async listBreakers(): Promise<BreakerItem[]> {
+    const out = await this.options.doc.send(
+      new QueryCommand({
+        TableName: this.options.tableName,
+        IndexName: STATE_INDEX,
+        KeyConditionExpression: 'gsi1pk = :p',
+        ExpressionAttributeValues: { ':p': 'breakers' },
+      }),
+    );
+    return ((out.Items ?? []) as Array<BreakerItem & { gsi1sk: string }>).map((item) => ({
+      ...item,
+      key: item.gsi1sk,
+      failures: Number(item.failures ?? 0),
+    }));
   }
 
   /**

@@ -6,7 +6,7 @@ import { demoTable, runDemo, table } from '../local/demo';
 import { MOTO_HINT } from '../local/moto';
 import { type LocalPipeline, PROJECT_ROOT, startLocalPipeline } from '../local/pipeline';
 import { bold, dim, formatBytes, green, red, vendorId, Watcher } from '../local/ui';
-import { dlqList, drop, keyFor, redrive, replay, resolve, status } from './operations';
+import { dlqList, drop, keyFor, redrive, replay, resolve, status, waitingNote } from './operations';
 import {
   localTarget,
   removeLocalState,
@@ -215,7 +215,7 @@ async function main(argv: string[]): Promise<number> {
           ['key', 'version', 'state', 'route', 'attempts', 'vendor id', 'vendor state', 'reason', 'updated'],
           records.map((r) => [
             r.key,
-            r.versionId ?? r.sk.slice(2, 14),
+            r.versionId ?? r.sk,
             r.state,
             r.routeId ?? '-',
             `${r.attempts ?? 0}/${r.completionAttempts ?? 0}`,
@@ -226,6 +226,11 @@ async function main(argv: string[]): Promise<number> {
           ]),
         ),
       );
+      const breakers = await target.ledger.listBreakers();
+      for (const r of records) {
+        const note = waitingNote(r, breakers);
+        if (note) console.log(`${r.key} (${r.versionId ?? r.sk}): ${note}`);
+      }
       if (args[0] && records[0]?.history) {
         console.log(
           `\nhistory of the newest version:\n${records[0].history.map((h) => `  ${h.at}  ${h.state}${h.note ? `  ${h.note}` : ''}`).join('\n')}`,

@@ -13,7 +13,8 @@ import {
 import { DlqAttribute } from '../functions/shared/messages';
 import { RouteMatcher } from '../functions/shared/routes/match';
 import { decodeS3Key, encodeS3Key } from '../functions/shared/s3-event';
-import type { DeliveryRecord } from '../functions/shared/state/ledger';
+import type { BreakerItem } from '../functions/shared/state/breaker';
+import { type DeliveryRecord, TERMINAL_STATES } from '../functions/shared/state/ledger';
 import type { QueueRef, Target } from './target';
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -88,6 +89,18 @@ export async function status(target: Target, key?: string): Promise<DeliveryReco
   ] as const;
   const all = await Promise.all(states.map((s) => target.ledger.listByState(s, { limit: 25 })));
   return all.flat().sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+}
+
+/**
+ * For a version waiting for its vendor: "waiting for <vendor> (down since T)" when that vendor
+ * account's circuit breaker is open; undefined otherwise.
+ */
+export function waitingNote(record: DeliveryRecord, breakers: readonly BreakerItem[]): string | undefined {
+  if (TERMINAL_STATES.has(record.state) || !record.waitingFor) return undefined;
+  const breaker = breakers.find((b) => b.key === record.waitingFor);
+  if (breaker?.state !== 'open') return undefined;
+  const until = breaker.openUntil ? `, until ${new Date(breaker.openUntil).toISOString()}` : '';
+  return `waiting for ${breaker.vendor ?? record.vendor ?? breaker.key} (down since ${breaker.openedAt ?? '?'}${until}: ${breaker.reason ?? 'consecutive failures'})`;
 }
 
 export interface DlqMessage {

@@ -40,6 +40,9 @@ export interface LocalOverrides {
   /** First vendor status check after completion, s. */
   readonly statusPollFirstSeconds?: number;
   readonly ledgerRetentionDays?: number;
+  /** Outage settings (horizon, breaker threshold and probe interval, wait delay). */
+  readonly outage?: Partial<StageConfigInput['outage']>;
+  readonly stallTimeoutSeconds?: number;
   /** Route options merged per route id (e.g. a smaller multipart threshold). */
   readonly routeOptions?: Readonly<Record<string, Record<string, unknown>>>;
   /** Extra route fields per route id (e.g. retryAmbiguousCompletion). */
@@ -119,6 +122,8 @@ export function synthContextFor(options: LocalPipelineOptions, sandboxUrl: strin
     ...(o.vendorTimeoutMs !== undefined ? { vendorTimeoutMs: o.vendorTimeoutMs } : {}),
     ...(o.statusPollFirstSeconds !== undefined ? { statusPollFirstSeconds: o.statusPollFirstSeconds } : {}),
     ...(o.ledgerRetentionDays !== undefined ? { ledgerRetentionDays: o.ledgerRetentionDays } : {}),
+    ...(o.outage ? { outage: o.outage } : {}),
+    ...(o.stallTimeoutSeconds !== undefined ? { stallTimeoutSeconds: o.stallTimeoutSeconds } : {}),
     ...(options.routesFile ? { routesFile: path.resolve(PROJECT_ROOT, options.routesFile) } : {}),
   };
   // Test variants may shorten visibility below what AWS would accept; only the embedded AWS runs them.

@@ -113,6 +113,20 @@ export async function deliverObject(
     size: event.size ?? 0,
     ...(event.sequencer ? { sequencer: event.sequencer } : {}),
   };
+  if (!match) {
+    // Unrouted keys are not even read (dispatch may read route prefixes only): recorded as notified.
+    const error = new NoRouteError(`no route for key "${event.key}"`);
+    await deps.ledger.refuseDispatch(notified, {
+      code: error.code,
+      message: error.message,
+      redrive: ctx.redrive,
+      decidedBy: ctx.messageId,
+    });
+    deps.metrics.count(MetricName.FilesReceived, vendor);
+    deps.metrics.count(MetricName.FilesFailed, vendor, 1, error.code);
+    parentLog.warn('file refused', { key: event.key, errorCode: error.code, error: error.message });
+    throw error;
+  }
   // The identity of the version comes from the object (a notification without a version id, as
   // emulators send, is matched to its version): a multipart upload announced twice is one delivery.
   let identified: IdentifiedVersion;
@@ -122,8 +136,8 @@ export async function deliverObject(
     const detail = {
       code: errorCodeOf(error),
       message: errorMessageOf(error),
-      routeId: match?.route.id,
-      vendor: match?.route.vendor,
+      routeId: match.route.id,
+      vendor: match.route.vendor,
     };
     // Recorded under what the notification names, the only identity known.
     if (isFinal(ctx, error)) await deps.ledger.refuseDispatch(notified, { ...detail, redrive: ctx.redrive });
@@ -136,7 +150,7 @@ export async function deliverObject(
     bucket: object.bucket,
     key: object.key,
     versionId: object.versionId,
-    route: match?.route.id,
+    route: match.route.id,
     vendor,
     attempt: ctx.attempt,
   });
@@ -146,8 +160,8 @@ export async function deliverObject(
     await deps.ledger.refuseDispatch(object, {
       code: error.code,
       message: error.message,
-      routeId: match?.route.id,
-      vendor: match?.route.vendor,
+      routeId: match.route.id,
+      vendor: match.route.vendor,
       redrive: ctx.redrive,
       decidedBy: ctx.messageId,
     });
@@ -156,7 +170,6 @@ export async function deliverObject(
     throw error;
   };
 
-  if (!match) return failEarly(new NoRouteError(`no route for key "${event.key}"`));
   const { route, segments } = match;
   // A notification may omit the size; the head checks it again before any vendor call.
   if (event.size === 0 || identified.head?.size === 0)
@@ -165,8 +178,9 @@ export async function deliverObject(
   try {
     await deps.guard.check(route, log);
   } catch (error) {
-    // The vendor is down: the file waits without a lease. Its first wait is recorded so `status` shows it.
-    if (ctx.waitingSince === undefined) {
+    // The vendor is down: the file waits without a lease. The first wait for this vendor is recorded so
+    // `status` shows it (the message carries that it was: one write per file and outage).
+    if (ctx.waitingFor !== breakerKeyOf(route)) {
       await deps.ledger.deferDispatch(object, {
         routeId: route.id,
         vendor: route.vendor,

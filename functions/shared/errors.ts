@@ -260,6 +260,8 @@ export interface PipelineErrorOptions {
   readonly status?: number | undefined;
   /** Server-suggested wait before retrying, in milliseconds. */
   readonly retryAfterMs?: number | undefined;
+  /** The vendor account (breaker key) a waiting delivery waits for. */
+  readonly waitingFor?: string | undefined;
 }
 
 /** Base class: `retryable` (from the table) is the only thing the queue boundary needs to decide. */
@@ -268,6 +270,7 @@ export abstract class PipelineError extends Error {
   readonly vendorCode: string | undefined;
   readonly status: number | undefined;
   readonly retryAfterMs: number | undefined;
+  readonly waitingFor: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: PipelineErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -276,6 +279,7 @@ export abstract class PipelineError extends Error {
     this.vendorCode = options.vendorCode;
     this.status = options.status;
     this.retryAfterMs = options.retryAfterMs;
+    this.waitingFor = options.waitingFor;
   }
 
   get retryable(): boolean {

@@ -1,6 +1,7 @@
 import { ErrorCode, errorCodeOf, errorMessageOf, RetryableError } from './errors';
 import { type CoreLogger, MetricName, type PipelineMetrics } from './observability';
 import { type DynamoBreakers, isOutage } from './state/breaker';
+import { nextUtcMidnight } from './state/dynamo-token-cache';
 
 /** The route facts a breaker is keyed by: one breaker per vendor account (a vendor and its credentials). */
 export interface GuardedRoute {
@@ -47,7 +48,7 @@ export function createVendorGuard(breakers: DynamoBreakers, metrics: PipelineMet
         `${route.vendor} is unavailable (circuit breaker open since ${verdict.item.openedAt ?? 'recently'}: ${
           verdict.item.reason ?? 'consecutive failures'
         }${verdict.item.lastError ? `; last error: ${verdict.item.lastError}` : ''})`,
-        { retryAfterMs: Math.max(0, verdict.retryAt - Date.now()) },
+        { retryAfterMs: Math.max(0, verdict.retryAt - Date.now()), waitingFor: breakerKeyOf(route) },
       );
     },
     async record(route, outcome, log) {
@@ -56,10 +57,15 @@ export function createVendorGuard(breakers: DynamoBreakers, metrics: PipelineMet
         if (outcome === undefined) {
           announce(route, await breakers.success(key), log);
         } else if (errorCodeOf(outcome) === ErrorCode.TOKEN_BUDGET_EXHAUSTED) {
-          const retryAfterMs = (outcome as RetryableError).retryAfterMs ?? 3_600_000;
+          // The budget is per UTC day: open until the day turns.
           announce(
             route,
-            await breakers.openUntil(key, route.vendor, Date.now() + retryAfterMs, 'token mint budget spent'),
+            await breakers.openUntil(
+              key,
+              route.vendor,
+              nextUtcMidnight(Date.now()),
+              'token mint budget spent',
+            ),
             log,
           );
         } else if (isOutage(outcome)) {

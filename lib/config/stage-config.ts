@@ -126,7 +126,7 @@ export const OutageSettingsSchema = z
      */
     horizonHours: z
       .number()
-      .min(0.01)
+      .min(0.001)
       .max(14 * 24)
       .default(24),
     /** Consecutive outage failures of one vendor account that open its circuit breaker. */

@@ -24,6 +24,8 @@ export const WaitAttribute = {
   ATTEMPTS: 'viAttempts',
   /** When the message first waited for its vendor, ISO-8601. */
   WAITING_SINCE: 'viWaitingSince',
+  /** The vendor account whose open breaker it waits for (set once that wait is recorded). */
+  WAITING_FOR: 'viWaitingFor',
 } as const;
 
 /** What a record handler knows about the delivery attempt it is in. */
@@ -40,6 +42,8 @@ export interface RecordContext {
   readonly redrive: boolean;
   /** Since when the message has been waiting for its vendor (epoch ms), if it has. */
   readonly waitingSince?: number | undefined;
+  /** The vendor account whose open breaker the message already waited for, if it did. */
+  readonly waitingFor?: string | undefined;
   /** How long a message may wait out vendor-side failures, ms. */
   readonly horizonMs: number;
 }
@@ -129,6 +133,7 @@ export async function processSqsBatch(
       lastAttempt: receiveCount >= options.maxReceiveCount,
       redrive: record.messageAttributes?.[DlqAttribute.ERROR_CODE] !== undefined,
       waitingSince: Number.isNaN(since) ? undefined : since,
+      waitingFor: record.messageAttributes?.[WaitAttribute.WAITING_FOR]?.stringValue,
       horizonMs,
     };
     try {
@@ -248,6 +253,8 @@ async function requeue(
     [WaitAttribute.ATTEMPTS]: { DataType: 'Number', StringValue: String(ctx.attempt) },
     [WaitAttribute.WAITING_SINCE]: attr(new Date(ctx.waitingSince ?? now).toISOString()),
   };
+  const waitingFor = (error instanceof PipelineError ? error.waitingFor : undefined) ?? ctx.waitingFor;
+  if (waitingFor) attributes[WaitAttribute.WAITING_FOR] = attr(waitingFor);
   try {
     await options.sqs.send(
       new SendMessageCommand({

@@ -141,10 +141,14 @@ export const TRANSITIONS = {
   },
   /**
    * A version seen before its lease could be taken: its vendor is unavailable (the file waits), or a
-   * retryable failure came first. Recorded so `status` shows it; never overwrites a later state.
+   * retryable failure came first. Recorded so `status` shows it; an attempt nobody holds goes back to
+   * RECEIVED; a version that got further is left alone.
    */
   'dispatch.defer': {
-    guards: [{ states: ['absent', DeliveryState.RECEIVED] }],
+    guards: [
+      { states: ['absent', DeliveryState.RECEIVED] },
+      { states: [DeliveryState.UPLOADING], lease: 'free' },
+    ],
     to: DeliveryState.RECEIVED,
     setOnCreate: [...IDENTITY, 'waitingSince'],
     set: ['size', 'routeId', 'vendor', 'reason', 'lastError', 'waitingFor'],

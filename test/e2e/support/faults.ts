@@ -13,7 +13,7 @@ import { assertInvariant, type Dropped, type E2E } from './harness';
 export function invoiceCsv(rows: number, tag: string): string {
   return [
     'invoice,date,gstin,amount',
-    ...Array.from({ length: rows }, (_, i) => `INV-${tag}-${i},2026-03-01,29AABCT1332L1ZU,${100 + i}`),
+    ...Array.from({ length: rows }, (_, i) => `INV-${tag}-${i},2026-03-01,29AABCT1332L1ZA,${100 + i}`),
   ].join('\n');
 }
 

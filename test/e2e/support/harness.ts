@@ -35,6 +35,11 @@ export const FAST: NonNullable<LocalPipelineOptions['overrides']> = {
   retryMaxSeconds: 2,
   vendorTimeoutMs: 3000,
   statusPollFirstSeconds: 1,
+  // Outages compressed: files wait out vendor failures for 12 s, checking every second. The breaker
+  // is out of the way here (a fault scenario's failures must not make another's files wait); the
+  // outage suite turns it on.
+  outage: { horizonHours: 12 / 3600, waitSeconds: 1, failureThreshold: 1000, probeIntervalSeconds: 1 },
+  stallTimeoutSeconds: 3,
 };
 
 export interface Dropped {

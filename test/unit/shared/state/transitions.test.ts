@@ -142,7 +142,9 @@ describe('the ledger transition table', () => {
     expect(allowed('dispatch.refuse', { state: 'FAILED', failedStep: 'dispatch' }, { redrive: true })).toBe(
       true,
     );
-    expect(allowed('dispatch.defer', { state: 'UPLOADING' })).toBe(false);
+    expect(allowed('dispatch.defer', { state: 'UPLOADING', ...live('other') })).toBe(false);
+    expect(allowed('dispatch.defer', { state: 'UPLOADING', ...lapsed() })).toBe(true);
+    expect(allowed('dispatch.defer', { state: 'UPLOADED' })).toBe(false);
     expect(allowed('dispatch.defer', undefined)).toBe(true);
   });
 
