@@ -1,5 +1,5 @@
 import { Env } from '../functions/shared/env';
-import type { OutageSettings } from './config/stage-config';
+import type { OutageSettings, ResultSettings } from './config/stage-config';
 import { METRICS_NAMESPACE, SERVICE_NAME } from './naming';
 
 /**
@@ -27,6 +27,9 @@ export interface CommonEnvironmentValues {
   readonly logLevel: string;
   readonly outage: OutageSettings;
   readonly stallTimeoutSeconds: number;
+  readonly eventBusName: string;
+  readonly stackName: string;
+  readonly results: ResultSettings;
 }
 
 export type DispatchEnvironmentValues = CommonEnvironmentValues;
@@ -55,6 +58,11 @@ function common(v: CommonEnvironmentValues): Record<string, string> {
     [Env.WAIT_SECONDS]: String(v.outage.waitSeconds),
     [Env.ATTENTION_AFTER_SECONDS]: String(v.outage.attentionAfterMinutes * 60),
     [Env.STALL_TIMEOUT_SECONDS]: String(v.stallTimeoutSeconds),
+    [Env.EVENT_BUS_NAME]: v.eventBusName,
+    [Env.STACK_NAME]: v.stackName,
+    [Env.RESULTS_PREFIX]: v.results.prefix,
+    [Env.ERROR_FILE_MAX_BYTES]: String(v.results.maxErrorFileBytes),
+    [Env.TAG_OBJECTS]: String(v.results.tagObjects),
     [Env.POWERTOOLS_SERVICE_NAME]: SERVICE_NAME,
     [Env.POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
     [Env.POWERTOOLS_LOG_LEVEL]: v.logLevel,

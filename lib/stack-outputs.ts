@@ -26,6 +26,16 @@ export const StackOutput = {
   AlarmTopicArn: 'AlarmTopicArn',
   /** Managed policies (comma-separated) to attach to operators: one per about fifteen routes. */
   OperatorPolicyArns: 'OperatorPolicyArns',
+  /** The EventBridge bus the outcome events go to. */
+  EventBusName: 'EventBusName',
+  /** Key prefix of result documents and vendor error files in the ingest bucket. */
+  ResultsPrefix: 'ResultsPrefix',
+  /** The queue receiving every outcome event, when the stage asks for it (`events.queue`). */
+  EventsQueueUrl: 'EventsQueueUrl',
+  /** `RouteEventsQueueUrl<RouteId>`: a route's events queue (`events.routes.<id>.sqs`). */
+  RouteEventsQueueUrlPrefix: 'RouteEventsQueueUrl',
+  /** `RouteEventsTopicArn<RouteId>`: a route's events topic (`events.routes.<id>.sns`). */
+  RouteEventsTopicArnPrefix: 'RouteEventsTopicArn',
   /** Days a terminal ledger entry is kept (the CLI sets it on what it finishes). */
   LedgerRetentionDays: 'LedgerRetentionDays',
 } as const;

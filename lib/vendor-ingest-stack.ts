@@ -18,6 +18,7 @@ import {
 } from './config/deployment-config';
 import { type FunctionSettings, PROJECT_ROOT } from './config/stage-config';
 import { grantProducers, OperatorPolicy } from './constructs/access';
+import { DeliveryEvents } from './constructs/delivery-events';
 import { IngestBucket } from './constructs/ingest-bucket';
 import { type MonitoredQueue, PipelineMonitoring } from './constructs/monitoring';
 import { PipelineFunction } from './constructs/pipeline-function';
@@ -69,6 +70,8 @@ export class VendorIngestStack extends Stack {
   /** Each vendor secret the routes name, by secret id. */
   public readonly secrets: ReadonlyMap<string, ISecret>;
   public readonly monitoring: PipelineMonitoring;
+  /** The outcome events' bus and the optional queues and topics fed from it. */
+  public readonly events: DeliveryEvents;
   /** Attach them all to the operators' role or group: what the operator CLI and console call. */
   public readonly operatorPolicies: readonly ManagedPolicy[];
 
@@ -145,6 +148,22 @@ export class VendorIngestStack extends Stack {
       }
     }
 
+    this.events = new DeliveryEvents(this, 'Events', {
+      ...(config.events.busName ? { busName: config.events.busName } : {}),
+      stackName: this.stackName,
+      namePrefix: names.prefix,
+      queue: config.events.queue,
+      routes: config.events.routes,
+      topicKey: this.messagingKey,
+      ...(queueKey ? { queueKey } : {}),
+    });
+    // EventBridge delivers to the encrypted topics (and queues, when KMS is on).
+    this.messagingKey.grant(
+      new ServicePrincipal('events.amazonaws.com'),
+      'kms:Decrypt',
+      'kms:GenerateDataKey*',
+    );
+
     const common: Omit<CommonEnvironmentValues, 'maxReceiveCount' | 'recordConcurrency'> = {
       stage,
       completionQueueUrl: this.completionQueues.queue.queueUrl,
@@ -157,6 +176,9 @@ export class VendorIngestStack extends Stack {
       logLevel: config.logLevel,
       outage: config.outage,
       stallTimeoutSeconds: config.stallTimeoutSeconds,
+      eventBusName: this.events.busName,
+      stackName: this.stackName,
+      results: config.results,
     };
     const routesFile = this.writeRoutesDocument(deployment);
     const functionProps = (settings: FunctionSettings) => ({
@@ -234,6 +256,14 @@ export class VendorIngestStack extends Stack {
     for (const fn of [dispatchFn, completionFn]) {
       this.state.grantStateAccess(fn);
       for (const secret of secrets.values()) secret.grantRead(fn);
+      // Both decide outcomes: they announce them and write them back.
+      this.events.grantPut(fn);
+      this.ingest.grantWriteBack(
+        fn,
+        config.results.prefix,
+        routes.map((r) => r.filterPrefix),
+        config.results.tagObjects,
+      );
     }
 
     const monitored: MonitoredQueue[] = [
@@ -375,6 +405,30 @@ export class VendorIngestStack extends Stack {
       ),
       'Managed policies (comma-separated) with what the operator CLI and console call: attach them all',
     );
+    output(StackOutput.EventBusName, this.events.busName, 'EventBridge bus of the delivery outcome events');
+    output(
+      StackOutput.ResultsPrefix,
+      deployment.config.results.prefix,
+      'Key prefix of result documents in the ingest bucket',
+    );
+    if (this.events.queue)
+      output(
+        StackOutput.EventsQueueUrl,
+        this.events.queue.queue.queueUrl,
+        'Queue receiving every outcome event',
+      );
+    for (const [routeId, q] of this.events.routeQueues)
+      output(
+        `${StackOutput.RouteEventsQueueUrlPrefix}${pascalCase(routeId)}`,
+        q.queue.queueUrl,
+        `Queue of ${routeId} outcome events`,
+      );
+    for (const [routeId, topic] of this.events.routeTopics)
+      output(
+        `${StackOutput.RouteEventsTopicArnPrefix}${pascalCase(routeId)}`,
+        topic.topicArn,
+        `Topic of ${routeId} outcome events`,
+      );
     output(
       StackOutput.LedgerRetentionDays,
       String(deployment.config.ledgerRetentionDays),

@@ -1,3 +1,4 @@
+import type { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import {
@@ -5,8 +6,11 @@ import {
   ErrorCode,
   errorCodeOf,
   errorMessageOf,
+  outcomeOfCode,
   PermanentError,
+  pipelineError,
   RetryableError,
+  waitsForVendor,
 } from '../shared/errors';
 import type { FailpointHook } from '../shared/failpoints';
 import { fileDescriptorOf } from '../shared/file-descriptor';
@@ -17,11 +21,19 @@ import {
   type StatusCheckMessageV1,
 } from '../shared/messages';
 import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
+import { type Announcer, errorFileKeyOf, type OutcomeExtras, type RowStats } from '../shared/outcome';
 import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import { redactor } from '../shared/redact';
 import type { RouteMatcher } from '../shared/routes/match';
 import type { ResolvedRoute } from '../shared/routes/schema';
-import { type DeliveryLedger, DeliveryState, deliveryKeyOf } from '../shared/state/ledger';
+import {
+  type DeliveryKey,
+  type DeliveryLedger,
+  DeliveryState,
+  deliveryKeyOf,
+  type TransitionResult,
+} from '../shared/state/ledger';
+import { type CopiedFile, copyToS3 } from '../shared/upload/copy-to-s3';
 import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
 import type { VendorGuard } from '../shared/vendor-guard';
 import type { CompletionInput, CompletionResult, FileDescriptor, VendorRefs } from '../vendors/types';
@@ -36,6 +48,14 @@ export interface CompletionDeps {
   readonly metrics: PipelineMetrics;
   /** The vendor accounts' circuit breakers. */
   readonly guard: VendorGuard;
+  /** Announces decided outcomes (events, result documents, tags). */
+  readonly announcer: Announcer;
+  /** A delivery waiting for its vendor longer than this is announced as needing attention, ms. */
+  readonly attentionAfterMs: number;
+  /** S3, for the vendor's error file copied into the results prefix. */
+  readonly s3: S3Client;
+  /** Largest vendor error file copied, bytes. */
+  readonly errorFileMaxBytes: number;
   readonly failpoint: FailpointHook;
   /** First status check after completion, seconds (then doubling, capped at 900 — SQS's max delay). */
   readonly statusFirstDelaySeconds: number;
@@ -109,13 +129,18 @@ async function complete(
     vendor: route.vendor,
     attempt: ctx.attempt,
   });
+  const key = deliveryKeyOf(message.object);
   // A vendor that is down is not called: the message waits (re-enqueued) before any lease is taken.
-  await deps.guard.check(route, log);
+  try {
+    await deps.guard.check(route, log);
+  } catch (error) {
+    await noteLongWait(deps, ctx, key, error, log);
+    throw error;
+  }
   // The lease comes first: a failure before the vendor call (a secret gone, options broken) is then
   // recorded in the ledger like any other, and a duplicate message never even reads the secret.
   const retryAmbiguous =
     route.retryAmbiguousCompletion ?? deps.vendors.adapters(route.vendor)?.completionIdempotent ?? false;
-  const key = deliveryKeyOf(message.object);
   const owner = invocation.requestId;
 
   const begin = await deps.ledger.beginCompletion(key, {
@@ -127,10 +152,33 @@ async function complete(
   switch (begin.outcome) {
     case 'missing':
       throw new PermanentError(ErrorCode.STATE_INCONSISTENT, `no ledger entry for ${message.deliveryId}`);
-    case 'done':
+    case 'done': {
+      const record = begin.record;
+      if (record.outcome && record.decidedBy === ctx.messageId) {
+        // This very message decided the outcome and did not finish (a crash): announce it again.
+        await deps.announcer.outcome(record, record.outcome, log, noteFor(deps, route));
+        if (record.state === DeliveryState.FAILED)
+          throw pipelineError(
+            (record.reason ?? ErrorCode.INTERNAL) as ErrorCode,
+            record.lastError ?? 'failed',
+          );
+        return;
+      }
+      if (
+        record.state === DeliveryState.COMPLETED &&
+        record.outcome === undefined &&
+        ctx.receiveCount > 1 &&
+        willPoll(deps, route)
+      ) {
+        // Received before and completed, but its first status check may never have been sent.
+        await scheduleFirstCheck(deps, message, route);
+        log.info('completed earlier; the first vendor status check is scheduled again');
+        return;
+      }
       deps.metrics.count(MetricName.DuplicateNotifications, route.vendor);
-      log.info('completion already handled for this version', { state: begin.record.state });
+      log.info('completion already handled for this version', { state: record.state });
       return;
+    }
     case 'busy':
       throw new RetryableError(
         ErrorCode.LEASE_HELD,
@@ -145,9 +193,12 @@ async function complete(
         `${route.vendor} has no idempotency key, so calling again could ingest the file twice — check the vendor, then resolve`;
       // Counted once, when it is found; a redelivered message of a parked delivery is parked again quietly.
       if (begin.record.state === DeliveryState.COMPLETING) {
-        await deps.ledger.markUncertain(key, text, ctx.messageId);
+        const parked = await deps.ledger.markUncertain(key, text, ctx.messageId);
         deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
         log.error('completion outcome unknown; parked', { state: begin.record.state });
+        await announceDecided(deps, parked, log);
+      } else if (begin.record.outcome && begin.record.decidedBy === ctx.messageId) {
+        await deps.announcer.outcome(begin.record, begin.record.outcome, log);
       }
       throw new PermanentError(ErrorCode.COMPLETION_UNCERTAIN, text);
     }
@@ -182,9 +233,10 @@ async function complete(
       await deps.guard.record(route, error, log);
       if (error instanceof AmbiguousOutcomeError && !retryAmbiguous) {
         const text = `completion call sent, no answer (${redactor.text(error.message)}); ${route.vendor} has no idempotency key, so it is not retried automatically`;
-        await deps.ledger.markUncertain(key, text, ctx.messageId);
+        const parked = await deps.ledger.markUncertain(key, text, ctx.messageId);
         deps.metrics.count(MetricName.CompletionUncertain, route.vendor);
         log.error('completion outcome unknown; parked', { error: text });
+        await announceDecided(deps, parked, log);
         throw new PermanentError(ErrorCode.COMPLETION_UNCERTAIN, text, { cause: error });
       }
       throw error;
@@ -192,12 +244,15 @@ async function complete(
   } catch (error) {
     if (error instanceof PermanentError && error.code === ErrorCode.COMPLETION_UNCERTAIN) throw error;
     const final = isFinal(ctx, error);
-    await deps.ledger.failCompletion(key, owner, {
+    const failed = await deps.ledger.failCompletion(key, owner, {
       code: errorCodeOf(error),
       message: errorMessageOf(error),
       final,
+      outcome: outcomeOfCode(errorCodeOf(error)),
       decidedBy: ctx.messageId,
     });
+    await announceDecided(deps, failed, log);
+    if (!final) await noteLongWait(deps, ctx, key, error, log);
     if (final) deps.metrics.count(MetricName.FilesFailed, route.vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, route.vendor);
     log.warn(final ? 'completion failed' : 'completion attempt failed; will retry', {
@@ -208,7 +263,7 @@ async function complete(
   }
   deps.failpoint('completion:after-call', message.object.key);
   const polled = route.pollStatus && hasStatus;
-  await deps.ledger.markCompleted(key, owner, {
+  const completed = await deps.ledger.markCompleted(key, owner, {
     refs: result.refs,
     vendorState: result.vendorState,
     // A vendor job status follows: the outcome waits for the vendor's verdict.
@@ -219,22 +274,76 @@ async function complete(
   log.info('completed', { refs: result.refs, vendorState: result.vendorState });
 
   if (polled) {
-    const check: StatusCheckMessageV1 = {
-      v: 1,
-      type: 'status',
-      deliveryId: message.deliveryId,
-      routeId: route.id,
-      check: 0,
-      deadline: new Date(Date.now() + deps.statusMaxSeconds * 1000).toISOString(),
-      completion: message,
-    };
-    // The delivery is complete either way; a lost first check only means no vendor job state is recorded.
-    await sendStatusCheck(deps, check, deps.statusFirstDelaySeconds).catch((error: unknown) =>
-      log.warn('could not schedule the vendor status check; the job state will not be recorded', {
-        error: errorMessageOf(error),
-      }),
-    );
+    // The verdict comes from the vendor's job. If this send fails, the message comes back (received
+    // again, completed) and the check is scheduled then.
+    await scheduleFirstCheck(deps, message, route);
+  } else {
+    await deps.announcer.outcome(completed, 'succeeded', log, noteFor(deps, route));
   }
+}
+
+/** Vendors with a job status are followed until their verdict, unless the route turns polling off. */
+function willPoll(deps: CompletionDeps, route: ResolvedRoute): boolean {
+  return route.pollStatus && deps.vendors.adapters(route.vendor)?.status !== undefined;
+}
+
+/** Why a delivery's outcome is decided at the completion answer, for the result document. */
+function noteFor(deps: CompletionDeps, route: ResolvedRoute): { note?: string } {
+  if (deps.vendors.adapters(route.vendor)?.status === undefined)
+    return { note: `${route.vendor} publishes no job status: the delivery ends at its completion answer` };
+  if (!route.pollStatus)
+    return {
+      note: `status polling is off for route ${route.id}: the delivery ends at its completion answer`,
+    };
+  return {};
+}
+
+async function scheduleFirstCheck(
+  deps: CompletionDeps,
+  message: CompletionMessageV1,
+  route: ResolvedRoute,
+): Promise<void> {
+  const check: StatusCheckMessageV1 = {
+    v: 1,
+    type: 'status',
+    deliveryId: message.deliveryId,
+    routeId: route.id,
+    check: 0,
+    deadline: new Date(Date.now() + deps.statusMaxSeconds * 1000).toISOString(),
+    completion: message,
+  };
+  await sendStatusCheck(deps, check, deps.statusFirstDelaySeconds);
+}
+
+/** Announces the outcome a ledger write decided, if it decided one. */
+async function announceDecided(
+  deps: Pick<CompletionDeps, 'announcer'>,
+  result: TransitionResult,
+  log: CoreLogger,
+  extras?: OutcomeExtras,
+): Promise<void> {
+  if (result.written && result.decided)
+    await deps.announcer.outcome(result.record, result.decided, log, extras);
+}
+
+/** A delivery waiting for its vendor past the attention threshold is announced once (see dispatch). */
+async function noteLongWait(
+  deps: Pick<CompletionDeps, 'announcer' | 'attentionAfterMs' | 'ledger'>,
+  ctx: RecordContext,
+  key: DeliveryKey,
+  error: unknown,
+  log: CoreLogger,
+): Promise<void> {
+  if (!waitsForVendor(error) || ctx.notes.attentionAnnounced || ctx.waitingSince === undefined) return;
+  if (Date.now() - ctx.waitingSince < deps.attentionAfterMs) return;
+  const record = await deps.ledger.get(key);
+  if (!record) return;
+  await deps.announcer.waiting(
+    { ...record, waitingSince: new Date(ctx.waitingSince).toISOString() },
+    log,
+    errorMessageOf(error),
+  );
+  ctx.notes.attentionAnnounced = true;
 }
 
 async function sendStatusCheck(
@@ -268,6 +377,13 @@ async function checkStatus(
   });
   const key = deliveryKeyOf(completion.object);
   const record = await deps.ledger.get(key);
+  if (record?.outcome && record.decidedBy === ctx.messageId) {
+    // This very check decided the verdict and did not finish (a crash): announce it again.
+    await deps.announcer.outcome(record, record.outcome, log, {
+      stats: record.vendorDetail?.rowStats as RowStats | undefined,
+    });
+    return;
+  }
   if (!record || record.state !== DeliveryState.COMPLETED || record.outcome !== undefined) {
     log.info('status check skipped: the delivery is not awaiting a vendor verdict', {
       state: record?.state,
@@ -283,7 +399,10 @@ async function checkStatus(
     invocation.deadline,
   );
   if (!adapter.status) return;
-  await deps.guard.check(route, log);
+  await deps.guard.check(route, log).catch(async (error: unknown) => {
+    await noteLongWait(deps, ctx, key, error, log);
+    throw error;
+  });
   let status: Awaited<ReturnType<NonNullable<typeof adapter.status>>>;
   try {
     status = await adapter.status(
@@ -302,29 +421,60 @@ async function checkStatus(
   }
   if (status.phase === 'running') {
     if (Date.now() >= Date.parse(check.deadline)) {
-      await deps.ledger.recordVendorVerdict(key, {
-        ...status,
+      const unknown = await deps.ledger.recordVendorVerdict(key, {
+        phase: status.phase,
+        vendorState: status.vendorState,
+        detail: status.detail,
         decidedBy: ctx.messageId,
         outcome: 'attention',
         reason: ErrorCode.VENDOR_STATUS_UNKNOWN,
         message: `the vendor job was still ${status.vendorState} when polling reached its deadline`,
       });
-      log.warn('vendor job still running at the polling deadline; giving up polling', {
+      deps.metrics.count(MetricName.VendorStatusUnknown, route.vendor);
+      log.warn('vendor job still running at the polling deadline; its verdict is unknown', {
         vendorState: status.vendorState,
       });
+      await announceDecided(deps, unknown, log);
       return;
     }
-    if (status.vendorState !== record.vendorState) await deps.ledger.recordVendorProgress(key, status);
+    if (status.vendorState !== record.vendorState)
+      await deps.ledger.recordVendorProgress(key, {
+        phase: status.phase,
+        vendorState: status.vendorState,
+        detail: status.detail,
+      });
     const delay = Math.min(900, deps.statusFirstDelaySeconds * 2 ** (check.check + 1));
     await sendStatusCheck(deps, { ...check, check: check.check + 1 }, delay);
     return;
   }
-  await deps.ledger.recordVendorVerdict(key, {
-    ...status,
+  // The vendor's file of rejected rows comes home next to the result document, before the verdict is
+  // recorded: a failed copy (retryable) brings this check back, verdict still undecided.
+  let errorFile: CopiedFile | undefined;
+  if (status.errorFileUrl) {
+    errorFile = await copyToS3({
+      s3: deps.s3,
+      link: status.errorFileUrl,
+      policy: route,
+      bucket: completion.object.bucket,
+      keyFor: (extension) => errorFileKeyOf(deps.announcer.resultsPrefix, record, extension),
+      maxBytes: deps.errorFileMaxBytes,
+      timeoutMs: Math.max(1000, Math.min(60_000, invocation.deadline() - Date.now())),
+    });
+    if (errorFile.kind === 'skipped') log.warn('vendor error file not copied', { reason: errorFile.reason });
+  }
+  const verdict = await deps.ledger.recordVendorVerdict(key, {
+    phase: status.phase,
+    vendorState: status.vendorState,
+    detail: { ...(status.detail ?? {}), ...(status.stats ? { rowStats: status.stats } : {}) },
     decidedBy: ctx.messageId,
     outcome: status.phase === 'succeeded' ? 'succeeded' : 'failed',
     reason: status.phase === 'succeeded' ? undefined : ErrorCode.VENDOR_JOB_FAILED,
     message: status.phase === 'succeeded' ? undefined : `the vendor job ended ${status.vendorState}`,
+  });
+  await announceDecided(deps, verdict, log, {
+    stats: status.stats,
+    ...(errorFile?.kind === 'copied' ? { errorFileKey: errorFile.key } : {}),
+    ...(errorFile?.kind === 'skipped' ? { note: errorFile.reason } : {}),
   });
   if (status.phase === 'succeeded') {
     deps.metrics.count(MetricName.VendorJobSucceeded, route.vendor);

@@ -7,19 +7,30 @@ import {
   errorMessageOf,
   isRetryable,
   NoRouteError,
+  outcomeOfCode,
   PermanentError,
+  pipelineError,
   RetryableError,
   UploadUrlExpiredError,
+  waitsForVendor,
 } from '../shared/errors';
 import type { FailpointHook } from '../shared/failpoints';
 import { fileDescriptorOf } from '../shared/file-descriptor';
 import type { InvocationInfo } from '../shared/invocation';
 import { type CompletionMessageV1, CompletionMessageV1Schema, type ObjectRef } from '../shared/messages';
 import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
+import type { Announcer } from '../shared/outcome';
 import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
-import { type DeliveryLedger, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
+import {
+  type DeliveryKey,
+  type DeliveryLedger,
+  DeliveryState,
+  deliveryIdOf,
+  deliveryKeyOf,
+  type TransitionResult,
+} from '../shared/state/ledger';
 import {
   headObject,
   type IdentifiedVersion,
@@ -43,6 +54,10 @@ export interface DispatchDeps {
   readonly metrics: PipelineMetrics;
   /** The vendor accounts' circuit breakers. */
   readonly guard: VendorGuard;
+  /** Announces decided outcomes (events, result documents, tags). */
+  readonly announcer: Announcer;
+  /** A delivery waiting for its vendor longer than this is announced as needing attention, ms. */
+  readonly attentionAfterMs: number;
   readonly failpoint: FailpointHook;
   /** How many times to ask for a fresh URL when one expires within an invocation. */
   readonly presignAttempts?: number;
@@ -116,12 +131,13 @@ export async function deliverObject(
   if (!match) {
     // Unrouted keys are not even read (dispatch may read route prefixes only): recorded as notified.
     const error = new NoRouteError(`no route for key "${event.key}"`);
-    await deps.ledger.refuseDispatch(notified, {
+    const refused = await deps.ledger.refuseDispatch(notified, {
       code: error.code,
       message: error.message,
       redrive: ctx.redrive,
       decidedBy: ctx.messageId,
     });
+    await announceDecided(deps, refused, parentLog);
     deps.metrics.count(MetricName.FilesReceived, vendor);
     deps.metrics.count(MetricName.FilesFailed, vendor, 1, error.code);
     parentLog.warn('file refused', { key: event.key, errorCode: error.code, error: error.message });
@@ -140,8 +156,15 @@ export async function deliverObject(
       vendor: match.route.vendor,
     };
     // Recorded under what the notification names, the only identity known.
-    if (isFinal(ctx, error)) await deps.ledger.refuseDispatch(notified, { ...detail, redrive: ctx.redrive });
-    else await deps.ledger.deferDispatch(notified, detail);
+    if (isFinal(ctx, error)) {
+      const refused = await deps.ledger.refuseDispatch(notified, {
+        ...detail,
+        redrive: ctx.redrive,
+        outcome: outcomeOfCode(detail.code),
+        decidedBy: ctx.messageId,
+      });
+      await announceDecided(deps, refused, parentLog);
+    } else await deps.ledger.deferDispatch(notified, detail);
     throw error;
   }
   const object: ObjectRef = identified.object;
@@ -157,14 +180,16 @@ export async function deliverObject(
   deps.metrics.count(MetricName.FilesReceived, vendor);
 
   const failEarly = async (error: PermanentError): Promise<never> => {
-    await deps.ledger.refuseDispatch(object, {
+    const refused = await deps.ledger.refuseDispatch(object, {
       code: error.code,
       message: error.message,
       routeId: match.route.id,
       vendor: match.route.vendor,
       redrive: ctx.redrive,
+      outcome: outcomeOfCode(error.code),
       decidedBy: ctx.messageId,
     });
+    await announceDecided(deps, refused, log);
     deps.metrics.count(MetricName.FilesFailed, vendor, 1, error.code);
     log.warn('file refused', { errorCode: error.code, error: error.message });
     throw error;
@@ -190,6 +215,7 @@ export async function deliverObject(
       });
     }
     log.info('vendor unavailable: the file waits', { error: errorMessageOf(error) });
+    await noteLongWait(deps, ctx, deliveryKeyOf(object), error, log);
     throw error;
   }
 
@@ -203,6 +229,16 @@ export async function deliverObject(
   });
   switch (begin.outcome) {
     case 'done':
+      if (begin.record.outcome && begin.record.decidedBy === ctx.messageId) {
+        // This very message decided the outcome and did not finish (a crash): announce it again.
+        await deps.announcer.outcome(begin.record, begin.record.outcome, log);
+        if (begin.record.state === DeliveryState.FAILED)
+          throw pipelineError(
+            (begin.record.reason ?? ErrorCode.INTERNAL) as ErrorCode,
+            begin.record.lastError ?? 'failed',
+          );
+        return;
+      }
       deps.metrics.count(MetricName.DuplicateNotifications, vendor);
       log.info('duplicate notification: this version is already handled', { state: begin.record.state });
       return;
@@ -249,16 +285,20 @@ export async function deliverObject(
   } catch (error) {
     await deps.guard.record(route, error, log);
     const final = isFinal(ctx, error);
-    await deps.ledger
+    const failed = await deps.ledger
       .failDispatch(deliveryKeyOf(object), owner, {
         code: errorCodeOf(error),
         message: errorMessageOf(error),
         final,
+        outcome: outcomeOfCode(errorCodeOf(error)),
         decidedBy: ctx.messageId,
       })
-      .catch((ledgerError: unknown) =>
-        log.error('could not record the failure in the ledger', { error: errorMessageOf(ledgerError) }),
-      );
+      .catch((ledgerError: unknown) => {
+        log.error('could not record the failure in the ledger', { error: errorMessageOf(ledgerError) });
+        return undefined;
+      });
+    if (failed) await announceDecided(deps, failed, log);
+    if (!final) await noteLongWait(deps, ctx, deliveryKeyOf(object), error, log);
     if (final) deps.metrics.count(MetricName.FilesFailed, vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, vendor);
     log.warn(final ? 'delivery failed' : 'delivery attempt failed; will retry', {
@@ -327,7 +367,10 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
   for (let round = 1; ; round++) {
     const plan = await adapter.requestUpload(file, ctx);
     if (plan.kind === 'already-present') {
-      await deps.ledger.markDuplicate(key, d.owner, plan.refs);
+      const duplicate = await deps.ledger.markDuplicate(key, d.owner, plan.refs, d.decidedBy);
+      await deps.announcer.outcome(duplicate, 'succeeded', log, {
+        note: 'the vendor already held these bytes: nothing was uploaded or completed',
+      });
       deps.metrics.count(MetricName.FilesDuplicate, d.vendor);
       log.info('vendor already holds these bytes; nothing to upload or complete', { refs: plan.refs });
       return;
@@ -429,4 +472,36 @@ async function enqueueCompletion(deps: DispatchDeps, deliveryId: string, body: s
 function headerValue(headers: Readonly<Record<string, string>>, name: string): string | undefined {
   const found = Object.entries(headers).find(([k]) => k.toLowerCase() === name);
   return found?.[1];
+}
+
+/** Announces the outcome a ledger write decided, if it decided one. */
+async function announceDecided(
+  deps: Pick<DispatchDeps, 'announcer'>,
+  result: TransitionResult,
+  log: CoreLogger,
+): Promise<void> {
+  if (result.written && result.decided) await deps.announcer.outcome(result.record, result.decided, log);
+}
+
+/**
+ * A delivery waiting for its vendor past the attention threshold is announced once as needing
+ * attention (the message carries that it was); it goes on waiting.
+ */
+async function noteLongWait(
+  deps: Pick<DispatchDeps, 'announcer' | 'attentionAfterMs' | 'ledger'>,
+  ctx: RecordContext,
+  key: DeliveryKey,
+  error: unknown,
+  log: CoreLogger,
+): Promise<void> {
+  if (!waitsForVendor(error) || ctx.notes.attentionAnnounced || ctx.waitingSince === undefined) return;
+  if (Date.now() - ctx.waitingSince < deps.attentionAfterMs) return;
+  const record = await deps.ledger.get(key);
+  if (!record) return;
+  await deps.announcer.waiting(
+    { ...record, waitingSince: record.waitingSince ?? new Date(ctx.waitingSince).toISOString() },
+    log,
+    errorMessageOf(error),
+  );
+  ctx.notes.attentionAnnounced = true;
 }

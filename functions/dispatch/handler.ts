@@ -1,4 +1,3 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { createSqsHandler, runtimeFromEnv } from '../shared/aws-runtime';
 import { deadLetterQueueArnOf } from '../shared/deployment';
 import { DispatchEnvSchema, Env, parseEnv } from '../shared/env';
@@ -8,14 +7,9 @@ import { type DispatchDeps, dispatchMessage } from './dispatch';
 // Cold start: validate the environment once, build clients once.
 const env = parseEnv(DispatchEnvSchema, process.env);
 const runtime = runtimeFromEnv(env);
-const s3 = new S3Client({
-  forcePathStyle: env[Env.S3_FORCE_PATH_STYLE],
-  // Plain streaming reads: no response checksum wrapper on the hot path (HeadObject asks for checksums explicitly).
-  responseChecksumValidation: 'WHEN_REQUIRED',
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-});
 const deps: DispatchDeps = {
-  s3,
+  // Plain streaming reads: no response checksum wrapper on the hot path (HeadObject asks for checksums explicitly).
+  s3: runtime.s3,
   sqs: runtime.sqs,
   ledger: runtime.ledger,
   routes: runtime.routes,
@@ -23,6 +17,8 @@ const deps: DispatchDeps = {
   completionQueueUrl: env[Env.COMPLETION_QUEUE_URL],
   metrics: runtime.pipelineMetrics,
   guard: runtime.guard,
+  announcer: runtime.announcer,
+  attentionAfterMs: env[Env.ATTENTION_AFTER_SECONDS] * 1000,
   failpoint: failpointsFrom(env[Env.FAILPOINTS]),
   progressEveryBytes: env[Env.PROGRESS_EVERY_BYTES],
   stallMs: env[Env.STALL_TIMEOUT_SECONDS] * 1000,

@@ -4,6 +4,8 @@ import { Metrics } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { EventBridgeClient } from '@aws-sdk/client-eventbridge';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -21,6 +23,7 @@ import {
   type PipelineMetrics,
   powertoolsMetrics,
 } from './observability';
+import { type Announcer, createAnnouncer } from './outcome';
 import { type BatchOptions, processSqsBatch, queueUrlFromArn, type RecordContext } from './queue/sqs-batch';
 import { readBundledRoutes } from './routes/bundled';
 import { routesFromDocument } from './routes/load';
@@ -50,6 +53,10 @@ export interface AwsRuntime {
   readonly guard: VendorGuard;
   /** The pipeline's metrics (Powertools EMF). */
   readonly pipelineMetrics: PipelineMetrics;
+  /** Announces decided outcomes: events, result documents, object tags. */
+  readonly announcer: Announcer;
+  /** S3 for the write-back (result documents, error files, tags). */
+  readonly s3: S3Client;
   /** Source-queue ARN → URL, honouring a custom SQS endpoint. */
   readonly queueUrlOf: (arn: string) => string;
 }
@@ -70,6 +77,10 @@ export function createAwsRuntime(input: {
   readonly ledgerRetentionDays: number;
   readonly breakerFailureThreshold: number;
   readonly breakerProbeSeconds: number;
+  readonly eventBusName: string;
+  readonly stackName: string;
+  readonly resultsPrefix: string;
+  readonly tagObjects: boolean;
   /** The routes document bundled with the function (validated here). */
   readonly routesDocument: unknown;
   readonly env: Record<string, string | undefined>;
@@ -107,6 +118,12 @@ export function createAwsRuntime(input: {
   };
 
   const pipelineMetrics = powertoolsMetrics(metrics);
+  const s3 = new S3Client({
+    // Path-style addressing for emulators (set by the local Lambda emulation only).
+    forcePathStyle: ['true', '1'].includes(input.env[Env.S3_FORCE_PATH_STYLE] ?? ''),
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   const limiters = new Map<string, CallLimiter>();
   const vendors: VendorRuntime = {
     adapters: adapterFor,
@@ -159,6 +176,16 @@ export function createAwsRuntime(input: {
       pipelineMetrics,
     ),
     pipelineMetrics,
+    s3,
+    announcer: createAnnouncer({
+      s3,
+      events: new EventBridgeClient({}),
+      busName: input.eventBusName,
+      stackName: input.stackName,
+      resultsPrefix: input.resultsPrefix,
+      tagObjects: input.tagObjects,
+      metrics: pipelineMetrics,
+    }),
     queueUrlOf: (arn) => queueUrlFromArn(arn, sqsEndpoint),
   };
 }
@@ -214,6 +241,10 @@ export function runtimeFromEnv(env: CommonEnv): AwsRuntime {
     ledgerRetentionDays: env[Env.LEDGER_RETENTION_DAYS],
     breakerFailureThreshold: env[Env.BREAKER_FAILURE_THRESHOLD],
     breakerProbeSeconds: env[Env.BREAKER_PROBE_SECONDS],
+    eventBusName: env[Env.EVENT_BUS_NAME],
+    stackName: env[Env.STACK_NAME],
+    resultsPrefix: env[Env.RESULTS_PREFIX],
+    tagObjects: env[Env.TAG_OBJECTS],
     routesDocument: readBundledRoutes(env[Env.LAMBDA_TASK_ROOT]),
     env: process.env,
   });

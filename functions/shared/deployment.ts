@@ -23,3 +23,6 @@ export const DEAD_LETTER_SUFFIX = '-dlq';
 export function deadLetterQueueArnOf(queueArn: string): string {
   return `${queueArn}${DEAD_LETTER_SUFFIX}`;
 }
+
+/** `source` of every event the pipeline publishes. */
+export const EVENT_SOURCE = 'vendor-ingest';

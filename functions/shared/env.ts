@@ -46,6 +46,16 @@ export const Env = {
   ATTENTION_AFTER_SECONDS: 'ATTENTION_AFTER_SECONDS',
   /** An upload whose bytes stop flowing this long is aborted, seconds. */
   STALL_TIMEOUT_SECONDS: 'STALL_TIMEOUT_SECONDS',
+  /** EventBridge bus of the delivery outcome events. */
+  EVENT_BUS_NAME: 'EVENT_BUS_NAME',
+  /** The stack's name, carried in every event so one bus can serve several stacks. */
+  STACK_NAME: 'STACK_NAME',
+  /** Key prefix of result documents and vendor error files in the ingest bucket. */
+  RESULTS_PREFIX: 'RESULTS_PREFIX',
+  /** Largest vendor error file fetched into the results prefix, bytes. */
+  ERROR_FILE_MAX_BYTES: 'ERROR_FILE_MAX_BYTES',
+  /** Tag source object versions with their outcome ('true'/'false'). */
+  TAG_OBJECTS: 'TAG_OBJECTS',
   /** Directory of the deployment package (set by Lambda); `routes.json` is read from there. */
   LAMBDA_TASK_ROOT: 'LAMBDA_TASK_ROOT',
   /** Test-only crash points (comma-separated names); never set in a deployed stack. */
@@ -83,7 +93,13 @@ const CommonEnvSchema = z.object({
   [Env.WAIT_SECONDS]: z.coerce.number().int().min(1).max(900),
   [Env.ATTENTION_AFTER_SECONDS]: z.coerce.number().int().min(1),
   [Env.STALL_TIMEOUT_SECONDS]: z.coerce.number().int().min(1),
+  [Env.EVENT_BUS_NAME]: z.string().min(1),
+  [Env.STACK_NAME]: z.string().min(1),
+  [Env.RESULTS_PREFIX]: z.string().min(1),
+  [Env.ERROR_FILE_MAX_BYTES]: z.coerce.number().int().min(1),
+  [Env.TAG_OBJECTS]: z.enum(['true', 'false']).transform((v) => v === 'true'),
   [Env.LAMBDA_TASK_ROOT]: z.string().min(1).optional(),
+  [Env.S3_FORCE_PATH_STYLE]: boolish,
   [Env.FAILPOINTS]: z.string().optional(),
 });
 
@@ -92,7 +108,6 @@ export type CommonEnv = z.infer<typeof CommonEnvSchema>;
 
 /** Environment of the dispatch function, validated at cold start. */
 export const DispatchEnvSchema = CommonEnvSchema.extend({
-  [Env.S3_FORCE_PATH_STYLE]: boolish,
   [Env.PROGRESS_EVERY_BYTES]: z.coerce.number().int().min(0).default(0),
 });
 export type DispatchEnv = z.infer<typeof DispatchEnvSchema>;

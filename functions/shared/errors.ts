@@ -16,6 +16,11 @@ export interface ErrorSpec {
    * stage's outage horizon. Other retryable codes retry through the queue's receives.
    */
   readonly waits?: true;
+  /**
+   * The delivery this ends needs a person rather than a new file: announced as "Delivery Needs
+   * Attention" instead of "Delivery Failed" (bad credentials, an uncertain completion …).
+   */
+  readonly attention?: true;
   /** What happened, for the runbook. */
   readonly meaning: string;
   /** What an operator does about a parked message with this code. */
@@ -70,11 +75,13 @@ export const ERROR_TABLE = {
   // secrets and auth
   SECRET_NOT_FOUND: {
     retryable: false,
+    attention: true,
     meaning: "the route's secret does not exist",
     action: 'create the secret (docs/deploy.md §3); redrive',
   },
   SECRET_ACCESS_DENIED: {
     retryable: false,
+    attention: true,
     meaning:
       "the function may not read the route's secret (no permission, or its KMS key refused to decrypt it)",
     action:
@@ -82,11 +89,13 @@ export const ERROR_TABLE = {
   },
   SECRET_INVALID: {
     retryable: false,
+    attention: true,
     meaning: "the route's secret is not the vendor's JSON shape (the message names the fields, never values)",
     action: 'fix the secret; redrive',
   },
   AUTH_FAILED: {
     retryable: false,
+    attention: true,
     meaning: 'the vendor refused the credentials (401/403, `AUTHORIZATION_FAILED`, `PERMISSION_DENIED`)',
     action: 'fix the credentials or the vendor account; redrive',
   },
@@ -148,6 +157,7 @@ export const ERROR_TABLE = {
   },
   UNSAFE_UPLOAD_TARGET: {
     retryable: false,
+    attention: true,
     meaning:
       "the vendor handed out an upload URL not on the route's allow-list (or not https); nothing was sent",
     action:
@@ -200,12 +210,14 @@ export const ERROR_TABLE = {
   },
   STATE_INCONSISTENT: {
     retryable: false,
+    attention: true,
     meaning:
       'the ledger lacks what this step needs (no ledger entry, no vendor id or completion message recorded)',
     action: 'run `status <key>`; replay the version to deliver it afresh',
   },
   PIPELINE_DEFECT: {
     retryable: false,
+    attention: true,
     meaning:
       'the pipeline broke one of its own rules (an adapter planned parts that miss bytes, a hash the core owed was not computed); retrying cannot help',
     action: 'report it with the message and logs; redrive once a fixed version is deployed',
@@ -219,6 +231,7 @@ export const ERROR_TABLE = {
   },
   VENDOR_STATUS_UNKNOWN: {
     retryable: false,
+    attention: true,
     meaning:
       "the vendor's job was still running when status polling reached its deadline (`statusPollMaxSeconds`); the file was delivered, its verdict is unknown",
     action:
@@ -226,6 +239,7 @@ export const ERROR_TABLE = {
   },
   COMPLETION_UNCERTAIN: {
     retryable: false,
+    attention: true,
     meaning: 'the completion call was sent and never answered; the vendor has no idempotency key',
     action:
       'check the vendor (does the activity/job exist?), then `resolve <key> --as completed` or `--as retry`. A redrive before resolving parks it again',
@@ -379,6 +393,12 @@ export class AmbiguousOutcomeError extends RetryableError {
   constructor(message: string, options: PipelineErrorOptions = {}) {
     super(ErrorCode.VENDOR_UNREACHABLE, message, options);
   }
+}
+
+/** The outcome a delivery ending with `code` is announced as. */
+export function outcomeOfCode(code: string | undefined): 'failed' | 'attention' {
+  const spec = code === undefined ? undefined : (ERROR_TABLE as Record<string, ErrorSpec | undefined>)[code];
+  return spec?.attention ? 'attention' : 'failed';
 }
 
 /** True for codes that wait out a vendor-side condition instead of spending receives (see {@link ErrorSpec.waits}). */

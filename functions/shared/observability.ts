@@ -29,6 +29,14 @@ export const MetricName = {
   VendorUnavailable: 'VendorUnavailable',
   /** The day's token mint count of a vendor secret, after each mint. */
   TokenMintsToday: 'TokenMintsToday',
+  /** A vendor job still running when polling reached its deadline (its verdict is unknown). */
+  VendorStatusUnknown: 'VendorStatusUnknown',
+  /** Per route: deliveries by decided outcome, and the rows the vendor accepted and rejected. */
+  DeliverySucceeded: 'DeliverySucceeded',
+  DeliveryFailed: 'DeliveryFailed',
+  DeliveryNeedsAttention: 'DeliveryNeedsAttention',
+  RowsAccepted: 'RowsAccepted',
+  RowsRejected: 'RowsRejected',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
@@ -38,6 +46,8 @@ export interface PipelineMetrics {
   count(name: MetricName, vendor: string, value?: number, reason?: string): void;
   /** A duration in milliseconds or a byte count, dimension Vendor. */
   record(name: MetricName, vendor: string, value: number, unit: 'Milliseconds' | 'Bytes'): void;
+  /** Adds `value` (default 1) with dimension Route. */
+  countRoute(name: MetricName, routeId: string, value?: number): void;
 }
 
 /** A metric line with exactly the given dimensions (no default `service` dimension, so alarms can name them). */
@@ -77,6 +87,9 @@ export function powertoolsMetrics(metrics: Metrics): PipelineMetrics {
       single(metrics, { Vendor: vendor }).addMetric(name, MetricUnit.Count, value);
       if (reason)
         single(metrics, { Vendor: vendor, Reason: reason }).addMetric(name, MetricUnit.Count, value);
+    },
+    countRoute(name, routeId, value = 1) {
+      single(metrics, { Route: routeId }).addMetric(name, MetricUnit.Count, value);
     },
     record(name, vendor, value, unit) {
       single(metrics, { Vendor: vendor }).addMetric(

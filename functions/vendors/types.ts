@@ -182,7 +182,15 @@ export interface VendorJobStatus {
   readonly phase: VendorJobPhase;
   /** The vendor's state name (`ACTIVITY_COMPLETED`, `SUCCESS`, `SYSTEM_FEEDBACK` …). */
   readonly vendorState: string;
+  /** What else the vendor said, made safe to store (URL signatures and secrets removed). */
   readonly detail?: Record<string, unknown> | undefined;
+  /** Row counts, when the vendor reports them. */
+  readonly stats?: { readonly total?: number; readonly accepted?: number; readonly rejected?: number };
+  /**
+   * The vendor's link to its file of rejected rows, as given (signed: a credential, fetched into the
+   * results prefix and never stored or logged).
+   */
+  readonly errorFileUrl?: string;
 }
 
 /**

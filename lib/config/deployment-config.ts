@@ -243,6 +243,18 @@ export function deploymentProblems(deployment: DeploymentConfig): string[] {
     }
   }
 
+  const results = config.results.prefix;
+  for (const route of routes) {
+    if (route.filterPrefix.startsWith(results) || results.startsWith(route.filterPrefix)) {
+      problems.push(
+        `results.prefix "${results}" overlaps route "${route.id}" (${route.prefix}): a result document would be delivered as a file; choose a prefix outside every route`,
+      );
+    }
+  }
+  for (const id of Object.keys(config.events.routes)) {
+    if (!routeIds.has(id)) problems.push(`events.routes.${id}: no route "${id}" in ${config.routesFile}`);
+  }
+
   for (const route of routes) {
     if (route.secretId.startsWith('arn:') && !/:secret:.+-[A-Za-z0-9]{6}$/.test(route.secretId)) {
       problems.push(

@@ -114,6 +114,8 @@ export const AlarmSettingsSchema = z
     maxQueueAgeSeconds: z.int().min(60).default(3600),
     /** Alarm when a vendor's share of failed deliveries (failed / (completed + failed)) exceeds this, %. */
     maxFailureRatePercent: z.number().min(0).max(100).default(5),
+    /** Alarm when a vendor's jobs rejected more than this share of the files it processed, %. */
+    maxVendorRejectionPercent: z.number().min(0).max(100).default(10),
   })
   .strict();
 export type AlarmSettings = z.infer<typeof AlarmSettingsSchema>;
@@ -144,6 +146,48 @@ export const OutageSettingsSchema = z
   .strict();
 export type OutageSettings = z.infer<typeof OutageSettingsSchema>;
 
+export const EventSettingsSchema = z
+  .object({
+    /**
+     * EventBridge bus the delivery outcome events go to (name, or ARN for another account's bus).
+     * @default the account's default bus
+     */
+    busName: z.string().min(1).optional(),
+    /** Also deliver every event of this stack to an SQS queue the stack creates (`EventsQueueUrl`). */
+    queue: z.boolean().default(false),
+    /** Per route id: deliver that route's events to an SQS queue and/or an SNS topic the stack creates. */
+    routes: z
+      .record(
+        z.string(),
+        z.object({ sqs: z.boolean().default(false), sns: z.boolean().default(false) }).strict(),
+      )
+      .default({}),
+  })
+  .strict();
+export type EventSettings = z.infer<typeof EventSettingsSchema>;
+
+export const ResultSettingsSchema = z
+  .object({
+    /**
+     * Key prefix of the result documents and vendor error files in the ingest bucket. Outside every
+     * route's prefix (synth refuses an overlap), so a result never triggers a delivery.
+     */
+    prefix: z
+      .string()
+      .regex(/^[^/{}][^{}]*\/$/, 'a key prefix ending in "/", without "{" or "}", not starting with "/"')
+      .default('_results/'),
+    /** Largest vendor error file fetched into the results prefix, bytes; a bigger one is only linked. */
+    maxErrorFileBytes: z
+      .int()
+      .min(1024)
+      .max(5 * 1024 ** 3)
+      .default(50 * 1024 * 1024),
+    /** Tag each source object version with its outcome and vendor id. */
+    tagObjects: z.boolean().default(true),
+  })
+  .strict();
+export type ResultSettings = z.infer<typeof ResultSettingsSchema>;
+
 export const StageConfigSchema = z
   .object({
     $schema: z.string().optional(),
@@ -173,6 +217,10 @@ export const StageConfigSchema = z
     vendorTimeoutMs: z.int().min(100).default(10_000),
     /** Vendor outages: circuit breakers per vendor account, and how long files wait. */
     outage: OutageSettingsSchema.prefault({}),
+    /** Where delivery outcomes go: EventBridge, optional queues and topics. */
+    events: EventSettingsSchema.prefault({}),
+    /** The write-back: result documents, vendor error files and object tags. */
+    results: ResultSettingsSchema.prefault({}),
     /** An upload (or its S3 source) whose bytes stop flowing this long is aborted and retried, seconds. */
     stallTimeoutSeconds: z.int().min(1).max(900).default(60),
     /** First check of a vendor job's status after completion, seconds; the delay then doubles up to 900. */

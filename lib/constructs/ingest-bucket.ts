@@ -96,4 +96,40 @@ export class IngestBucket extends Construct {
     this.encryptionKey?.grantDecrypt(grantee);
     return grant;
   }
+
+  /**
+   * The write-back of a delivery's outcome: result documents and vendor error files under the results
+   * prefix only, and the outcome tags on source object versions under the route prefixes only (read to
+   * keep a producer's own tags, then written).
+   */
+  public grantWriteBack(
+    grantee: IGrantable,
+    resultsPrefix: string,
+    routePrefixes: readonly string[],
+    tagObjects: boolean,
+  ): void {
+    Grant.addToPrincipal({
+      grantee,
+      actions: [...IngestBucket.RESULT_WRITE_ACTIONS],
+      resourceArns: [this.bucket.arnForObjects(`${resultsPrefix}*`)],
+    });
+    if (tagObjects) {
+      Grant.addToPrincipal({
+        grantee,
+        actions: [...IngestBucket.TAG_ACTIONS],
+        resourceArns: [...new Set(routePrefixes)]
+          .sort()
+          .map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
+      });
+    }
+    this.encryptionKey?.grantEncryptDecrypt(grantee);
+  }
+
+  /** Writing a result document or an error file. */
+  public static readonly RESULT_WRITE_ACTIONS: readonly string[] = ['s3:PutObject'];
+  /** Merging the outcome tags into an object version's tag set. */
+  public static readonly TAG_ACTIONS: readonly string[] = [
+    's3:GetObjectVersionTagging',
+    's3:PutObjectVersionTagging',
+  ];
 }

@@ -26,6 +26,11 @@ export const HANDLER_VARIABLES = [
   Env.WAIT_SECONDS,
   Env.ATTENTION_AFTER_SECONDS,
   Env.STALL_TIMEOUT_SECONDS,
+  Env.EVENT_BUS_NAME,
+  Env.STACK_NAME,
+  Env.RESULTS_PREFIX,
+  Env.ERROR_FILE_MAX_BYTES,
+  Env.TAG_OBJECTS,
 ] as const;
 
 /** Stubs `vars` on top of an environment where every handler variable is unset. */

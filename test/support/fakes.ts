@@ -19,11 +19,13 @@ import type { Failpoint, FailpointHook } from '../../functions/shared/failpoints
 import type { CallLimiter } from '../../functions/shared/http/vendor-http';
 import type { CompletionMessageV1 } from '../../functions/shared/messages';
 import type { CoreLogger, MetricName, PipelineMetrics } from '../../functions/shared/observability';
+import type { Announcer, OutcomeExtras } from '../../functions/shared/outcome';
 import type { RecordContext } from '../../functions/shared/queue/sqs-batch';
 import { filterPrefixOf, RouteMatcher, segmentsOf } from '../../functions/shared/routes/match';
 import type { ResolvedRoute } from '../../functions/shared/routes/schema';
 import { encodeS3Key } from '../../functions/shared/s3-event';
 import { DynamoBreakers } from '../../functions/shared/state/breaker';
+import type { DeliveryOutcome, DeliveryRecord } from '../../functions/shared/state/ledger';
 import type { VendorRuntime } from '../../functions/shared/vendor-context';
 import { createVendorGuard, type VendorGuard } from '../../functions/shared/vendor-guard';
 import type {
@@ -324,6 +326,7 @@ export interface MetricPoint {
   readonly name: MetricName;
   readonly vendor: string;
   readonly value: number;
+  readonly route?: string | undefined;
   readonly reason?: string | undefined;
   readonly unit?: 'Milliseconds' | 'Bytes' | undefined;
 }
@@ -338,6 +341,10 @@ export class RecordingMetrics implements PipelineMetrics {
 
   record(name: MetricName, vendor: string, value: number, unit: 'Milliseconds' | 'Bytes'): void {
     this.points.push({ name, vendor, value, unit });
+  }
+
+  countRoute(name: MetricName, routeId: string, value = 1): void {
+    this.points.push({ name, vendor: '', route: routeId, value });
   }
 
   /** Sum of the values recorded under `name` (optionally for one vendor / reason). */
@@ -730,6 +737,7 @@ export function receive(overrides: Partial<RecordContext> = {}): RecordContext {
     lastAttempt: false,
     redrive: false,
     horizonMs: 86_400_000,
+    notes: { attentionAnnounced: false },
     ...overrides,
   };
 }
@@ -755,4 +763,29 @@ export function testGuard(
     }),
     metrics,
   );
+}
+
+/** An {@link Announcer} that keeps every announcement (the real one is exercised end to end). */
+export class RecordingAnnouncer implements Announcer {
+  readonly resultsPrefix = '_results/';
+  readonly outcomes: Array<{ record: DeliveryRecord; outcome: DeliveryOutcome; extras?: OutcomeExtras }> = [];
+  readonly waits: Array<{ record: DeliveryRecord; message: string }> = [];
+
+  async outcome(
+    record: DeliveryRecord,
+    outcome: DeliveryOutcome,
+    _log: CoreLogger,
+    extras?: OutcomeExtras,
+  ): Promise<void> {
+    this.outcomes.push({ record, outcome, ...(extras ? { extras } : {}) });
+  }
+
+  async waiting(record: DeliveryRecord, _log: CoreLogger, message: string): Promise<void> {
+    this.waits.push({ record, message });
+  }
+
+  /** Outcomes announced for one object key, in order. */
+  for(key: string): DeliveryOutcome[] {
+    return this.outcomes.filter((o) => o.record.key === key).map((o) => o.outcome);
+  }
 }

@@ -26,6 +26,8 @@ export const WaitAttribute = {
   WAITING_SINCE: 'viWaitingSince',
   /** The vendor account whose open breaker it waits for (set once that wait is recorded). */
   WAITING_FOR: 'viWaitingFor',
+  /** Its long wait was announced as needing attention. */
+  ATTENTION: 'viAttention',
 } as const;
 
 /** What a record handler knows about the delivery attempt it is in. */
@@ -46,6 +48,8 @@ export interface RecordContext {
   readonly waitingFor?: string | undefined;
   /** How long a message may wait out vendor-side failures, ms. */
   readonly horizonMs: number;
+  /** What the work noted for the message's next wait (carried by a re-enqueue). */
+  readonly notes: { attentionAnnounced: boolean };
 }
 
 /**
@@ -135,6 +139,7 @@ export async function processSqsBatch(
       waitingSince: Number.isNaN(since) ? undefined : since,
       waitingFor: record.messageAttributes?.[WaitAttribute.WAITING_FOR]?.stringValue,
       horizonMs,
+      notes: { attentionAnnounced: record.messageAttributes?.[WaitAttribute.ATTENTION] !== undefined },
     };
     try {
       await handle(record, ctx);
@@ -255,6 +260,7 @@ async function requeue(
   };
   const waitingFor = (error instanceof PipelineError ? error.waitingFor : undefined) ?? ctx.waitingFor;
   if (waitingFor) attributes[WaitAttribute.WAITING_FOR] = attr(waitingFor);
+  if (ctx.notes.attentionAnnounced) attributes[WaitAttribute.ATTENTION] = attr('announced');
   try {
     await options.sqs.send(
       new SendMessageCommand({

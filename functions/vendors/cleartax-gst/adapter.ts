@@ -9,6 +9,7 @@ import {
   ThrottledError,
 } from '../../shared/errors';
 import { badResponse, classifyHttpStatus, parseRetryAfter } from '../../shared/http/classify';
+import { rowStats, valueAt } from '../../shared/json-path';
 import { isSuccess, redactDetail, vendorText } from '../cleartax-common/answers';
 import {
   CLEARTAX_MINTS_PER_DAY,
@@ -278,10 +279,14 @@ export const cleartaxGstAdapter: VendorAdapter<GstSecret, GstOptions> = {
     if (answer.processingStats) detail.processingStats = answer.processingStats;
     if (answer.fileError) detail.fileError = answer.fileError;
     if (answer.errors && answer.errors.length > 0) detail.errors = answer.errors;
+    const errorFileUrl = valueAt(response.body, options.statusFields.errorFileUrl);
+    const stats = rowStats(valueAt(response.body, options.statusFields.stats));
     return {
       phase,
       vendorState: answer.status,
       detail: Object.keys(detail).length > 0 ? (redactDetail(detail) as Record<string, unknown>) : undefined,
+      ...(stats ? { stats } : {}),
+      ...(typeof errorFileUrl === 'string' && errorFileUrl !== '' ? { errorFileUrl } : {}),
     };
   },
 };

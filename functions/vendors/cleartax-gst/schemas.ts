@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { JsonPathSchema } from '../../shared/json-path';
 import {
   ApiPathSchema,
   CLEARTAX_TOKEN_PATH,
@@ -57,6 +58,13 @@ export const GstOptionsSchema = z
      */
     s3FileUrlMode: z.enum(['signed', 'unsigned']).default('signed'),
     paths: GstPathsSchema.prefault({}),
+    /** Where the status answer carries the row statistics and the error file link (documented). */
+    statusFields: z
+      .strictObject({
+        stats: JsonPathSchema.default('processingStats'),
+        errorFileUrl: JsonPathSchema.default('fileError.errorFileUrl'),
+      })
+      .prefault({}),
   })
   .transform((options) => ({
     ...options,

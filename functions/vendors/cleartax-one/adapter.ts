@@ -7,6 +7,7 @@ import {
   RetryableError,
 } from '../../shared/errors';
 import { badResponse, classifyHttpStatus, parseRetryAfter } from '../../shared/http/classify';
+import { rowStats, valueAt } from '../../shared/json-path';
 import { isSuccess, redactDetail, vendorText } from '../cleartax-common/answers';
 import {
   CLEARTAX_MINTS_PER_DAY,
@@ -95,16 +96,6 @@ function successEnvelope(operation: string, response: VendorResponse, now: numbe
   if (!envelope.success || (envelope.status && !isSuccess(envelope.status)))
     throw failure(operation, response, now);
   return envelope;
-}
-
-/** Value at a dotted path such as `result.taskId`. */
-function valueAt(body: unknown, path: string): unknown {
-  let current = body;
-  for (const name of path.split('.')) {
-    if (current === null || typeof current !== 'object' || Array.isArray(current)) return undefined;
-    current = (current as Record<string, unknown>)[name];
-  }
-  return current;
 }
 
 /** One authorised call: both headers on every request, one retry with a fresh token after a 401. */
@@ -214,10 +205,14 @@ export const cleartaxOneAdapter: VendorAdapter<OneSecret, OneOptions> = {
       ctx.log.warn('cleartax-one: unknown workflow status', { vendorState: workflowStatus });
       phase = 'running';
     }
+    const errorFileUrl = valueAt(response.body, ctx.options.statusFields.errorFileUrl);
+    const stats = rowStats(valueAt(response.body, ctx.options.statusFields.stats));
     return {
       phase,
       vendorState: workflowStatus,
       detail: Object.keys(rest).length > 0 ? (redactDetail(rest) as Record<string, unknown>) : undefined,
+      ...(stats ? { stats } : {}),
+      ...(typeof errorFileUrl === 'string' && errorFileUrl !== '' ? { errorFileUrl } : {}),
     };
   },
 };

@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { JsonPathSchema } from '../../shared/json-path';
 import {
   ApiPathSchema,
   CLEARTAX_TOKEN_PATH,
@@ -25,11 +26,6 @@ export const OnePathsSchema = z.strictObject({
 });
 export type OnePaths = z.infer<typeof OnePathsSchema>;
 
-/** A dotted JSON path into the ingest answer, e.g. `result.taskId`. */
-const JsonPathSchema = z
-  .string()
-  .regex(/^[A-Za-z_$][\w$]*(\.[A-Za-z_$][\w$]*)*$/, 'a dotted path such as result.taskId');
-
 /** Route options. */
 export const OneOptionsSchema = z.strictObject({
   /** Logical file type fixed at onboarding (e.g. `sales`), sent as `fileInfo[].fileType`. */
@@ -41,6 +37,13 @@ export const OneOptionsSchema = z.strictObject({
   paths: OnePathsSchema.prefault({}),
   /** Where the task id sits in the ingest answer (assumed `result.taskId`: the reference does not show it). */
   taskIdField: JsonPathSchema.default('result.taskId'),
+  /** Where the status answer carries the row statistics and the error file link (assumed). */
+  statusFields: z
+    .strictObject({
+      stats: JsonPathSchema.default('result.stats'),
+      errorFileUrl: JsonPathSchema.default('result.errorFileUrl'),
+    })
+    .prefault({}),
 });
 export type OneOptions = z.infer<typeof OneOptionsSchema>;
 

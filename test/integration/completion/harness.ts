@@ -1,3 +1,4 @@
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -20,6 +21,7 @@ import {
   fakeSecret,
   fakeVendorRuntime,
   noFailpoints,
+  RecordingAnnouncer,
   RecordingLogger,
   RecordingMetrics,
   receive,
@@ -65,6 +67,9 @@ export function useCompletionHarness() {
   const sqs = new SQSClient({ region: TEST_REGION });
   // This instance only: the embedded stack's own deploy and ledger calls go to moto.
   const sqsMock = mockClient(sqs);
+  // The vendor's error file is copied here (tests of that read what was put).
+  const s3 = new S3Client({ region: TEST_REGION });
+  const s3Mock = mockClient(s3);
   const shared = { tableName: '' };
 
   beforeAll(async () => {
@@ -72,9 +77,12 @@ export function useCompletionHarness() {
   });
   afterAll(() => {
     sqsMock.restore();
+    s3Mock.restore();
   });
   beforeEach(() => {
     sqsMock.reset();
+    s3Mock.reset();
+    s3Mock.on(PutObjectCommand).resolves({});
     sqsMock.on(SendMessageCommand).resolves({ MessageId: 'sent-1' });
   });
 
@@ -91,6 +99,7 @@ export function useCompletionHarness() {
     const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: shared.tableName, now: clock.now });
     const log = new RecordingLogger();
     const metrics = new RecordingMetrics();
+    const announcer = new RecordingAnnouncer();
     const deps: CompletionDeps = {
       sqs,
       ledger,
@@ -104,6 +113,10 @@ export function useCompletionHarness() {
       completionQueueUrl: COMPLETION_QUEUE_URL,
       metrics,
       guard: testGuard(moto.aws.doc, shared.tableName, metrics),
+      announcer,
+      attentionAfterMs: 3_600_000,
+      s3,
+      errorFileMaxBytes: 1024 * 1024,
       failpoint: failpoint ?? noFailpoints,
       statusFirstDelaySeconds: FIRST_STATUS_DELAY,
       statusMaxSeconds: statusMaxSeconds ?? 3600,
@@ -143,11 +156,12 @@ export function useCompletionHarness() {
       return { key, message, record: completionRecord(message) };
     };
 
-    return { deps, vendor, vendors, ledger, clock, log, metrics, run, uploaded };
+    return { deps, vendor, vendors, ledger, clock, log, metrics, announcer, run, uploaded };
   }
 
   return {
     sqsMock,
+    s3Mock,
     world,
     /** SendMessage inputs so far. */
     sent() {

@@ -18,6 +18,7 @@ import {
   fakeSecret,
   fakeVendorRuntime,
   noFailpoints,
+  RecordingAnnouncer,
   RecordingLogger,
   RecordingMetrics,
   receive,
@@ -49,6 +50,7 @@ export interface DispatchWorld {
   readonly clock: TestClock;
   readonly log: RecordingLogger;
   readonly metrics: RecordingMetrics;
+  readonly announcer: RecordingAnnouncer;
   /** Runs the dispatch core on one record, as a fresh invocation unless one is given. */
   run(record: SQSRecord, ctx?: RecordContext, invocation?: InvocationInfo): Promise<void>;
 }
@@ -95,6 +97,7 @@ export function useDispatchHarness() {
     const admin = new LedgerAdmin({ doc: moto.aws.doc, tableName: shared.tableName, now: clock.now });
     const log = new RecordingLogger();
     const metrics = new RecordingMetrics();
+    const announcer = new RecordingAnnouncer();
     const deps: DispatchDeps = {
       s3,
       sqs,
@@ -106,6 +109,8 @@ export function useDispatchHarness() {
       completionQueueUrl: COMPLETION_QUEUE_URL,
       metrics,
       guard: testGuard(moto.aws.doc, shared.tableName, metrics),
+      announcer,
+      attentionAfterMs: 3_600_000,
       failpoint: failpoint ?? noFailpoints,
     };
     const run = (record: SQSRecord, ctx = firstReceive, invocation: InvocationInfo = anInvocation()) =>
@@ -120,6 +125,7 @@ export function useDispatchHarness() {
       clock,
       log,
       metrics,
+      announcer,
       run,
     } satisfies DispatchWorld;
   }

@@ -35,6 +35,11 @@ const VALID: Readonly<Record<string, string>> = {
   [Env.WAIT_SECONDS]: '300',
   [Env.ATTENTION_AFTER_SECONDS]: '3600',
   [Env.STALL_TIMEOUT_SECONDS]: '60',
+  [Env.EVENT_BUS_NAME]: 'default',
+  [Env.STACK_NAME]: 'VendorIngest-test',
+  [Env.RESULTS_PREFIX]: '_results/',
+  [Env.ERROR_FILE_MAX_BYTES]: '52428800',
+  [Env.TAG_OBJECTS]: 'true',
   [Env.STATUS_POLL_FIRST_SECONDS]: '60',
   [Env.STATUS_POLL_MAX_SECONDS]: '21600',
 };

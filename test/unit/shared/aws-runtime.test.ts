@@ -16,6 +16,10 @@ function runtime() {
     ledgerRetentionDays: 90,
     breakerFailureThreshold: 5,
     breakerProbeSeconds: 60,
+    eventBusName: 'default',
+    stackName: 'VendorIngest-test',
+    resultsPrefix: '_results/',
+    tagObjects: true,
     routesDocument: { stage: 'test', allowLoopbackHttp: false, routes: [] },
     env: { AWS_REGION: 'ap-south-1' },
   });

@@ -86,6 +86,7 @@ describe('cleartaxGstAdapter options and secret', () => {
         ingest: '/integration/v1/ingest/file/{templateType}',
         status: '/integration/v1/ingest/file/{templateType}/status/{activityId}',
       },
+      statusFields: { stats: 'processingStats', errorFileUrl: 'fileError.errorFileUrl' },
     });
   });
 

@@ -70,7 +70,7 @@ function completionInput(overrides: Partial<CompletionInput> = {}): CompletionIn
 }
 
 describe('cleartaxOneAdapter options and secret', () => {
-  it('defaults the documented paths and the assumed task id field', () => {
+  it('defaults the documented paths and the assumed task id and status fields', () => {
     // Act
     const options = cleartaxOneAdapter.optionsSchema.parse({ fileType: 'sales', templateType: 'SALES' });
 
@@ -79,6 +79,7 @@ describe('cleartaxOneAdapter options and secret', () => {
       fileType: 'sales',
       templateType: 'SALES',
       taskIdField: 'result.taskId',
+      statusFields: { stats: 'result.stats', errorFileUrl: 'result.errorFileUrl' },
       paths: {
         token: '/integration/v1/authz/token',
         presign: '/one-integration/action/pre-sign',

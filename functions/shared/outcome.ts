@@ -1,0 +1,384 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import {
+  GetObjectTaggingCommand,
+  PutObjectCommand,
+  PutObjectTaggingCommand,
+  type S3Client,
+  type Tag,
+} from '@aws-sdk/client-s3';
+import { EVENT_SOURCE } from './deployment';
+import { ERROR_TABLE, type ErrorCode, errorMessageOf } from './errors';
+import type { CoreLogger, PipelineMetrics } from './observability';
+import { MetricName } from './observability';
+import { redactor } from './redact';
+import type { DeliveryOutcome, DeliveryRecord } from './state/ledger';
+
+/**
+ * Brings a delivery's outcome back to whoever dropped the file, the AWS way: one EventBridge event per
+ * end state (decided by the ledger transition that reaches it), a result document next to the files
+ * in the ingest bucket (outside every route, so it never triggers a delivery), and tags on the source
+ * object version. The detail's shape is versioned and documented in docs/events.md, with a JSON Schema
+ * in docs/events.schema.json.
+ */
+
+/** The version of the event detail and result document shape. */
+export const DETAIL_SCHEMA_VERSION = 1;
+
+export const DetailType = {
+  succeeded: 'Delivery Succeeded',
+  failed: 'Delivery Failed',
+  attention: 'Delivery Needs Attention',
+} as const satisfies Record<DeliveryOutcome, string>;
+export type DetailType = (typeof DetailType)[keyof typeof DetailType];
+
+/** Tag keys set on the source object version. */
+export const OutcomeTag = {
+  STATE: 'vendor-ingest-state',
+  VENDOR_ID: 'vendor-ingest-vendor-id',
+} as const;
+
+/** The refs that name the vendor's record of the file, most telling first. */
+const VENDOR_ID_REFS = ['activityId', 'taskId', 'jobId', 'fileId', 'uploadId'];
+
+/** Rows the vendor counted: in the file, accepted, rejected. */
+export interface RowStats {
+  readonly total?: number;
+  readonly accepted?: number;
+  readonly rejected?: number;
+}
+
+export interface DeliveryEventDetail {
+  readonly schemaVersion: typeof DETAIL_SCHEMA_VERSION;
+  /** Deterministic per end state: consumers deduplicate on it. */
+  readonly eventId: string;
+  readonly stack: string;
+  readonly deliveryId: string;
+  readonly bucket: string;
+  readonly key: string;
+  readonly versionId?: string;
+  readonly size?: number;
+  readonly route?: string;
+  readonly vendor?: string;
+  readonly state: string;
+  readonly outcome: DeliveryOutcome;
+  /** The reason code of a failure or an attention (see the runbook), and what it means. */
+  readonly errorCode?: string;
+  readonly errorMeaning?: string;
+  /** The error message, redacted. */
+  readonly errorMessage?: string;
+  readonly retryable?: boolean;
+  /** Ids the vendor gave the file (activityId, taskId, jobId, fileId …). */
+  readonly vendorIds: Record<string, unknown>;
+  readonly vendorId?: string;
+  /** The vendor's own job, where it publishes one. */
+  readonly vendorJob?: {
+    readonly state?: string;
+    readonly phase?: string;
+    readonly stats?: RowStats;
+    readonly detail?: Record<string, unknown>;
+  };
+  /** Why the vendor's verdict is not here (no status API, polling off …). */
+  readonly note?: string;
+  /** `s3://…` of the result document and, when the vendor gave one, of its file of rejected rows. */
+  readonly resultDocument: string;
+  readonly errorFile?: string;
+  readonly attempts: { readonly dispatch: number; readonly completion: number };
+  readonly replays?: number;
+  readonly timings: {
+    readonly droppedAt: string;
+    readonly uploadedAt?: string;
+    readonly completedAt?: string;
+    readonly decidedAt: string;
+    /** Drop → decision, ms. */
+    readonly totalMs: number;
+  };
+}
+
+/** The version part of result keys: the version id, or the identity of an unversioned write. */
+function versionLabel(record: Pick<DeliveryRecord, 'versionId' | 'sk'>): string {
+  return record.versionId ?? record.sk.replace(/^e#/, 'etag-').replaceAll('#', '-');
+}
+
+/** Key of a delivery's result document under the results prefix. */
+export function resultKeyOf(
+  prefix: string,
+  record: Pick<DeliveryRecord, 'key' | 'versionId' | 'sk'>,
+): string {
+  return `${prefix}${record.key}/${versionLabel(record)}.json`;
+}
+
+/** Key of the vendor's error file fetched for a delivery. */
+export function errorFileKeyOf(
+  prefix: string,
+  record: Pick<DeliveryRecord, 'key' | 'versionId' | 'sk'>,
+  extension: string,
+): string {
+  return `${prefix}${record.key}/${versionLabel(record)}.errors.${extension}`;
+}
+
+export interface OutcomeDeps {
+  readonly s3: S3Client;
+  readonly events: EventBridgeClient;
+  readonly busName: string;
+  readonly stackName: string;
+  readonly resultsPrefix: string;
+  readonly tagObjects: boolean;
+  readonly metrics: PipelineMetrics;
+}
+
+export interface OutcomeExtras {
+  readonly note?: string;
+  /** Key (in the ingest bucket) of the vendor's error file, fetched into the results prefix. */
+  readonly errorFileKey?: string;
+  /** The vendor's row counts, when its job reports them. */
+  readonly stats?: RowStats | undefined;
+}
+
+/** The detail of a delivery's outcome event (and its result document), from its ledger record. */
+export function outcomeDetail(
+  deps: Pick<OutcomeDeps, 'stackName' | 'resultsPrefix'>,
+  record: DeliveryRecord,
+  outcome: DeliveryOutcome,
+  extras: OutcomeExtras = {},
+): DeliveryEventDetail {
+  const refs = (record.refs ?? {}) as Record<string, unknown>;
+  const vendorId = VENDOR_ID_REFS.map((name) => refs[name]).find((v) => typeof v === 'string' && v !== '');
+  const code = record.reason as ErrorCode | undefined;
+  const spec = code
+    ? (ERROR_TABLE as Record<string, { meaning: string; retryable: boolean } | undefined>)[code]
+    : undefined;
+  const decidedAt = record.outcomeAt ?? record.updatedAt;
+  const stats = extras.stats;
+  const hasJob = record.vendorState !== undefined || stats !== undefined || record.vendorDetail !== undefined;
+  return {
+    schemaVersion: DETAIL_SCHEMA_VERSION,
+    eventId: `${record.deliveryId}#${decidedAt}#${outcome}`,
+    stack: deps.stackName,
+    deliveryId: record.deliveryId,
+    bucket: record.bucket,
+    key: record.key,
+    ...(record.versionId ? { versionId: record.versionId } : {}),
+    ...(record.size !== undefined ? { size: record.size } : {}),
+    ...(record.routeId ? { route: record.routeId } : {}),
+    ...(record.vendor ? { vendor: record.vendor } : {}),
+    state: record.state,
+    outcome,
+    ...(code
+      ? {
+          errorCode: code,
+          ...(spec ? { errorMeaning: spec.meaning, retryable: spec.retryable } : {}),
+          ...(record.lastError ? { errorMessage: redactor.text(record.lastError).slice(0, 1000) } : {}),
+        }
+      : {}),
+    vendorIds: refs,
+    ...(typeof vendorId === 'string' ? { vendorId } : {}),
+    ...(hasJob
+      ? {
+          vendorJob: {
+            ...(record.vendorState ? { state: record.vendorState } : {}),
+            ...(record.vendorPhase ? { phase: record.vendorPhase } : {}),
+            ...(stats ? { stats } : {}),
+            ...(record.vendorDetail ? { detail: record.vendorDetail } : {}),
+          },
+        }
+      : {}),
+    ...(extras.note ? { note: extras.note } : {}),
+    resultDocument: `s3://${record.bucket}/${resultKeyOf(deps.resultsPrefix, record)}`,
+    ...(extras.errorFileKey ? { errorFile: `s3://${record.bucket}/${extras.errorFileKey}` } : {}),
+    attempts: { dispatch: record.attempts ?? 0, completion: record.completionAttempts ?? 0 },
+    ...(record.replays ? { replays: record.replays } : {}),
+    timings: {
+      droppedAt: record.createdAt,
+      ...(record.uploadedAt ? { uploadedAt: record.uploadedAt } : {}),
+      ...(record.completedAt ? { completedAt: record.completedAt } : {}),
+      decidedAt,
+      totalMs: Math.max(0, Date.parse(decidedAt) - Date.parse(record.createdAt)),
+    },
+  };
+}
+
+/** Tries `work` up to three times (transient AWS errors), 200 ms then 800 ms apart. */
+async function withRetries<T>(work: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      await sleep(200 * 4 ** (attempt - 1));
+    }
+  }
+}
+
+/**
+ * Announces a decided outcome: the result document, the event, the tags, the per-route metrics. Each
+ * step is idempotent and retried; one that still fails is logged (`announce failed`) and the others go
+ * on: the delivery itself is done. A crash before this finishes is made good when the message that
+ * decided the outcome comes back (the ledger records which one, `decidedBy`). Events may then repeat:
+ * `detail.eventId` is the same, for consumers to deduplicate.
+ */
+export async function announceOutcome(
+  deps: OutcomeDeps,
+  record: DeliveryRecord,
+  outcome: DeliveryOutcome,
+  log: CoreLogger,
+  extras: OutcomeExtras = {},
+): Promise<DeliveryEventDetail> {
+  const detail = outcomeDetail(deps, record, outcome, extras);
+  const steps: Array<[string, () => Promise<unknown>]> = [
+    [
+      'result document',
+      () =>
+        deps.s3.send(
+          new PutObjectCommand({
+            Bucket: record.bucket,
+            Key: resultKeyOf(deps.resultsPrefix, record),
+            Body: `${JSON.stringify(detail, null, 2)}\n`,
+            ContentType: 'application/json',
+          }),
+        ),
+    ],
+    [
+      'event',
+      async () => {
+        const out = await deps.events.send(
+          new PutEventsCommand({
+            Entries: [
+              {
+                Source: EVENT_SOURCE,
+                DetailType: DetailType[outcome],
+                Detail: JSON.stringify(detail),
+                EventBusName: deps.busName,
+                Resources: [`arn:aws:s3:::${record.bucket}/${record.key}`],
+              },
+            ],
+          }),
+        );
+        if ((out.FailedEntryCount ?? 0) > 0) {
+          throw new Error(`PutEvents refused the event: ${out.Entries?.[0]?.ErrorCode ?? 'unknown'}`);
+        }
+      },
+    ],
+  ];
+  if (deps.tagObjects && record.versionId) {
+    steps.push(['tags', () => tagObject(deps.s3, record, outcome, detail.vendorId)]);
+  }
+  for (const [what, step] of steps) {
+    try {
+      await withRetries(step);
+    } catch (error) {
+      log.error('announce failed', { step: what, outcome, error: errorMessageOf(error) });
+    }
+  }
+  if (record.routeId) {
+    const metric =
+      outcome === 'succeeded'
+        ? MetricName.DeliverySucceeded
+        : outcome === 'failed'
+          ? MetricName.DeliveryFailed
+          : MetricName.DeliveryNeedsAttention;
+    deps.metrics.countRoute(metric, record.routeId);
+    if (extras.stats?.accepted !== undefined)
+      deps.metrics.countRoute(MetricName.RowsAccepted, record.routeId, extras.stats.accepted);
+    if (extras.stats?.rejected !== undefined)
+      deps.metrics.countRoute(MetricName.RowsRejected, record.routeId, extras.stats.rejected);
+  }
+  log.info('outcome announced', { outcome, detailType: DetailType[outcome], eventId: detail.eventId });
+  return detail;
+}
+
+/**
+ * A delivery still waiting for its vendor past the attention threshold: one "Needs Attention" event
+ * (its outcome is not decided; the delivery goes on waiting, and announces its end state later).
+ */
+export async function announceWaiting(
+  deps: OutcomeDeps,
+  record: DeliveryRecord,
+  log: CoreLogger,
+  message: string,
+): Promise<void> {
+  const detail = {
+    ...outcomeDetail(deps, record, 'attention'),
+    eventId: `${record.deliveryId}#waiting#${record.waitingSince ?? ''}`,
+    errorCode: 'VENDOR_DOWN',
+    errorMeaning: ERROR_TABLE.VENDOR_DOWN.meaning,
+    errorMessage: redactor.text(message).slice(0, 1000),
+    retryable: true,
+    note: `still waiting for the vendor since ${record.waitingSince ?? 'a while'}; the delivery goes on by itself when the vendor answers again`,
+  };
+  try {
+    await withRetries(() =>
+      deps.events.send(
+        new PutEventsCommand({
+          Entries: [
+            {
+              Source: EVENT_SOURCE,
+              DetailType: DetailType.attention,
+              Detail: JSON.stringify(detail),
+              EventBusName: deps.busName,
+            },
+          ],
+        }),
+      ),
+    );
+    if (record.routeId) deps.metrics.countRoute(MetricName.DeliveryNeedsAttention, record.routeId);
+    log.warn('delivery waiting past the attention threshold: announced', { eventId: detail.eventId });
+  } catch (error) {
+    log.error('announce failed', { step: 'waiting event', error: errorMessageOf(error) });
+  }
+}
+
+/** Merges the outcome tags into the object version's tag set (a producer's own tags stay). */
+async function tagObject(
+  s3: S3Client,
+  record: DeliveryRecord,
+  outcome: DeliveryOutcome,
+  vendorId: string | undefined,
+): Promise<void> {
+  const current = await s3.send(
+    new GetObjectTaggingCommand({ Bucket: record.bucket, Key: record.key, VersionId: record.versionId }),
+  );
+  const ours = new Set<string>(Object.values(OutcomeTag));
+  const kept: Tag[] = (current.TagSet ?? []).filter((tag) => !ours.has(tag.Key ?? ''));
+  const tags: Tag[] = [
+    ...kept,
+    { Key: OutcomeTag.STATE, Value: outcome },
+    ...(vendorId ? [{ Key: OutcomeTag.VENDOR_ID, Value: tagValue(vendorId) }] : []),
+  ].slice(0, 10);
+  await s3.send(
+    new PutObjectTaggingCommand({
+      Bucket: record.bucket,
+      Key: record.key,
+      VersionId: record.versionId,
+      Tagging: { TagSet: tags },
+    }),
+  );
+}
+
+/** S3 tag values: at most 256 characters of letters, digits, spaces and `+ - = . _ : / @`. */
+function tagValue(value: string): string {
+  return value.replace(/[^\p{L}\p{N} +\-=._:/@]/gu, '_').slice(0, 256);
+}
+
+/** What the cores call to announce outcomes (the real one, or a test's recorder). */
+export interface Announcer {
+  /** Key prefix of result documents and error files (for the error file a completion copies). */
+  readonly resultsPrefix: string;
+  outcome(
+    record: DeliveryRecord,
+    outcome: DeliveryOutcome,
+    log: CoreLogger,
+    extras?: OutcomeExtras,
+  ): Promise<void>;
+  waiting(record: DeliveryRecord, log: CoreLogger, message: string): Promise<void>;
+}
+
+export function createAnnouncer(deps: OutcomeDeps): Announcer {
+  return {
+    resultsPrefix: deps.resultsPrefix,
+    async outcome(record, outcome, log, extras) {
+      await announceOutcome(deps, record, outcome, log, extras);
+    },
+    waiting: (record, log, message) => announceWaiting(deps, record, log, message),
+  };
+}
