@@ -16,6 +16,7 @@ import { adapterFor } from '../../../functions/vendors/registry';
 import { StackOutput } from '../../../lib/stack-outputs';
 import type { AwsClients } from '../../../local/aws';
 import { FAKE_SIGNATURE, s3NotificationBody } from '../../support/fakes';
+import { scratchDir } from '../../support/scratch';
 import type { EmbeddedStack } from '../../support/stack';
 import type { UploadTargetServer } from '../../support/upload-target';
 
@@ -188,7 +189,7 @@ export function taskRootWithRoutes(input: {
     'test',
     adapterFor,
   );
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-task-root-'));
+  const dir = scratchDir('task-root-');
   writeFileSync(path.join(dir, BUNDLED_ROUTES_FILE), JSON.stringify(doc));
   return dir;
 }
