@@ -1,12 +1,12 @@
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { type ConsoleServer, startConsole } from '../console/server';
+import type { ConsoleServer } from '../console/server';
 import { DeliveryState } from '../functions/shared/state/ledger';
+import { PROJECT_ROOT } from '../lib/config/stage-config';
 import { awsClients } from '../local/aws';
-import { demoTable, runDemo } from '../local/demo';
 import { MOTO_HINT } from '../local/moto';
-import { type LocalPipeline, PROJECT_ROOT, startLocalPipeline } from '../local/pipeline';
+import type { LocalPipeline } from '../local/pipeline';
 import { bold, dim, formatBytes, green, LiveTerminal, red, table, Watcher } from '../local/ui';
 import {
   DEFAULT_PART_SIZE,
@@ -167,7 +167,13 @@ function watcher(): Watcher {
   return new Watcher((line) => console.log(line));
 }
 
+// What only some commands need (CDK, esbuild, the sandbox) is imported when they run, so help and the
+// operate commands start quickly.
+const startConsole: typeof import('../console/server').startConsole = async (...args) =>
+  (await import('../console/server')).startConsole(...args);
+
 async function startPipeline(values: Values, w: Watcher): Promise<LocalPipeline> {
+  const { startLocalPipeline } = await import('../local/pipeline');
   const pipeline = await startLocalPipeline({
     awsEndpoint: values.endpoint as string | undefined,
     sandbox: {
@@ -251,6 +257,7 @@ ${LOCAL_HELP}`,
         release();
       });
       if (values.demo) {
+        const { demoTable, runDemo } = await import('../local/demo');
         const rows = await runDemo(pipeline, pipeline.target, w, EXAMPLES);
         console.log(`\n${demoTable(rows)}\n`);
       }
@@ -269,6 +276,7 @@ ${LOCAL_HELP}`,
     options: LOCAL_OPTIONS,
     async run(values) {
       const w = watcher();
+      const { demoTable, runDemo } = await import('../local/demo');
       const pipeline = await startPipeline(values, w);
       const interrupted = untilSignal(() => pipeline.stop()).then(() => 130);
       try {

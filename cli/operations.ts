@@ -472,11 +472,18 @@ async function takeMessage(target: Target, d: DlqRef, messageId: string): Promis
         }),
       );
       let fresh = 0;
+      let found: Message | undefined;
       for (const m of out.Messages ?? []) {
-        if (m.MessageId === messageId) return m;
-        if (m.MessageId && !passed.has(m.MessageId)) fresh++;
-        if (m.MessageId) passed.set(m.MessageId, m);
+        if (!m.MessageId) continue;
+        if (m.MessageId === messageId) {
+          found = m;
+          continue;
+        }
+        // Every other message of the batch is made visible again below, the ones after it too.
+        if (!passed.has(m.MessageId)) fresh++;
+        passed.set(m.MessageId, m);
       }
+      if (found) return found;
       idle = fresh === 0 ? idle + 1 : 0;
     }
     throw new NotFoundError(`no message ${messageId} in the ${d.label} DLQ (moved or deleted already?)`);

@@ -201,6 +201,7 @@ const LOCAL_SECRETS_FILE = 'config/local-secrets.json';
 export function checkLocalConfig(
   options: LocalPipelineOptions,
   sandboxUrl?: string,
+  rootDir = PROJECT_ROOT,
 ): {
   deployment: DeploymentConfig;
   secrets: Readonly<Record<string, unknown>>;
@@ -209,14 +210,14 @@ export function checkLocalConfig(
   const context = synthContextFor(options, sandboxUrl ?? 'http://127.0.0.1:1');
   let deployment: DeploymentConfig | undefined;
   try {
-    deployment = loadDeploymentConfig(context.stage, context);
+    deployment = loadDeploymentConfig(context.stage, { ...context, rootDir });
   } catch (error) {
     if (!(error instanceof StageConfigError)) throw error;
     problems.push(...error.problems);
   }
   let secrets = options.secrets;
   if (!secrets) {
-    const file = readJson(path.join(PROJECT_ROOT, LOCAL_SECRETS_FILE), 'local secrets');
+    const file = readJson(path.join(rootDir, LOCAL_SECRETS_FILE), 'local secrets');
     problems.push(...file.problems);
     const value = file.value;
     if (file.problems.length === 0 && (typeof value !== 'object' || value === null || Array.isArray(value))) {
@@ -231,7 +232,7 @@ export function checkLocalConfig(
       }
     }
   }
-  problems.push(...readJson(path.join(PROJECT_ROOT, 'cdk.json'), 'CDK settings').problems);
+  problems.push(...readJson(path.join(rootDir, 'cdk.json'), 'CDK settings').problems);
   if (problems.length > 0 || !deployment || !secrets) throw new StageConfigError(context.stage, problems);
   return { deployment, secrets };
 }

@@ -103,61 +103,64 @@ export function DeliveriesPage({
         Deliveries
       </h1>
       <form class="filters" onSubmit={apply} aria-label="Filter deliveries">
-        <label>
-          Route
-          <select name="route" value={form.route ?? ''} onChange={set('route')}>
+        <div class="field">
+          <label for="f-route">Route</label>
+          <select id="f-route" name="route" value={form.route ?? ''} onChange={set('route')}>
             <option value="">all routes</option>
             {overview.routes.map((r) => (
               <option value={r.id}>{`${r.id} (${r.prefix})`}</option>
             ))}
           </select>
-        </label>
-        <label>
-          Vendor
-          <select name="vendor" value={form.vendor ?? ''} onChange={set('vendor')}>
+        </div>
+        <div class="field">
+          <label for="f-vendor">Vendor</label>
+          <select id="f-vendor" name="vendor" value={form.vendor ?? ''} onChange={set('vendor')}>
             <option value="">all vendors</option>
             {overview.vendors.map((v) => (
               <option value={v}>{v}</option>
             ))}
           </select>
-        </label>
-        <label>
-          State
-          <select name="state" value={form.state ?? ''} onChange={set('state')}>
+        </div>
+        <div class="field">
+          <label for="f-state">State</label>
+          <select id="f-state" name="state" value={form.state ?? ''} onChange={set('state')}>
             <option value="">any state</option>
             {overview.states.map((s) => (
               <option value={s}>{s}</option>
             ))}
           </select>
-        </label>
-        <label>
-          Dropped from
+        </div>
+        <div class="field">
+          <label for="f-from">Dropped from</label>
           <input
+            id="f-from"
             type="datetime-local"
             name="from"
             value={toLocalInput(form.from)}
             onChange={(e) => setForm({ ...form, from: fromLocalInput(e.currentTarget.value) })}
           />
-        </label>
-        <label>
-          Dropped before
+        </div>
+        <div class="field">
+          <label for="f-to">Dropped before</label>
           <input
+            id="f-to"
             type="datetime-local"
             name="to"
             value={toLocalInput(form.to)}
             onChange={(e) => setForm({ ...form, to: fromLocalInput(e.currentTarget.value) })}
           />
-        </label>
-        <label>
-          Key starts with
+        </div>
+        <div class="field">
+          <label for="f-prefix">Key starts with</label>
           <input
+            id="f-prefix"
             type="search"
             name="prefix"
             value={form.prefix ?? ''}
             onInput={set('prefix')}
             placeholder="cleartax/sales/"
           />
-        </label>
+        </div>
         <div class="buttons">
           <button type="submit" class="primary">
             Apply filters

@@ -136,15 +136,15 @@ export function DlqPage({ overview, live }: { overview: Overview; live: number }
         Dead-letter queues
       </h1>
       <div class="toolbar">
-        <label>
-          Queue
-          <select value={queue} onChange={(e) => setQueue(e.currentTarget.value)}>
+        <div class="field">
+          <label for="f-queue">Queue</label>
+          <select id="f-queue" value={queue} onChange={(e) => setQueue(e.currentTarget.value)}>
             <option value="">every DLQ</option>
             {overview.queues.map((q) => (
               <option value={q}>{q}</option>
             ))}
           </select>
-        </label>
+        </div>
         <button type="button" onClick={redriveAll} disabled={messages.length === 0}>
           Redrive all…
         </button>
@@ -154,7 +154,7 @@ export function DlqPage({ overview, live }: { overview: Overview; live: number }
         <caption>
           {messages.length === 0 && !loading
             ? 'Every dead-letter queue is empty.'
-            : `${messages.length} parked messages`}
+            : `${messages.length} parked message${messages.length === 1 ? '' : 's'}`}
         </caption>
         <thead>
           <tr>

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { get } from './client';
@@ -226,9 +226,10 @@ export function VendorsPage({
         Vendors
       </h1>
       <div class="toolbar">
-        <label>
-          Window
+        <div class="field">
+          <label for="f-window">Window</label>
           <select
+            id="f-window"
             value={window}
             onChange={(e) => {
               location.hash = hashHref('vendors', { window: e.currentTarget.value });
@@ -238,7 +239,7 @@ export function VendorsPage({
               <option value={w}>last {w}</option>
             ))}
           </select>
-        </label>
+        </div>
         {value && (
           <span class="muted" aria-busy={loading}>
             {formatTime(value.from)} – {formatTime(value.to)}, from the ledger

@@ -1,5 +1,4 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TERMINAL_STATES } from '../../functions/shared/state/ledger';
