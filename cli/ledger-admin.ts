@@ -107,9 +107,10 @@ export class LedgerAdmin {
    * Deliveries of several routes, newest first by creation time: one query per route on the route
    * index (`gsi2pk = route#<id>`, `gsi2sk = <createdAt>#<key>`), merged — never a table scan. State
    * and key prefix are filters on those queries; `from`/`to` bound the creation time. Pages continue
-   * from `cursor` (the previous page's `next`). Each route reads at most {@link MAX_EVALUATED} index
-   * items per page: when a rare filter makes that run out, the page is only as long as the merge
-   * can prove ordered, and `next` continues below it.
+   * from `cursor` (the previous page's `next`). Each route reads one match more than a page, or at
+   * most {@link MAX_EVALUATED} index items when a filter is rare; a page holds only what the merge
+   * can prove is in order (nothing below the highest point a route stopped at), and `next` goes on
+   * from there.
    */
   async listDeliveries(query: DeliveryQuery): Promise<DeliveryPage> {
     const limit = Math.max(1, Math.min(query.limit ?? 50, 500));
@@ -124,8 +125,8 @@ export class LedgerAdmin {
     const reads = await mapLimited(query.routeIds, 8, (routeId) =>
       this.readRoute(routeId, { lower, upper, state: query.state, keyPrefix: query.keyPrefix, limit }),
     );
-    // Below the highest point a route stopped reading at, that route may still hold matches: only
-    // items at or above it are known to be in order.
+    // A route that stopped before the end of its partition may hold more matches below the point it
+    // stopped at; only items at or above the highest such point are known to be in order.
     const floor = reads.reduce<string | undefined>(
       (f, r) => (r.floor !== undefined && (f === undefined || r.floor > f) ? r.floor : f),
       undefined,
@@ -143,7 +144,10 @@ export class LedgerAdmin {
     return { items, next: encodeCursor(next) };
   }
 
-  /** One route's page for {@link listDeliveries}: its matches, and where it stopped if not at the end. */
+  /**
+   * One route's part of a page for {@link listDeliveries}: up to one more match than a page (or
+   * {@link MAX_EVALUATED} index items), and where it stopped when the partition goes on.
+   */
   private async readRoute(
     routeId: string,
     q: {
@@ -202,11 +206,8 @@ export class LedgerAdmin {
       items.push(...((out.Items ?? []) as DeliveryRecord[]));
       start = out.LastEvaluatedKey;
     } while (start && items.length <= q.limit && evaluated < MAX_EVALUATED);
-    // Stopped before the end with too few matches: matches may lie below where it stopped.
-    if (start && items.length <= q.limit) {
-      return { items, floor: String((start as { gsi2sk?: string }).gsi2sk ?? '') };
-    }
-    return { items };
+    // Stopped before the end of the partition: more may lie below where it stopped.
+    return start ? { items, floor: String((start as { gsi2sk?: string }).gsi2sk ?? '') } : { items };
   }
 
   /**

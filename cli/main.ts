@@ -7,7 +7,18 @@ import { PROJECT_ROOT } from '../lib/config/stage-config';
 import { awsClients } from '../local/aws';
 import { MOTO_HINT } from '../local/moto';
 import type { LocalPipeline } from '../local/pipeline';
-import { bold, dim, formatBytes, green, LiveTerminal, red, table, Watcher } from '../local/ui';
+import {
+  bold,
+  dim,
+  fitColumns,
+  formatBytes,
+  green,
+  LiveTerminal,
+  red,
+  table,
+  terminalColumns,
+  Watcher,
+} from '../local/ui';
 import {
   DEFAULT_PART_SIZE,
   deliveries,
@@ -476,7 +487,7 @@ ${TARGET_HELP}`,
     usage: 'dlq list [--queue ROUTE_ID|completion] [--full] [--json] [target]',
     summary: 'every message in every dead-letter queue, with its reason',
     help: `Lists DLQ messages without removing them: queue, the object key, errorCode, retryable, failedAt and
-errorMessage (cut to the terminal; --full prints each message whole, body and attributes).
+errorMessage (cut to the terminal), and its message id; --full prints each message whole, body and attributes.
 
 Options:
   --queue Q              one DLQ: a route id or completion
@@ -517,22 +528,25 @@ ${TARGET_HELP}`,
         }
         return 0;
       }
+      // One block per message: the key whole (it is what an operator acts on), the rest cut to the width.
+      const width = terminalColumns();
+      for (const m of messages) {
+        console.log(
+          [
+            fitColumns(
+              `${bold(m.errorCode)}  ${m.queue}  retryable=${m.retryable || '-'}  ${(m.failedAt || m.sentAt || '').slice(0, 19).replace('T', ' ')}  id ${m.messageId}`,
+              width,
+            ),
+            `  ${m.subject}`,
+            fitColumns(`  ${m.errorMessage || '(no message)'}`, width),
+          ].join('\n'),
+        );
+      }
       console.log(
-        table(
-          ['queue', 'message id', 'subject', 'errorCode', 'retryable', 'failedAt', 'errorMessage'],
-          messages.map((m) => [
-            m.queueId,
-            m.messageId.slice(0, 8),
-            m.subject,
-            m.errorCode,
-            m.retryable,
-            m.failedAt.slice(0, 19),
-            m.errorMessage,
-          ]),
-          { middle: [2] },
+        dim(
+          `${messages.length} message${messages.length === 1 ? '' : 's'}; --full for whole messages · dlq delete <id> · redrive --queue Q --message <id>`,
         ),
       );
-      console.log(dim('\n--full for whole messages; dlq delete <message id> · redrive --message <id>'));
       return 0;
     },
   },
