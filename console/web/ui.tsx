@@ -12,6 +12,18 @@ export function formatBytes(n: number | undefined): string {
   return `${(n / 1024 ** 3).toFixed(2)} GiB`;
 }
 
+/** A rate in bytes per second, with a decimal where it matters. */
+export function formatRate(bytesPerSecond: number): string {
+  const units = ['B/s', 'KiB/s', 'MiB/s', 'GiB/s'];
+  let v = bytesPerSecond;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(v === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2)} ${units[i]}`;
+}
+
 export function formatMs(ms: number | undefined | null): string {
   if (ms === undefined || ms === null) return '–';
   if (ms < 1000) return `${Math.round(ms)} ms`;

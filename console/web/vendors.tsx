@@ -3,7 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { get } from './client';
 import type { Overview, StatsReport, VendorStats } from './types';
-import { Badge, ErrorText, formatBytes, formatMs, formatTime, hashHref, useLoad } from './ui';
+import { Badge, ErrorText, formatMs, formatRate, formatTime, hashHref, useLoad } from './ui';
 
 interface Series {
   readonly label: string;
@@ -92,7 +92,7 @@ function VendorCard({ stats, bucketMs }: { stats: VendorStats; bucketMs: number 
         <dt>Failure rate</dt>
         <dd>{percent(stats.failureRate)}</dd>
         <dt>Throughput</dt>
-        <dd>{formatBytes(Math.round(stats.bytesPerSecond))}/s</dd>
+        <dd>{formatRate(stats.bytesPerSecond)}</dd>
         <dt>Drop → completed p50</dt>
         <dd>{formatMs(stats.p50Ms)}</dd>
         <dt>p95</dt>
@@ -168,7 +168,7 @@ function VendorCard({ stats, bucketMs }: { stats: VendorStats; bucketMs: number 
               label: 'bytes/s',
               values: stats.buckets.map((b) => b.bytesPerSecond),
               color: '#7c3aed',
-              format: (v) => `${formatBytes(Math.round(v))}/s`,
+              format: formatRate,
             },
           ]}
         />
@@ -195,7 +195,7 @@ function VendorCard({ stats, bucketMs }: { stats: VendorStats; bucketMs: number 
                 <td class="num">{b.failedPerHour.toFixed(1)}</td>
                 <td class="num">{formatMs(b.p50Ms)}</td>
                 <td class="num">{formatMs(b.p95Ms)}</td>
-                <td class="num">{formatBytes(Math.round(b.bytesPerSecond))}/s</td>
+                <td class="num">{formatRate(b.bytesPerSecond)}</td>
               </tr>
             ))}
           </tbody>

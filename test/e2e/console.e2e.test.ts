@@ -133,6 +133,14 @@ describe('console in a browser', () => {
     }
     await expect(page.getByText('"jobId"').count()).resolves.toBe(1);
     await shot('delivery-timeline');
+
+    // The vendors' figures over the last hour, from the same ledger, drawn as charts.
+    await page.getByRole('link', { name: 'Vendors' }).click();
+    await page.getByLabel('Window').selectOption('1h');
+    const clevertap = page.getByRole('region', { name: 'clevertap-catalog' });
+    await clevertap.locator('canvas').first().waitFor();
+    await expect(clevertap.locator('dt:text-is("Files") + dd').textContent()).resolves.not.toBe('0');
+    await shot('vendors');
   });
 
   it('parks a file in a DLQ, redrives it from the page and sees it complete', async () => {
