@@ -276,7 +276,7 @@ export class Watcher {
   }
 
   private emit(line: string): void {
-    this.print(fitColumns(line, this.options.columns ?? terminalColumns()));
+    this.print(fitColumns(line, this.columns()));
   }
 
   private change(view: FileView, state: string, detail = ''): void {
@@ -292,9 +292,18 @@ export class Watcher {
           ? yellow
           : (s: string) => s;
     const version = view.versionId ? dim(` @${view.versionId.slice(0, 8)}`) : '';
+    const where = dim(`${view.route ?? '?'}→${view.vendor ?? '?'}`);
+    // The state is what the line is for: the key gives way first (cut in the middle), then the detail.
+    const fixed = displayWidth(`${time()}  ${version}  ${where}  ${state}`) + 2;
+    const room = this.columns() - fixed - Math.min(displayWidth(detail), 24);
+    const key = fitColumns(view.key, Math.max(16, room), 'middle');
     this.emit(
-      `${dim(time())}  ${bold(view.key)}${version}  ${dim(`${view.route ?? '?'}→${view.vendor ?? '?'}`)}  ${color(state)}${detail ? `  ${detail}` : ''}`,
+      `${dim(time())}  ${bold(key)}${version}  ${where}  ${color(state)}${detail ? `  ${detail}` : ''}`,
     );
+  }
+
+  private columns(): number {
+    return this.options.columns ?? terminalColumns();
   }
 
   private progressId(view: FileView): string {
@@ -311,7 +320,8 @@ export class Watcher {
 
   private showProgress(view: FileView, sent: number, size: number): void {
     const id = this.progressId(view);
-    const line = `${dim(time())}  ${bar(sent / size)} ${String(Math.round((sent / size) * 100)).padStart(3)}%  ${formatBytes(sent)} / ${formatBytes(size)}  ${view.key}`;
+    const head = `${dim(time())}  ${bar(sent / size)} ${String(Math.round((sent / size) * 100)).padStart(3)}%  ${formatBytes(sent)} / ${formatBytes(size)}  `;
+    const line = `${head}${fitColumns(view.key, Math.max(16, this.columns() - displayWidth(head) - 1), 'middle')}`;
     if (this.options.progress) {
       this.progressStep.set(id, sent);
       this.options.progress(id, line);
