@@ -233,7 +233,14 @@ export function checkLocalConfig(
     }
   }
   problems.push(...readJson(path.join(rootDir, 'cdk.json'), 'CDK settings').problems);
-  if (problems.length > 0 || !deployment || !secrets) throw new StageConfigError(context.stage, problems);
+  if (problems.length > 0 || !deployment || !secrets) {
+    // Files named relative to the repository, as the user knows them.
+    const root = rootDir.endsWith(path.sep) ? rootDir : `${rootDir}${path.sep}`;
+    throw new StageConfigError(
+      context.stage,
+      problems.map((p) => p.split(root).join('')),
+    );
+  }
   return { deployment, secrets };
 }
 
