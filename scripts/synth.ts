@@ -2,12 +2,14 @@
 // per stack saying which stage it built and where its template is.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../lib/config/stage-config';
 
 const args = process.argv.slice(2);
-const cdk = path.join(PROJECT_ROOT, 'node_modules', '.bin', 'cdk');
-const result = spawnSync(cdk, ['synth', '--no-notices', '-q', ...args], {
+// The pinned CDK CLI, run with this Node.
+const cdk = createRequire(import.meta.url).resolve('aws-cdk/bin/cdk');
+const result = spawnSync(process.execPath, [cdk, 'synth', '--no-notices', '-q', ...args], {
   stdio: 'inherit',
   cwd: PROJECT_ROOT,
   env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' },
