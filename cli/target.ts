@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { DEAD_LETTER_SUFFIX } from '../functions/shared/deployment';
@@ -33,6 +33,10 @@ export interface PipelineResources {
   readonly stateTable: string;
   readonly intake: readonly IntakeQueueRef[];
   readonly completion: QueueRef;
+  /** Key prefix of the result documents and vendor error files in the bucket. */
+  readonly resultsPrefix: string;
+  /** The queue receiving every outcome event, when the stage has one (`events.queue`). */
+  readonly eventsQueueUrl?: string;
 }
 
 /** A route as the CLI needs it: where its files go and how keys match. */
@@ -42,6 +46,8 @@ export interface TargetRoute {
   readonly vendor: string;
   readonly filterPrefix: string;
   readonly segments: readonly string[];
+  /** The route's options, when the stack's `Routes` output carries them. */
+  readonly options?: Readonly<Record<string, unknown>>;
 }
 
 export interface Target {
@@ -56,9 +62,13 @@ export interface Target {
   readonly ledger: LedgerAdmin;
 }
 
-/** The stack output holding route id → `{ prefix, vendor }` (see lib/vendor-ingest-stack.ts). */
+/** The stack output holding route id → `{ prefix, vendor, options? }` (see lib/vendor-ingest-stack.ts). */
 interface RoutesOutput {
-  readonly [routeId: string]: { readonly prefix: string; readonly vendor: string };
+  readonly [routeId: string]: {
+    readonly prefix: string;
+    readonly vendor: string;
+    readonly options?: Readonly<Record<string, unknown>>;
+  };
 }
 
 function queueRef(baseUrl: string, arnPrefix: string, name: string): QueueRef {
@@ -101,12 +111,17 @@ export async function stackTarget(clients: AwsClients, stackName: string): Promi
     vendor: r.vendor,
     filterPrefix: filterPrefixOf(r.prefix),
     segments: segmentsOf(r.prefix),
+    ...(r.options ? { options: r.options } : {}),
   }));
   const resources: PipelineResources = {
     bucket: need(StackOutput.IngestBucketName),
     stateTable: need(StackOutput.StateTableName),
     intake: routes.map((r) => ({ ...queueRef(baseUrl, arnPrefix, names.intakeQueue(r.id)), routeId: r.id })),
     completion: queueRef(baseUrl, arnPrefix, names.completionQueue),
+    resultsPrefix: outputs.get(StackOutput.ResultsPrefix) || '_results/',
+    ...(outputs.get(StackOutput.EventsQueueUrl)
+      ? { eventsQueueUrl: outputs.get(StackOutput.EventsQueueUrl) }
+      : {}),
   };
   return {
     kind: clients.endpoint ? 'local' : 'aws',
@@ -139,6 +154,25 @@ export function localStatePath(root: string): string {
   return path.join(root, '.local', 'pipeline.json');
 }
 
+/**
+ * Whether `pid` is a live `vendor-ingest` process: signal 0 finds it, and where /proc exists its
+ * command line runs cli/main.ts (a pid reused by another program after a crash does not).
+ */
+export function isPipelineProcess(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (!existsSync('/proc/self/cmdline')) return true;
+  try {
+    return /cli[/\\]main\.ts/.test(readFileSync(cmdline, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 /** The local pipeline recorded in the state file, if its process still runs. */
 export function runningLocalPipeline(root: string): LocalStateFile | undefined {
   const file = localStatePath(root);
@@ -149,12 +183,68 @@ export function runningLocalPipeline(root: string): LocalStateFile | undefined {
   } catch {
     return undefined;
   }
+  return isPipelineProcess(state.pid) ? state : undefined;
+}
+
+interface LockContent {
+  readonly pid: number;
+  readonly startedAt: string;
+}
+
+function readLock(file: string): LockContent | undefined {
   try {
-    process.kill(state.pid, 0);
-    return state;
+    const value = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockContent>;
+    return typeof value.pid === 'number'
+      ? { pid: value.pid, startedAt: String(value.startedAt ?? '') }
+      : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * One `npm start` per clone: a lock file (`.local/pipeline.lock`) created exclusively with this
+ * process's pid, taken before anything starts and removed on exit. A lock whose process is gone
+ * (a crash, a kill -9, a reboot) is stale and taken over; one whose process runs refuses the start.
+ * Returns the release function (also run on process exit).
+ */
+export function acquireLocalLock(root: string): () => void {
+  const file = path.join(root, '.local', 'pipeline.lock');
+  mkdirSync(path.dirname(file), { recursive: true });
+  const mine = JSON.stringify({ pid: process.pid, startedAt: new Date().toISOString() });
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(file, mine, { flag: 'wx' });
+      const release = () => {
+        if (readLock(file)?.pid === process.pid) rmSync(file, { force: true });
+        process.off('exit', release);
+      };
+      process.on('exit', release);
+      return release;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const held = readLock(file);
+    if (held && isPipelineProcess(held.pid)) {
+      const state = runningLocalPipeline(root);
+      throw new Error(
+        `a local pipeline is already running from this clone (pid ${held.pid}, started ${held.startedAt}${state ? `, AWS endpoint ${state.endpoint}` : ''}). ` +
+          'Stop it first (Ctrl-C in its terminal), or use that one: every vendor-ingest command in this clone talks to it.',
+      );
+    }
+    // Stale: move it aside, and make sure what was moved is the stale lock just read (another start
+    // may have broken it and taken the lock in between; then put that one back).
+    const aside = `${file}.stale-${process.pid}`;
+    try {
+      renameSync(file, aside);
+    } catch {
+      continue;
+    }
+    const moved = readLock(aside);
+    if (moved && held && moved.pid !== held.pid) renameSync(aside, file);
+    else rmSync(aside, { force: true });
+  }
+  throw new Error(`could not take ${path.relative(root, file)}: another start is taking it; try again`);
 }
 
 export function writeLocalState(root: string, state: LocalStateFile): void {

@@ -6,7 +6,7 @@ import type { ResolvedRoute } from '../functions/shared/routes/schema';
 import { type DeliveryRecord, TERMINAL_STATES } from '../functions/shared/state/ledger';
 import { adapterFor } from '../functions/vendors/registry';
 import type { LocalPipeline } from './pipeline';
-import { bold, formatBytes, green, red, vendorId, type Watcher } from './ui';
+import { formatBytes, green, red, table, vendorId, type Watcher } from './ui';
 
 export interface DemoRow {
   readonly file: string;
@@ -86,7 +86,7 @@ export async function runDemo(
       const [record] = await pipeline.ledger.listByKey(target.resources.bucket, d.key);
       const s = settled(record, pipeline.routes);
       if (!s.done) continue;
-      const view = watcher.files.get(d.key);
+      const view = watcher.latest(d.key);
       rows.set(d.key, {
         file: d.key,
         route: record?.routeId ?? '-',
@@ -117,16 +117,6 @@ export async function runDemo(
   return dropped.map((d) => rows.get(d.key) as DemoRow);
 }
 
-export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join('  ')
-      .trimEnd();
-  return [bold(line(headers)), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
-}
-
 export function demoTable(rows: readonly DemoRow[]): string {
   return table(
     ['file', 'route', 'bytes', 'MB/s', 'vendor id', 'final state', 'time'],
@@ -139,5 +129,6 @@ export function demoTable(rows: readonly DemoRow[]): string {
       r.ok ? green(r.finalState) : red(r.finalState),
       `${r.seconds.toFixed(1)} s`,
     ]),
+    { middle: [0] },
   );
 }

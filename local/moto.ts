@@ -13,9 +13,11 @@ export const MOTO_HINT = [
   'Python), use a virtual environment and point MOTO_PYTHON at it:',
   '  python3 -m venv ~/.venvs/moto && ~/.venvs/moto/bin/pip install "moto[server]==5.2.1"',
   '  export MOTO_PYTHON=~/.venvs/moto/bin/python3',
-  '(pipx installs moto as an application; its own Python works too: MOTO_PYTHON=$(pipx environment',
-  '--value PIPX_LOCAL_VENVS)/moto/bin/python3.) A bare moto_server binary is not enough: the wrapper',
-  'makes DynamoDB conditional writes atomic and lets moto deploy the stack.',
+  'With pipx (`pipx install "moto[server]==5.2.1"`), point MOTO_PYTHON at the Python of its venv:',
+  '  export MOTO_PYTHON="$(pipx environment --value PIPX_LOCAL_VENVS)/moto/bin/python3"',
+  'Either way the pipeline runs local/moto_server.py with that Python, never a bare moto_server',
+  "binary: the wrapper is what makes DynamoDB conditional writes atomic (the ledger's exactly-once",
+  'rests on them) and lets moto deploy the stack.',
 ].join('\n');
 
 export interface MotoServer {

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateSecretCommand, PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
@@ -10,8 +10,14 @@ import { BUNDLED_ROUTES_FILE } from '../functions/shared/deployment';
 import { Env } from '../functions/shared/env';
 import { routesFromDocument } from '../functions/shared/routes/load';
 import type { ResolvedRoute } from '../functions/shared/routes/schema';
-import { loadDeploymentConfig } from '../lib/config/deployment-config';
-import { PROJECT_ROOT, type StageConfig, type StageConfigInput } from '../lib/config/stage-config';
+import { type DeploymentConfig, loadDeploymentConfig } from '../lib/config/deployment-config';
+import {
+  PROJECT_ROOT,
+  readJson,
+  type StageConfig,
+  StageConfigError,
+  type StageConfigInput,
+} from '../lib/config/stage-config';
 import { StackOutput } from '../lib/stack-outputs';
 import { type Sandbox, type SandboxOptions, startSandbox } from '../sandbox';
 import { type AwsClients, awsClients, LOCAL_CREDENTIALS } from './aws';
@@ -19,6 +25,7 @@ import { type DeployedStack, deployStack, stackOutputs } from './deploy';
 import { SqsEventSource } from './event-source';
 import { FunctionPool, type InvokeOutcome } from './function-pool';
 import { type DeployedFunction, loadDeployedFunction, loadEventSources } from './lambda-service';
+import { RotatingLog } from './log-file';
 import { type MotoServer, startMoto } from './moto';
 import { SYNTH_CACHE_ENV, type SynthContext, synthesize } from './synth';
 
@@ -61,7 +68,10 @@ export interface LocalPipelineOptions {
   readonly routesFile?: string;
   /** Secrets by id; defaults to config/local-secrets.json. */
   readonly secrets?: Readonly<Record<string, unknown>>;
-  /** Where function logs go (one JSON line each); default a temp dir. */
+  /**
+   * Where function logs go (one JSON line each, `functions.log`, rotated at start and by size);
+   * default a temporary directory removed on exit.
+   */
   readonly logDir?: string;
   /** Failpoint rules file (see functions/shared/failpoints.ts); tests write it at run time. */
   readonly failpointsFile?: string;
@@ -185,6 +195,60 @@ function runtimeEnvironment(
   };
 }
 
+/** Where the local pipeline reads its vendor credentials from. */
+const LOCAL_SECRETS_FILE = 'config/local-secrets.json';
+
+/**
+ * Every configuration problem a local run would meet, found before anything starts and reported at
+ * once, each naming its file: the stage file and the route file (as synth reports them), the local
+ * secrets file, cdk.json, and a route whose secret the local secrets file lacks.
+ */
+export function checkLocalConfig(
+  options: LocalPipelineOptions,
+  sandboxUrl?: string,
+  rootDir = PROJECT_ROOT,
+): {
+  deployment: DeploymentConfig;
+  secrets: Readonly<Record<string, unknown>>;
+} {
+  const problems: string[] = [];
+  const context = synthContextFor(options, sandboxUrl ?? 'http://127.0.0.1:1');
+  let deployment: DeploymentConfig | undefined;
+  try {
+    deployment = loadDeploymentConfig(context.stage, { ...context, rootDir });
+  } catch (error) {
+    if (!(error instanceof StageConfigError)) throw error;
+    problems.push(...error.problems);
+  }
+  let secrets = options.secrets;
+  if (!secrets) {
+    const file = readJson(path.join(rootDir, LOCAL_SECRETS_FILE), 'local secrets');
+    problems.push(...file.problems);
+    const value = file.value;
+    if (file.problems.length === 0 && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      problems.push(`local secrets: ${LOCAL_SECRETS_FILE} must be a JSON object of secret id → value`);
+    } else if (value) {
+      secrets = value as Record<string, unknown>;
+      for (const route of deployment?.routes ?? []) {
+        if (!(route.secretId in secrets))
+          problems.push(
+            `local secrets: ${LOCAL_SECRETS_FILE} has no secret "${route.secretId}" (route ${route.id}'s secretId)`,
+          );
+      }
+    }
+  }
+  problems.push(...readJson(path.join(rootDir, 'cdk.json'), 'CDK settings').problems);
+  if (problems.length > 0 || !deployment || !secrets) {
+    // Files named relative to the repository, as the user knows them.
+    const root = rootDir.endsWith(path.sep) ? rootDir : `${rootDir}${path.sep}`;
+    throw new StageConfigError(
+      context.stage,
+      problems.map((p) => p.split(root).join('')),
+    );
+  }
+  return { deployment, secrets };
+}
+
 /**
  * Starts the whole pipeline on this machine: the embedded AWS (moto, unless an endpoint is given),
  * the vendor sandbox, then the real CDK app synthesized for the stage and deployed onto the embedded
@@ -193,10 +257,24 @@ function runtimeEnvironment(
  * and their SQS event source mappings, which an emulation of Lambda's pollers then serves.
  */
 export async function startLocalPipeline(options: LocalPipelineOptions = {}): Promise<LocalPipeline> {
+  // Configuration first: every problem at once, before moto or the sandbox starts.
+  checkLocalConfig(options);
   const cleanups: Array<() => Promise<void> | void> = [];
   const stopAll = async () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   };
+  // The temporary directory goes however the process ends (an error, Ctrl-C with output piped to a
+  // pager that exited first): the exit hook removes it synchronously when stop() did not.
+  let workDir: string | undefined;
+  const removeWorkDir = () => {
+    if (workDir) rmSync(workDir, { recursive: true, force: true });
+    workDir = undefined;
+  };
+  process.once('exit', removeWorkDir);
+  cleanups.push(() => {
+    removeWorkDir();
+    process.off('exit', removeWorkDir);
+  });
 
   try {
     let moto: MotoServer | undefined;
@@ -211,34 +289,28 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
     cleanups.push(() => sandbox.close());
 
     const context = synthContextFor(options, sandbox.url);
-    const deployment = loadDeploymentConfig(context.stage, context);
+    const { deployment, secrets } = checkLocalConfig(options, sandbox.url);
     const region = deployment.config.region ?? 'us-east-1';
     const clients = awsClients(endpoint, region);
-    const secrets =
-      options.secrets ??
-      (JSON.parse(readFileSync(path.join(PROJECT_ROOT, 'config/local-secrets.json'), 'utf8')) as Record<
-        string,
-        unknown
-      >);
     await putSecrets(
       clients,
       Object.fromEntries(Object.entries(secrets).filter(([name]) => !name.startsWith('$'))),
     );
 
-    const workDir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-run-'));
-    cleanups.push(() => rmSync(workDir, { recursive: true, force: true }));
+    const runDir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-run-'));
+    workDir = runDir;
     let deployed: DeployedStack | undefined;
     const stackName = options.attachTo ?? deployment.stackName;
     if (!options.attachTo) {
       const cacheDir = options.synthCacheDir ?? process.env[SYNTH_CACHE_ENV];
-      const synth = synthesize(context, cacheDir ? { cacheDir } : { outDir: path.join(workDir, 'cdk.out') });
+      const synth = synthesize(context, cacheDir ? { cacheDir } : { outDir: path.join(runDir, 'cdk.out') });
       deployed = await deployStack(clients, synth);
     }
     const target = await stackTarget(clients, stackName);
     const outputs = deployed?.outputs ?? (await stackOutputs(clients, stackName));
     const [dispatchFn, completionFn] = await Promise.all(
       [StackOutput.DispatchFunctionName, StackOutput.CompletionFunctionName].map((output) =>
-        loadDeployedFunction(clients, outputs[output] ?? '', workDir),
+        loadDeployedFunction(clients, outputs[output] ?? '', runDir),
       ),
     );
     if (!dispatchFn || !completionFn) throw new Error(`stack ${stackName} lacks its functions`);
@@ -246,12 +318,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions = {}): Pr
       JSON.parse(readFileSync(path.join(dispatchFn.codeDir, BUNDLED_ROUTES_FILE), 'utf8')) as unknown,
     );
 
-    const logDir = options.logDir ?? path.join(workDir, 'logs');
+    const logDir = options.logDir ?? path.join(runDir, 'logs');
     mkdirSync(logDir, { recursive: true });
-    const logFile = path.join(logDir, 'functions.log');
+    const log = new RotatingLog(path.join(logDir, 'functions.log'));
+    cleanups.push(() => log.close());
+    const logFile = log.file;
     const events: LocalPipeline['events'] = new EventEmitter();
     const lineHandler = (fn: 'dispatch' | 'completion') => (line: string) => {
-      appendFileSync(logFile, `${line}\n`);
+      log.write(`${line}\n`);
       if (!line.startsWith('{')) return;
       try {
         events.emit('log', { fn, entry: JSON.parse(line) as Record<string, unknown> });

@@ -470,6 +470,7 @@ async function checkStatus(
     outcome: status.phase === 'succeeded' ? 'succeeded' : 'failed',
     reason: status.phase === 'succeeded' ? undefined : ErrorCode.VENDOR_JOB_FAILED,
     message: status.phase === 'succeeded' ? undefined : `the vendor job ended ${status.vendorState}`,
+    ...(errorFile?.kind === 'copied' ? { errorFile: errorFile.key } : {}),
   });
   await announceDecided(deps, verdict, log, {
     stats: status.stats,

@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TERMINAL_STATES } from '../../functions/shared/state/ledger';
 import { PROJECT_ROOT } from '../../lib/config/stage-config';
+import { scratchDir } from '../support/scratch';
 import { assertInvariant, useLocalPipeline } from './support/harness';
 import { INSPECT_ASSETS, jpegBody, waitFor } from './support/inputs';
 
@@ -28,7 +28,7 @@ const extra = Array.from({ length: ROUTES - base.routes.length }, (_, i) => {
     options: {},
   };
 });
-const routesFile = path.join(os.tmpdir(), `vendor-ingest-${ROUTES}-routes-${process.pid}.json`);
+const routesFile = path.join(scratchDir('many-routes-'), 'routes.json');
 writeFileSync(routesFile, JSON.stringify({ routes: [...base.routes, ...extra] }, null, 2));
 
 const e2e = useLocalPipeline({ routesFile });

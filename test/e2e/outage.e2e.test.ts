@@ -40,7 +40,7 @@ function emitted(e2e: typeof outage, metric: string, vendor: string): number[] {
 }
 
 async function breaker(e2e: typeof outage, key: string) {
-  return (await e2e.target.ledger.listBreakers()).find((b) => b.key === key);
+  return (await e2e.target.ledger.listBreakers()).find((b) => b.accountKey === key);
 }
 
 describe('a vendor outage longer than the retry window', () => {

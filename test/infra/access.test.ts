@@ -1,5 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -15,6 +14,7 @@ import {
 } from '../../lib/constructs/access';
 import { StackOutput } from '../../lib/stack-outputs';
 import type { VendorIngestStack } from '../../lib/vendor-ingest-stack';
+import { scratchDir } from '../support/scratch';
 import { cdkJsonContext, getAtt, grants, grantsOf, nagFindings, resourcesOfType } from './support';
 
 /**
@@ -163,7 +163,7 @@ describe('access with 50 routes', () => {
       baseUrl: 'https://api.eu.screeningeagle.com',
       uploadHostAllowList: ['*.s3.amazonaws.com'],
     }));
-    const routesFile = join(mkdtempSync(join(tmpdir(), 'vendor-ingest-50-')), 'routes.json');
+    const routesFile = join(scratchDir('routes-50-'), 'routes.json');
     writeFileSync(routesFile, JSON.stringify({ routes: [...base.routes, ...extra] }));
     const { app, stack } = createApp({
       context: {

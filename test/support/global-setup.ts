@@ -3,6 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { SYNTH_CACHE_ENV } from '../../local/synth';
+import { SCRATCH_ENV } from './scratch';
 
 /** How many local pipelines one e2e file may run at once. */
 export const SANDBOX_PORTS_PER_FILE = 4;
@@ -45,6 +46,12 @@ export default async function setup(): Promise<() => void> {
   }
   const cache = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-synth-'));
   process.env[SYNTH_CACHE_ENV] = cache;
+  // Tests' temporary files (test/support/scratch.ts) live here and go with the run.
+  const scratch = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-test-'));
+  process.env[SCRATCH_ENV] = scratch;
   process.env[SANDBOX_PORT_ENV] = String(await reservePorts(SANDBOX_PORTS_PER_FILE));
-  return () => rmSync(cache, { recursive: true, force: true });
+  return () => {
+    rmSync(cache, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
+  };
 }

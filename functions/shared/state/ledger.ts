@@ -40,11 +40,10 @@ export interface HistoryEntry {
   readonly note?: string;
 }
 
-/** Where a delivery's write-back went: the result document, the vendor's error file. */
+/** What the write-back stored beyond the result document (whose key follows from the version). */
 export interface ResultLocations {
-  readonly document?: string;
+  /** Key of the vendor's error file copied into the results prefix. */
   readonly errorFile?: string;
-  readonly tagged?: boolean;
 }
 
 export interface DeliveryRecord {
@@ -610,6 +609,7 @@ export class DeliveryLedger {
       reason?: string;
       message?: string;
       decidedBy?: string;
+      errorFile?: string;
     },
   ): Promise<TransitionResult> {
     return this.transition('vendor.verdict', key, {
@@ -621,12 +621,8 @@ export class DeliveryLedger {
         vendorDetail: verdict.detail,
         reason: verdict.reason,
         lastError: verdict.message,
+        results: verdict.errorFile ? { errorFile: verdict.errorFile } : undefined,
       },
     });
-  }
-
-  /** Records where the write-back put the result document and the vendor's error file. */
-  async recordResults(key: DeliveryKey, results: ResultLocations): Promise<void> {
-    await this.transition('results.written', key, { values: { results } });
   }
 }

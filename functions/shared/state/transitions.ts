@@ -267,22 +267,8 @@ export const TRANSITIONS = {
   /** The vendor's verdict on its job (or the polling deadline): decides the outcome once. */
   'vendor.verdict': {
     guards: [{ states: [DeliveryState.COMPLETED], undecided: true }],
-    set: ['vendorPhase', 'vendorState', 'vendorDetail', 'reason', 'lastError'],
+    set: ['vendorPhase', 'vendorState', 'vendorDetail', 'reason', 'lastError', 'results'],
     outcome: 'given',
-  },
-  /** Where the result document and the vendor's error file were written (after the outcome). */
-  'results.written': {
-    guards: [
-      {
-        states: [
-          DeliveryState.COMPLETED,
-          DeliveryState.DUPLICATE,
-          DeliveryState.FAILED,
-          DeliveryState.COMPLETION_UNCERTAIN,
-        ],
-      },
-    ],
-    set: ['results'],
   },
   /** Operator: deliver this version again (history and a replay count kept). Not while a worker holds it. */
   'operator.replay': {

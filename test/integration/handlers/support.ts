@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { GetFunctionConfigurationCommand } from '@aws-sdk/client-lambda';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
@@ -16,6 +15,7 @@ import { adapterFor } from '../../../functions/vendors/registry';
 import { StackOutput } from '../../../lib/stack-outputs';
 import type { AwsClients } from '../../../local/aws';
 import { FAKE_SIGNATURE, s3NotificationBody } from '../../support/fakes';
+import { scratchDir } from '../../support/scratch';
 import type { EmbeddedStack } from '../../support/stack';
 import type { UploadTargetServer } from '../../support/upload-target';
 
@@ -188,7 +188,7 @@ export function taskRootWithRoutes(input: {
     'test',
     adapterFor,
   );
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-task-root-'));
+  const dir = scratchDir('task-root-');
   writeFileSync(path.join(dir, BUNDLED_ROUTES_FILE), JSON.stringify(doc));
   return dir;
 }

@@ -1,14 +1,14 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { BUNDLED_ROUTES_FILE } from '../../../functions/shared/deployment';
 import { Env } from '../../../functions/shared/env';
 import { stubEnvironment } from '../../support/environment';
+import { scratchDir } from '../../support/scratch';
 
 /** A task root whose packaged routes.json holds `text`. */
 function taskRoot(text: string | undefined): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-cold-start-'));
+  const dir = scratchDir('cold-start-');
   if (text !== undefined) writeFileSync(path.join(dir, BUNDLED_ROUTES_FILE), text);
   return dir;
 }

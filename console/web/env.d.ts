@@ -1,0 +1,2 @@
+/** Style sheets imported for esbuild to bundle (console/assets.ts). */
+declare module '*.css';
