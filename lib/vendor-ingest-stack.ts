@@ -222,6 +222,7 @@ export class VendorIngestStack extends Stack {
     this.ingest.grantReadObjects(
       dispatchFn,
       routes.map((r) => r.filterPrefix),
+      { alsoTag: config.results.tagObjects },
     );
     for (const route of routes) {
       const queues = intake.get(route.id) as QueueWithDlq;
@@ -262,7 +263,8 @@ export class VendorIngestStack extends Stack {
         fn,
         config.results.prefix,
         routes.map((r) => r.filterPrefix),
-        config.results.tagObjects,
+        // Dispatch's read grant on the route prefixes carries the tag actions already.
+        config.results.tagObjects && fn === completionFn,
       );
     }
 
@@ -292,7 +294,25 @@ export class VendorIngestStack extends Stack {
       this.dispatch,
       this.ingest,
       routes.map((r) => r.filterPrefix),
+      (prefix) =>
+        `Object access limited to route prefix "${prefix}": reads (GetObject, GetObjectVersion) and the outcome tags (Get/PutObjectVersionTagging); object keys are only known when files arrive.`,
     );
+    acknowledgeObjectPrefixReads(
+      this.completion,
+      this.ingest,
+      config.results.tagObjects ? routes.map((r) => r.filterPrefix) : [],
+      (prefix) =>
+        `The outcome tags (Get/PutObjectVersionTagging) on objects under route prefix "${prefix}"; object keys are only known when files arrive.`,
+    );
+    for (const fn of [this.dispatch, this.completion]) {
+      acknowledgeObjectPrefixReads(
+        fn,
+        this.ingest,
+        [config.results.prefix],
+        (prefix) =>
+          `Result documents and vendor error files (PutObject) under the results prefix "${prefix}" only, outside every route; their keys follow the delivered objects'.`,
+      );
+    }
 
     grantProducers(
       this.ingest.bucket,

@@ -76,11 +76,16 @@ export class IngestBucket extends Construct {
    * without it S3 answers 403 instead of 404 for a missing object, and a file deleted before
    * dispatch could not be told from a permissions problem. No writes.
    */
-  public grantReadObjects(grantee: IGrantable, prefixes: readonly string[]): Grant {
+  public grantReadObjects(
+    grantee: IGrantable,
+    prefixes: readonly string[],
+    options: { readonly alsoTag?: boolean } = {},
+  ): Grant {
     const unique = [...new Set(prefixes)].sort();
+    // The outcome tags go on the same objects: one statement keeps a role of many routes small.
     const grant = Grant.addToPrincipal({
       grantee,
-      actions: [...IngestBucket.OBJECT_READ_ACTIONS],
+      actions: [...IngestBucket.OBJECT_READ_ACTIONS, ...(options.alsoTag ? IngestBucket.TAG_ACTIONS : [])],
       resourceArns: unique.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
     });
     Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
@@ -106,6 +111,7 @@ export class IngestBucket extends Construct {
     grantee: IGrantable,
     resultsPrefix: string,
     routePrefixes: readonly string[],
+    /** Tag objects under the route prefixes (false when the grantee's read grant already carries it). */
     tagObjects: boolean,
   ): void {
     Grant.addToPrincipal({

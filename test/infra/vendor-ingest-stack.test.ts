@@ -351,6 +351,11 @@ describe('VendorIngestStack (dev stage)', () => {
         Env.WAIT_SECONDS,
         Env.ATTENTION_AFTER_SECONDS,
         Env.STALL_TIMEOUT_SECONDS,
+        Env.EVENT_BUS_NAME,
+        Env.STACK_NAME,
+        Env.RESULTS_PREFIX,
+        Env.ERROR_FILE_MAX_BYTES,
+        Env.TAG_OBJECTS,
         Env.POWERTOOLS_SERVICE_NAME,
         Env.POWERTOOLS_METRICS_NAMESPACE,
         'POWERTOOLS_LOG_LEVEL',
@@ -506,10 +511,26 @@ describe('VendorIngestStack (dev stage)', () => {
     const TABLE = ['dynamodb:GetItem', 'dynamodb:UpdateItem'];
     const tableResources = () => [getAtt(id(stack.state.table))];
     const secretResources = () => [...new Set(deployment.routes.map((r) => r.secretId))].map(secretArn);
+    // Both functions decide outcomes: events on the one bus, result documents only under the results
+    // prefix, the outcome tags only on objects under route prefixes.
+    const writeBack = () => {
+      const bucket = getAtt(id(stack.ingest.bucket));
+      return [
+        ...grants(
+          ['events:PutEvents'],
+          [{ 'Fn::Join': ['', ['arn:aws:events:ap-south-1:', { Ref: 'AWS::AccountId' }, ':event-bus/default']] }],
+        ),
+        ...grants(['s3:PutObject'], [{ 'Fn::Join': ['', [bucket, `/${deployment.config.results.prefix}*`]] }]),
+        ...grants(
+          ['s3:GetObjectVersionTagging', 's3:PutObjectVersionTagging'],
+          deployment.routes.map((r) => ({ 'Fn::Join': ['', [bucket, `/${r.filterPrefix}*`]] })),
+        ),
+      ];
+    };
     const expectExactly = (actual: string[], expected: string[]) =>
       expect(actual).toEqual([...new Set(expected)].sort());
 
-    it('lets dispatch read routed objects, consume its intake queues, send to completion and its DLQs, and nothing else', () => {
+    it('lets dispatch read routed objects, consume its intake queues, send to completion and its DLQs, write back outcomes, and nothing else', () => {
       // Prepare
       const bucket = id(stack.ingest.bucket);
       const intake = deployment.routes.map((r) => intakeOf(r.id));
@@ -537,6 +558,7 @@ describe('VendorIngestStack (dev stage)', () => {
         ]),
         ...grants(TABLE, tableResources()),
         ...grants(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], secretResources()),
+        ...writeBack(),
       ];
 
       // Act
@@ -546,7 +568,7 @@ describe('VendorIngestStack (dev stage)', () => {
       expectExactly(actual, expected);
     });
 
-    it('lets completion consume and re-send to its queue, send to its DLQ, and nothing else', () => {
+    it('lets completion consume and re-send to its queue, send to its DLQ, write back outcomes, and nothing else', () => {
       // Prepare
       const completionQueue = getAtt(id(stack.completionQueues.queue));
       const expected = [
@@ -555,6 +577,7 @@ describe('VendorIngestStack (dev stage)', () => {
         ...grants(SEND, [getAtt(id(stack.completionQueues.deadLetterQueue))]),
         ...grants(TABLE, tableResources()),
         ...grants(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], secretResources()),
+        ...writeBack(),
       ];
 
       // Act
@@ -757,7 +780,8 @@ describe('VendorIngestStack (dev stage)', () => {
         KeyPolicy: {
           Statement: Match.arrayWith([
             Match.objectLike({
-              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              // CloudWatch publishes alarms to the topic; EventBridge delivers outcome events to topics.
+              Principal: { Service: ['cloudwatch.amazonaws.com', 'events.amazonaws.com'] },
               Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
             }),
           ]),
@@ -817,6 +841,8 @@ describe('VendorIngestStack (dev stage)', () => {
         [StackOutput.DashboardName]: ref(id(stack.monitoring.dashboard)),
       };
       expected[StackOutput.Stage] = 'dev';
+      expected[StackOutput.EventBusName] = 'default';
+      expected[StackOutput.ResultsPrefix] = '_results/';
       expected[StackOutput.LedgerRetentionDays] = String(deployment.config.ledgerRetentionDays);
       // One policy for these few routes: CloudFormation's join of a single ARN is that ARN.
       expect(stack.operatorPolicies).toHaveLength(1);
