@@ -518,9 +518,19 @@ describe('VendorIngestStack (dev stage)', () => {
       return [
         ...grants(
           ['events:PutEvents'],
-          [{ 'Fn::Join': ['', ['arn:aws:events:ap-south-1:', { Ref: 'AWS::AccountId' }, ':event-bus/default']] }],
+          [
+            {
+              'Fn::Join': [
+                '',
+                ['arn:aws:events:ap-south-1:', { Ref: 'AWS::AccountId' }, ':event-bus/default'],
+              ],
+            },
+          ],
         ),
-        ...grants(['s3:PutObject'], [{ 'Fn::Join': ['', [bucket, `/${deployment.config.results.prefix}*`]] }]),
+        ...grants(
+          ['s3:PutObject'],
+          [{ 'Fn::Join': ['', [bucket, `/${deployment.config.results.prefix}*`]] }],
+        ),
         ...grants(
           ['s3:GetObjectVersionTagging', 's3:PutObjectVersionTagging'],
           deployment.routes.map((r) => ({ 'Fn::Join': ['', [bucket, `/${r.filterPrefix}*`]] })),
