@@ -29,6 +29,8 @@ import {
   drop,
   keyFor,
   NotFoundError,
+  type OutcomeEvent,
+  readEvents,
   redrive,
   redriveMessage,
   replay,
@@ -489,6 +491,54 @@ ${TARGET_HELP}`,
         );
       }
       return 0;
+    },
+  },
+  {
+    name: 'events',
+    usage: 'events [--follow] [--take] [--json] [target]',
+    summary: "the delivery outcome events (the stack's events queue)",
+    help: `Prints the outcome events the pipeline announced (Delivery Succeeded / Failed / Needs Attention), read
+from the stack's events queue: on in the local stage, "events": { "queue": true } elsewhere. Without
+--take they stay in the queue for the next reader.
+
+Options:
+  --follow               keep waiting for new events until Ctrl-C (takes them)
+  --take                 remove the events read from the queue
+  --json                 one JSON event per line
+
+${TARGET_HELP}`,
+    options: { follow: { type: 'boolean' }, take: { type: 'boolean' }, json: { type: 'boolean' } },
+    target: true,
+    async run(values) {
+      const target = await targetFor(values);
+      const print = (events: readonly OutcomeEvent[]) => {
+        for (const e of events) {
+          if (values.json) {
+            console.log(JSON.stringify(e));
+            continue;
+          }
+          const d = e.detail;
+          const paint = d.outcome === 'succeeded' ? green : d.outcome === 'failed' ? red : bold;
+          const stats = d.vendorJob?.stats
+            ? `  rows ${d.vendorJob.stats.accepted ?? '?'} accepted / ${d.vendorJob.stats.rejected ?? '?'} rejected`
+            : '';
+          console.log(
+            [
+              `${(d.timings?.decidedAt ?? '').replace('T', ' ').slice(0, 19)}  ${paint(e['detail-type'])}  ${d.key}`,
+              `  ${d.route ?? '?'} → ${d.vendor ?? '?'}${d.vendorId ? `  ${d.vendorId}` : ''}${d.errorCode ? `  ${d.errorCode}` : ''}${stats}`,
+              ...(d.errorMessage ? [`  ${d.errorMessage}`] : []),
+              `  result ${d.resultDocument}${d.errorFile ? `  errors ${d.errorFile}` : ''}`,
+            ].join('\n'),
+          );
+        }
+      };
+      if (!values.follow) {
+        const events = await readEvents(target, { take: Boolean(values.take) });
+        if (events.length === 0 && !values.json) console.log(dim('no events waiting in the events queue'));
+        print(events);
+        return 0;
+      }
+      for (;;) print(await readEvents(target, { take: true, waitSeconds: 20 }));
     },
   },
   {

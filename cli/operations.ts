@@ -22,7 +22,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { ZodType } from 'zod';
 import { DlqAttribute } from '../functions/shared/messages';
-import { resultKeyOf } from '../functions/shared/outcome';
+import { type DeliveryEventDetail, resultKeyOf } from '../functions/shared/outcome';
 import { RouteMatcher } from '../functions/shared/routes/match';
 import { decodeS3Key, encodeS3Key } from '../functions/shared/s3-event';
 import { type DeliveryRecord, TERMINAL_STATES } from '../functions/shared/state/ledger';
@@ -811,4 +811,60 @@ export async function resolve(
     );
   }
   return resolved;
+}
+
+/** One outcome event as the events queue holds it (EventBridge's envelope around the detail). */
+export interface OutcomeEvent {
+  readonly id?: string;
+  readonly time?: string;
+  readonly 'detail-type': string;
+  readonly source: string;
+  readonly detail: DeliveryEventDetail;
+}
+
+/**
+ * Outcome events from the stack's events queue (`events.queue` in the stage; on in the local stage).
+ * `take` removes what it returns (a queue is read once: several readers would split the events);
+ * otherwise they stay, invisible to others for a few seconds. `waitSeconds` long-polls for new ones.
+ */
+export async function readEvents(
+  target: Target,
+  options: { readonly take?: boolean; readonly waitSeconds?: number; readonly max?: number } = {},
+): Promise<OutcomeEvent[]> {
+  const url = target.resources.eventsQueueUrl;
+  if (!url) {
+    throw new NotFoundError(
+      `${target.stackName} has no events queue: set "events": { "queue": true } in its stage, or write an EventBridge rule on source vendor-ingest`,
+    );
+  }
+  const max = options.max ?? 100;
+  const out: OutcomeEvent[] = [];
+  let wait = options.waitSeconds ?? 0;
+  while (out.length < max) {
+    const answer = await target.clients.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: Math.min(10, max - out.length),
+        WaitTimeSeconds: wait,
+        VisibilityTimeout: options.take ? 30 : 5,
+      }),
+    );
+    const messages = answer.Messages ?? [];
+    if (messages.length === 0) break;
+    wait = 0;
+    for (const m of messages) {
+      try {
+        out.push(JSON.parse(m.Body ?? '') as OutcomeEvent);
+      } catch {
+        continue; // not an event of ours: left for its own consumer
+      }
+      if (options.take)
+        await target.clients.sqs.send(
+          new DeleteMessageCommand({ QueueUrl: url, ReceiptHandle: m.ReceiptHandle }),
+        );
+    }
+  }
+  return out.sort((a, b) =>
+    (a.detail.timings?.decidedAt ?? '').localeCompare(b.detail.timings?.decidedAt ?? ''),
+  );
 }

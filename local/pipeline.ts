@@ -46,6 +46,8 @@ export interface LocalOverrides {
   readonly vendorTimeoutMs?: number;
   /** First vendor status check after completion, s. */
   readonly statusPollFirstSeconds?: number;
+  /** Stop following a vendor job after this long, s. */
+  readonly statusPollMaxSeconds?: number;
   readonly ledgerRetentionDays?: number;
   /** Outage settings (horizon, breaker threshold and probe interval, wait delay). */
   readonly outage?: Partial<StageConfigInput['outage']>;
@@ -131,6 +133,7 @@ export function synthContextFor(options: LocalPipelineOptions, sandboxUrl: strin
     ...(o.retryMaxSeconds !== undefined ? { retryMaxSeconds: o.retryMaxSeconds } : {}),
     ...(o.vendorTimeoutMs !== undefined ? { vendorTimeoutMs: o.vendorTimeoutMs } : {}),
     ...(o.statusPollFirstSeconds !== undefined ? { statusPollFirstSeconds: o.statusPollFirstSeconds } : {}),
+    ...(o.statusPollMaxSeconds !== undefined ? { statusPollMaxSeconds: o.statusPollMaxSeconds } : {}),
     ...(o.ledgerRetentionDays !== undefined ? { ledgerRetentionDays: o.ledgerRetentionDays } : {}),
     ...(o.outage ? { outage: o.outage } : {}),
     ...(o.stallTimeoutSeconds !== undefined ? { stallTimeoutSeconds: o.stallTimeoutSeconds } : {}),

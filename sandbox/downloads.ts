@@ -10,7 +10,25 @@ import type { Download } from './vendors/types';
 /** The files vendors serve over signed GET links, by bucket and id. */
 export interface DownloadStore {
   publish(vendor: SandboxVendor, bucket: string, download: Download): void;
+  /** The files published so far (rendered as a GET of their link would serve them). */
+  list(filter?: DownloadFilter): PublishedFile[];
   reset(): void;
+}
+
+/** Narrows {@link DownloadStore.list}: the uploaded file it is about, or the vendor id. */
+export interface DownloadFilter {
+  readonly about?: string;
+  readonly ref?: string;
+}
+
+/** A file a vendor serves over a signed link (ClearTax's file of rejected rows). */
+export interface PublishedFile {
+  readonly vendor: SandboxVendor;
+  readonly fileName: string;
+  readonly about: string;
+  readonly ref: string;
+  readonly contentType: string;
+  readonly body: string;
 }
 
 /** What the download endpoint works with. */
@@ -38,6 +56,22 @@ export function createDownloads(deps: DownloadDeps): DownloadStore & {
   return {
     publish(vendor, bucket, download) {
       published.set(key(bucket, download.id), { vendor, download });
+    },
+    list(filter = {}) {
+      return [...published.values()]
+        .filter(
+          ({ download }) =>
+            (filter.about === undefined || download.about === filter.about) &&
+            (filter.ref === undefined || download.ref === filter.ref),
+        )
+        .map(({ vendor, download }) => ({
+          vendor,
+          fileName: download.fileName,
+          about: download.about,
+          ref: download.ref,
+          contentType: download.contentType,
+          body: download.render(),
+        }));
     },
     reset() {
       published = new Map();

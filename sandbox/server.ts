@@ -360,6 +360,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     credentials,
     faults: { inject: (spec) => faults.inject(spec), clear: () => faults.clear(), list: () => faults.list() },
     log: recorder.view,
+    downloads: (filter = {}) => downloads.list(filter),
     reset,
     close() {
       closing ??= (async () => {

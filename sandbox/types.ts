@@ -1,3 +1,4 @@
+import type { DownloadFilter, PublishedFile } from './downloads';
 /**
  * Public types of the vendor sandbox. `index.ts` re-exports them; the modules behind it share them.
  */
@@ -186,6 +187,8 @@ export interface Sandbox {
   readonly credentials: SandboxCredentials;
   readonly faults: FaultApi;
   readonly log: CallLog;
+  /** Files the vendors serve over signed links (error files), as they would be served. */
+  downloads(filter?: DownloadFilter): PublishedFile[];
   /** Forget calls, uploads, jobs, faults and minted tokens (not credentials). */
   reset(): void;
   /** Close both listeners and destroy open sockets, hung ones included. */

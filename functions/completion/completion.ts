@@ -437,12 +437,7 @@ async function checkStatus(
       await announceDecided(deps, unknown, log);
       return;
     }
-    if (status.vendorState !== record.vendorState)
-      await deps.ledger.recordVendorProgress(key, {
-        phase: status.phase,
-        vendorState: status.vendorState,
-        detail: status.detail,
-      });
+    // The job's intermediate states are not written (each would cost a write per poll): the verdict is.
     const delay = Math.min(900, deps.statusFirstDelaySeconds * 2 ** (check.check + 1));
     await sendStatusCheck(deps, { ...check, check: check.check + 1 }, delay);
     return;

@@ -7,12 +7,13 @@ import {
   type S3Client,
   type Tag,
 } from '@aws-sdk/client-s3';
+import * as z from 'zod';
 import { EVENT_SOURCE } from './deployment';
 import { ERROR_TABLE, type ErrorCode, errorMessageOf } from './errors';
 import type { CoreLogger, PipelineMetrics } from './observability';
 import { MetricName } from './observability';
 import { redactor } from './redact';
-import type { DeliveryOutcome, DeliveryRecord } from './state/ledger';
+import { type DeliveryOutcome, type DeliveryRecord, DeliveryState } from './state/ledger';
 
 /**
  * Brings a delivery's outcome back to whoever dropped the file, the AWS way: one EventBridge event per
@@ -42,58 +43,70 @@ export const OutcomeTag = {
 const VENDOR_ID_REFS = ['activityId', 'taskId', 'jobId', 'fileId', 'uploadId'];
 
 /** Rows the vendor counted: in the file, accepted, rejected. */
-export interface RowStats {
-  readonly total?: number;
-  readonly accepted?: number;
-  readonly rejected?: number;
-}
+export const RowStatsSchema = z.object({
+  total: z.number().int().nonnegative().optional(),
+  accepted: z.number().int().nonnegative().optional(),
+  rejected: z.number().int().nonnegative().optional(),
+});
+export type RowStats = z.infer<typeof RowStatsSchema>;
 
-export interface DeliveryEventDetail {
-  readonly schemaVersion: typeof DETAIL_SCHEMA_VERSION;
-  /** Deterministic per end state: consumers deduplicate on it. */
-  readonly eventId: string;
-  readonly stack: string;
-  readonly deliveryId: string;
-  readonly bucket: string;
-  readonly key: string;
-  readonly versionId?: string;
-  readonly size?: number;
-  readonly route?: string;
-  readonly vendor?: string;
-  readonly state: string;
-  readonly outcome: DeliveryOutcome;
-  /** The reason code of a failure or an attention (see the runbook), and what it means. */
-  readonly errorCode?: string;
-  readonly errorMeaning?: string;
-  /** The error message, redacted. */
-  readonly errorMessage?: string;
-  readonly retryable?: boolean;
-  /** Ids the vendor gave the file (activityId, taskId, jobId, fileId …). */
-  readonly vendorIds: Record<string, unknown>;
-  readonly vendorId?: string;
-  /** The vendor's own job, where it publishes one. */
-  readonly vendorJob?: {
-    readonly state?: string;
-    readonly phase?: string;
-    readonly stats?: RowStats;
-    readonly detail?: Record<string, unknown>;
-  };
-  /** Why the vendor's verdict is not here (no status API, polling off …). */
-  readonly note?: string;
-  /** `s3://…` of the result document and, when the vendor gave one, of its file of rejected rows. */
-  readonly resultDocument: string;
-  readonly errorFile?: string;
-  readonly attempts: { readonly dispatch: number; readonly completion: number };
-  readonly replays?: number;
-  readonly timings: {
-    readonly droppedAt: string;
-    readonly uploadedAt?: string;
-    readonly completedAt?: string;
-    readonly decidedAt: string;
-    /** Drop → decision, ms. */
-    readonly totalMs: number;
-  };
-}
+const Iso = z.iso.datetime();
+
+/**
+ * The detail of every outcome event and the content of every result document, schema version 1. It is
+ * the definition `docs/events.schema.json` is generated from (`npm run docs:events`).
+ */
+export const DeliveryEventDetailSchema = z
+  .object({
+    schemaVersion: z.literal(DETAIL_SCHEMA_VERSION),
+    eventId: z.string().min(1).describe('the same for every copy of one announcement: deduplicate on it'),
+    stack: z.string().min(1).describe('the CloudFormation stack that delivered the file'),
+    deliveryId: z.string().min(1),
+    bucket: z.string().min(1),
+    key: z.string().min(1),
+    versionId: z.string().min(1).optional(),
+    size: z.number().int().nonnegative().optional(),
+    route: z.string().min(1).optional(),
+    vendor: z.string().min(1).optional(),
+    state: z.enum(Object.values(DeliveryState) as [DeliveryState, ...DeliveryState[]]),
+    outcome: z.enum(['succeeded', 'failed', 'attention']),
+    errorCode: z.string().min(1).optional().describe('the reason code (see the runbook)'),
+    errorMeaning: z.string().optional(),
+    errorMessage: z.string().optional().describe('redacted: no secret, no URL signature'),
+    retryable: z.boolean().optional(),
+    vendorIds: z.record(z.string(), z.unknown()).describe('ids the vendor gave the file'),
+    vendorId: z.string().optional(),
+    vendorJob: z
+      .object({
+        state: z.string().optional(),
+        phase: z.string().optional(),
+        stats: RowStatsSchema.optional(),
+        detail: z.record(z.string(), z.unknown()).optional(),
+      })
+      .optional()
+      .describe("the vendor's own job, for vendors that publish one"),
+    note: z.string().optional(),
+    resultDocument: z.string().startsWith('s3://'),
+    errorFile: z
+      .string()
+      .startsWith('s3://')
+      .optional()
+      .describe("the vendor's file of rejected rows, copied"),
+    attempts: z.object({
+      dispatch: z.number().int().nonnegative(),
+      completion: z.number().int().nonnegative(),
+    }),
+    replays: z.number().int().positive().optional(),
+    timings: z.object({
+      droppedAt: Iso,
+      uploadedAt: Iso.optional(),
+      completedAt: Iso.optional(),
+      decidedAt: Iso,
+      totalMs: z.number().nonnegative(),
+    }),
+  })
+  .strict();
+export type DeliveryEventDetail = z.infer<typeof DeliveryEventDetailSchema>;
 
 /** The version part of result keys: the version id, or the identity of an unversioned write. */
 function versionLabel(record: Pick<DeliveryRecord, 'versionId' | 'sk'>): string {
@@ -263,13 +276,16 @@ export async function announceOutcome(
   if (deps.tagObjects && record.versionId) {
     steps.push(['tags', () => tagObject(deps.s3, record, outcome, detail.vendorId)]);
   }
-  for (const [what, step] of steps) {
-    try {
-      await withRetries(step);
-    } catch (error) {
-      log.error('announce failed', { step: what, outcome, error: errorMessageOf(error) });
-    }
-  }
+  // Independent of each other: done side by side.
+  await Promise.all(
+    steps.map(async ([what, step]) => {
+      try {
+        await withRetries(step);
+      } catch (error) {
+        log.error('announce failed', { step: what, outcome, error: errorMessageOf(error) });
+      }
+    }),
+  );
   if (record.routeId) {
     const metric =
       outcome === 'succeeded'

@@ -1,10 +1,8 @@
 import http from 'node:http';
 import path from 'node:path';
-import { PutObjectCommand } from '@aws-sdk/client-s3';
 import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ConsoleServer, startConsole } from '../../console/server';
-import { DeliveryLedger } from '../../functions/shared/state/ledger';
 import { scratchDir } from '../support/scratch';
 import { ARTIFACTS_DIR, launchChromium } from './support/browser';
 import { assertInvariant, type Dropped, useLocalPipeline } from './support/harness';

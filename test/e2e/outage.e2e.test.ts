@@ -68,6 +68,7 @@ describe('a vendor outage longer than the retry window', () => {
     await new Promise((r) => setTimeout(r, 20_000));
     const presignsDuringOutage = calls(e2e, { vendor: 'cleartax-gst', operation: 'presign' }).length;
     const waiting = await e2e.pipeline.ledger.listByKey(e2e.pipeline.resources.bucket, files[0]?.key ?? '');
+    const breakersThen = await e2e.target.ledger.listBreakers();
     sandbox.faults.clear();
     const outageSeconds = (Date.now() - outageStarted) / 1000;
 
@@ -78,7 +79,7 @@ describe('a vendor outage longer than the retry window', () => {
 
     expect(opened).toMatchObject({ vendor: 'cleartax-gst', reason: 'consecutive vendor failures' });
     expect(waiting[0]?.state).not.toBe('FAILED');
-    const note = waiting[0] ? waitingNote(waiting[0], await e2e.target.ledger.listBreakers()) : undefined;
+    const note = waiting[0] ? waitingNote(waiting[0], breakersThen) : undefined;
     expect(note).toMatch(/^waiting for cleartax-gst \(down since \d{4}-/);
     for (const file of files) expect(settled.get(file.key)?.state, file.key).toBe('COMPLETED');
     for (const file of files) expect(await dlqFor(e2e, file.key), file.key).toEqual([]);

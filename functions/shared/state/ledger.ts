@@ -588,16 +588,6 @@ export class DeliveryLedger {
     });
   }
 
-  /** Latest vendor job state while it runs (written only when it changed). */
-  async recordVendorProgress(
-    key: DeliveryKey,
-    status: { phase: string; vendorState: string; detail?: Record<string, unknown> | undefined },
-  ): Promise<void> {
-    await this.transition('vendor.progress', key, {
-      values: { vendorPhase: status.phase, vendorState: status.vendorState, vendorDetail: status.detail },
-    });
-  }
-
   /** The vendor's verdict on its job, or the polling deadline: decides the outcome once. */
   async recordVendorVerdict(
     key: DeliveryKey,

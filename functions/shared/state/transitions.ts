@@ -259,11 +259,6 @@ export const TRANSITIONS = {
     set: ['reason', 'lastError'],
     outcome: 'attention',
   },
-  /** The vendor's job is still running: its latest state, while no verdict is in. */
-  'vendor.progress': {
-    guards: [{ states: [DeliveryState.COMPLETED], undecided: true }],
-    set: ['vendorPhase', 'vendorState', 'vendorDetail'],
-  },
   /** The vendor's verdict on its job (or the polling deadline): decides the outcome once. */
   'vendor.verdict': {
     guards: [{ states: [DeliveryState.COMPLETED], undecided: true }],

@@ -26,7 +26,7 @@ export const CLEVERTAP_CATALOGS = [1001, 1002];
 export function csvBody(tag: string, rows = 3): string {
   return [
     'invoice,date,gstin,amount,tag',
-    ...Array.from({ length: rows }, (_, i) => `INV-${i},2026-03-01,29AABCT1332L1ZU,${100 + i},${tag}`),
+    ...Array.from({ length: rows }, (_, i) => `INV-${i},2026-03-01,29AABCT1332L1ZA,${100 + i},${tag}`),
   ].join('\n');
 }
 

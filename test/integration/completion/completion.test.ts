@@ -65,14 +65,18 @@ describe('completionMessage completing a delivery', () => {
     });
   });
 
-  it('does not call the vendor again when the same message is processed a second time', async () => {
+  it('does not call the vendor again when the same message is processed a second time, and announces its outcome again', async () => {
     const w = h.world();
     const { record } = await w.uploaded();
     await w.run(record);
 
+    // The same message again: its first run may have died before announcing what it decided.
     await w.run(record, { ...firstReceive, receiveCount: 2 });
+    // Another message about the same version (a duplicate sent by dispatch): a duplicate.
+    await w.run(record, receive({ messageId: 'another-message' }));
 
     expect(w.vendor.completes).toHaveLength(1);
+    expect(w.announcer.outcomes.map((o) => o.outcome)).toEqual(['succeeded', 'succeeded']);
     expect(w.metrics.total(MetricName.DuplicateNotifications)).toBe(1);
   });
 
@@ -184,7 +188,7 @@ describe('completionMessage completing a delivery', () => {
     w.vendor.completeNext({ throws: new PermanentError(ErrorCode.VENDOR_REJECTED, 'complete: HTTP 400') });
     await rejectionOf(w.run(record));
 
-    await w.run(record);
+    await w.run(record, receive({ messageId: 'a-duplicate' }));
     const callsForDuplicate = w.vendor.completes.length;
     await w.run(record, receive({ receiveCount: 1, lastAttempt: false, redrive: true }));
 
@@ -417,7 +421,9 @@ describe('completionMessage polling the vendor job', () => {
     expect(sent.map((s) => StatusCheckMessageV1Schema.parse(JSON.parse(s.MessageBody ?? '')).check)).toEqual([
       0, 1, 2,
     ]);
-    expect(whileRunning).toMatchObject({ vendorPhase: 'running', vendorState: 'QUEUED' });
+    // Intermediate job states cost a write per poll and are not recorded: the ledger keeps the state the
+    // trigger answered with until the verdict.
+    expect(whileRunning).toMatchObject({ vendorPhase: 'running', vendorState: 'PROCESSING' });
     expect(await w.ledger.get(key)).toMatchObject({
       state: DeliveryState.COMPLETED,
       vendorPhase: 'succeeded',

@@ -226,7 +226,7 @@ describe('dispatchMessage on retryable failures', () => {
     const record = s3NotificationRecord([{ ...object, size: data.length }]);
     await rejectionOf(w.run(record, receive({ receiveCount: 3, lastAttempt: true, redrive: false })));
 
-    await w.run(record);
+    await w.run(record, receive({ messageId: 'a-duplicate' }));
     const sentForDuplicate = h.sentBodies().length;
     await w.run(record, receive({ receiveCount: 1, lastAttempt: false, redrive: true }));
 

@@ -151,7 +151,7 @@ describe('the ledger transition table', () => {
   it('decides a vendor verdict once, and only on a completed delivery', () => {
     expect(allowed('vendor.verdict', { state: 'COMPLETED' })).toBe(true);
     expect(allowed('vendor.verdict', { state: 'COMPLETED', outcome: 'succeeded' })).toBe(false);
-    expect(allowed('vendor.progress', { state: 'COMPLETED', outcome: 'failed' })).toBe(false);
+    expect(allowed('vendor.verdict', { state: 'COMPLETED', outcome: 'failed' })).toBe(false);
     expect(allowed('vendor.verdict', { state: 'COMPLETING' })).toBe(false);
   });
 
