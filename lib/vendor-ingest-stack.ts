@@ -287,6 +287,11 @@ export class VendorIngestStack extends Stack {
       vendors: [...new Set(routes.map((r) => r.vendor))].sort(),
       maxQueueAgeSeconds: config.alarms.maxQueueAgeSeconds,
       maxFailureRatePercent: config.alarms.maxFailureRatePercent,
+      polledVendors: [
+        ...new Set(routes.filter((r) => r.pollStatus && adapterFor(r.vendor)?.status).map((r) => r.vendor)),
+      ].sort(),
+      maxVendorRejectionPercent: config.alarms.maxVendorRejectionPercent,
+      routes: routes.map((r) => r.id),
       tokenMints: tokenMintFamilies(routes.map((r) => r.vendor)),
     });
 
@@ -332,6 +337,8 @@ export class VendorIngestStack extends Stack {
         return { prefix: route.filterPrefix, queue: queues.queue, deadLetterQueue: queues.deadLetterQueue };
       }),
       keys: [this.dataKey, queueKey].filter((k): k is Key => k !== undefined),
+      resultsPrefix: config.results.prefix,
+      eventsQueue: this.events.queue?.queue,
     }).policies;
     for (const policy of this.operatorPolicies) {
       acknowledgeObjectPrefixReads(
@@ -342,6 +349,15 @@ export class VendorIngestStack extends Stack {
           `Operators drop files (PutObject, AbortMultipartUpload) under route prefix "${prefix}"; object keys are only known when files arrive.`,
       );
     }
+    const [firstPolicy] = this.operatorPolicies;
+    if (firstPolicy)
+      acknowledgeObjectPrefixReads(
+        firstPolicy,
+        this.ingest,
+        [config.results.prefix],
+        (prefix) =>
+          `Operators read result documents and vendor error files (GetObject) under the results prefix "${prefix}"; their keys follow the delivered files'.`,
+      );
     acknowledgeBucketNotificationsHandler(this);
     if (config.kms) for (const fn of [this.dispatch, this.completion]) acknowledgeKmsGrants(fn);
 

@@ -407,6 +407,26 @@ export class Watcher {
       case 'completion attempt failed; will retry':
         this.change(view, 'RETRY', `${entry.errorCode}: ${entry.error}`);
         break;
+      case 'outcome announced': {
+        if (this.options.quiet) break;
+        const rows = entry.rows as { total?: number; accepted?: number; rejected?: number } | undefined;
+        const parts = [
+          String(entry.detailType ?? entry.outcome),
+          rows?.rejected !== undefined
+            ? `rows: ${rows.accepted ?? '?'} accepted, ${rows.rejected} rejected`
+            : undefined,
+          typeof entry.errorFile === 'string' ? `error file ${entry.errorFile}` : undefined,
+        ].filter((p): p is string => p !== undefined);
+        const color = entry.outcome === 'succeeded' ? green : entry.outcome === 'failed' ? red : yellow;
+        this.emit(`${dim(time())}  ${dim(view.key)}  ${dim('event →')} ${color(parts.join(' · '))}`);
+        break;
+      }
+      case 'delivery waiting past the attention threshold: announced':
+        if (!this.options.quiet)
+          this.emit(
+            `${dim(time())}  ${dim(view.key)}  ${dim('event →')} ${yellow('Delivery Needs Attention (vendor down)')}`,
+          );
+        break;
       case 'duplicate notification: this version is already handled':
         if (!this.options.quiet)
           this.emit(`${dim(`${time()}  ${key}  duplicate notification ignored (${entry.state})`)}`);

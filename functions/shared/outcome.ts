@@ -299,7 +299,14 @@ export async function announceOutcome(
     if (extras.stats?.rejected !== undefined)
       deps.metrics.countRoute(MetricName.RowsRejected, record.routeId, extras.stats.rejected);
   }
-  log.info('outcome announced', { outcome, detailType: DetailType[outcome], eventId: detail.eventId });
+  log.info('outcome announced', {
+    outcome,
+    detailType: DetailType[outcome],
+    eventId: detail.eventId,
+    resultDocument: detail.resultDocument,
+    ...(detail.errorFile ? { errorFile: detail.errorFile } : {}),
+    ...(extras.stats ? { rows: extras.stats } : {}),
+  });
   return detail;
 }
 

@@ -34,8 +34,18 @@ export const OPERATOR_ACTIONS = {
     'sqs:GetQueueAttributes',
     'sqs:StartMessageMoveTask',
     'sqs:ListMessageMoveTasks',
+    'sqs:PurgeQueue',
   ],
   workQueues: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],
+  /** Result documents and the vendors' error files (`status`, the console). */
+  results: ['s3:GetObject'],
+  /** The outcome events queue, when the stage has one (`events`, the live view). */
+  eventsQueue: [
+    'sqs:ReceiveMessage',
+    'sqs:DeleteMessage',
+    'sqs:ChangeMessageVisibility',
+    'sqs:GetQueueAttributes',
+  ],
   keys: ['kms:Decrypt', 'kms:Encrypt', 'kms:GenerateDataKey'],
 } as const;
 
@@ -94,6 +104,10 @@ export interface OperatorPolicyProps {
   readonly routes: readonly OperatorRouteScope[];
   /** Customer-managed keys of the bucket, table and queues, when KMS is on. */
   readonly keys: readonly IKey[];
+  /** The ingest bucket's results prefix (e.g. `_results/`): the operator reads what is under it. */
+  readonly resultsPrefix: string;
+  /** The stage's outcome events queue, when it has one. */
+  readonly eventsQueue?: IQueue;
 }
 
 /** Longer than any ARN a `Ref` or `Fn::GetAtt` here resolves to (partition, region, account, 80-char name). */
@@ -115,8 +129,9 @@ export function worstCasePolicyChars(stack: Stack, statements: readonly PolicySt
 
 /**
  * Managed policies with exactly what `vendor-ingest --stack` and the console call: read the stack's
- * outputs, drop files under route prefixes, read and update the ledger, list, move and delete DLQ
- * messages (StartMessageMoveTask on AWS), and send to the work queues (replay, resolve, redrive).
+ * outputs, drop files under route prefixes, read and update the ledger, list, move, delete and purge
+ * DLQ messages (StartMessageMoveTask on AWS), send to the work queues (replay, resolve, redrive), read
+ * result documents and error files, and take events from the stage's events queue.
  * IAM caps a managed policy at 6,144 characters, which about fifteen routes' ARNs fill, so the routes
  * are packed into as many policies as they need, each measured at its worst case; attach them all
  * (the `OperatorPolicyArns` output).
@@ -145,6 +160,18 @@ export class OperatorPolicy extends Construct {
         actions: [...OPERATOR_ACTIONS.workQueues],
         resources: [props.completion.queue.queueArn],
       }),
+      new PolicyStatement({
+        actions: [...OPERATOR_ACTIONS.results],
+        resources: [props.bucket.arnForObjects(`${props.resultsPrefix}*`)],
+      }),
+      ...(props.eventsQueue
+        ? [
+            new PolicyStatement({
+              actions: [...OPERATOR_ACTIONS.eventsQueue],
+              resources: [props.eventsQueue.queueArn],
+            }),
+          ]
+        : []),
       ...(props.keys.length > 0
         ? [
             new PolicyStatement({

@@ -53,6 +53,12 @@ export interface PipelineMonitoringProps {
   readonly maxQueueAgeSeconds?: number;
   /** Alarm when a vendor's failed / (completed + failed) exceeds this, %. @default 5 */
   readonly maxFailureRatePercent?: number;
+  /** Vendors whose jobs are polled for a verdict (a status API and a route that polls it). */
+  readonly polledVendors?: readonly string[];
+  /** Alarm when a polled vendor's failed jobs / (succeeded + failed) exceeds this, %. @default 10 */
+  readonly maxVendorRejectionPercent?: number;
+  /** Route ids: each gets its decided outcomes and the vendor's row counts on the dashboard. */
+  readonly routes?: readonly string[];
   /** Vendors that mint tokens against a daily budget: their mint-count family and the budget. */
   readonly tokenMints?: readonly { readonly family: string; readonly dailyLimit: number }[];
 }
@@ -106,6 +112,9 @@ export class PipelineMonitoring extends Construct {
 
     this.facade.addLargeHeader(`Vendor ingest (${props.namePrefix})`);
     for (const vendor of props.vendors) this.monitorVendor(vendor, props.maxFailureRatePercent ?? 5);
+    for (const vendor of props.polledVendors ?? [])
+      this.monitorVendorJobs(vendor, props.maxVendorRejectionPercent ?? 10);
+    if (props.routes?.length) this.monitorRouteOutcomes(props.routes);
 
     for (const [name, fn] of [
       ['dispatch', props.dispatchFunction],
@@ -279,5 +288,111 @@ export class PipelineMonitoring extends Construct {
         },
       ],
     });
+  }
+
+  /**
+   * The vendor's own verdicts on its jobs (vendors with a status API): succeeded, failed (rows rejected
+   * or the file discarded), unknown at the polling deadline. One alarm on the failed share and one on
+   * any unknown verdict.
+   */
+  private monitorVendorJobs(vendor: string, maxRejectionPercent: number): void {
+    const factory = this.facade.createMetricFactory();
+    const metric = (name: string, label: string): MetricWithAlarmSupport =>
+      factory.createMetric(
+        name,
+        MetricStatistic.SUM,
+        label,
+        vendorDimensions(vendor),
+        undefined,
+        METRICS_NAMESPACE,
+      );
+    const succeeded = metric(MetricName.VendorJobSucceeded, 'Jobs succeeded');
+    const failed = metric(MetricName.VendorJobFailed, 'Jobs failed');
+    const unknown = metric(MetricName.VendorStatusUnknown, 'Verdict unknown at the deadline');
+    const rejection = factory.createMetricMath(
+      'IF(FILL(succeeded, 0) + FILL(failed, 0) > 0, 100 * FILL(failed, 0) / (FILL(succeeded, 0) + FILL(failed, 0)), 0)',
+      { succeeded, failed },
+      'Jobs the vendor failed (%)',
+    );
+    this.facade.monitorCustom({
+      humanReadableName: `Vendor ${vendor}: its verdicts`,
+      alarmFriendlyName: `vendor-${vendor}-jobs`,
+      metricGroups: [
+        {
+          title: 'Vendor jobs',
+          metrics: [
+            succeeded,
+            failed,
+            {
+              metric: unknown,
+              alarmFriendlyName: `${vendor}-status-unknown`,
+              addAlarm: {
+                VendorStatusUnknown: {
+                  threshold: 1,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                  treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                  alarmDescriptionOverride: `A ${vendor} job was still running when status polling reached its deadline: the delivery ended VENDOR_STATUS_UNKNOWN (event Delivery Needs Attention). Look the job up at the vendor.`,
+                },
+              },
+            },
+          ],
+        },
+        {
+          title: 'Vendor-side failure rate',
+          metrics: [
+            {
+              metric: rejection,
+              alarmFriendlyName: `${vendor}-vendor-failure-rate`,
+              addAlarm: {
+                VendorFailureRate: {
+                  threshold: maxRejectionPercent,
+                  comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+                  treatMissingDataOverride: TreatMissingData.NOT_BREACHING,
+                  alarmDescriptionOverride: `More than ${maxRejectionPercent}% of the files ${vendor} processed ended failed on its side (rows rejected or the file discarded): the producers' files, not the pipeline, need a look. Error files are under the results prefix.`,
+                },
+              },
+            },
+          ],
+        },
+      ],
+    });
+  }
+
+  /** Per route: deliveries by decided outcome, and the rows the vendor accepted and rejected. */
+  private monitorRouteOutcomes(routes: readonly string[]): void {
+    const factory = this.facade.createMetricFactory();
+    this.facade.addMediumHeader('Outcomes per route');
+    for (const route of routes) {
+      const metric = (name: string, label: string): MetricWithAlarmSupport =>
+        factory.createMetric(
+          name,
+          MetricStatistic.SUM,
+          label,
+          { Route: route },
+          undefined,
+          METRICS_NAMESPACE,
+        );
+      this.facade.monitorCustom({
+        humanReadableName: `Route ${route}`,
+        alarmFriendlyName: `route-${route}`,
+        metricGroups: [
+          {
+            title: 'Outcomes',
+            metrics: [
+              metric(MetricName.DeliverySucceeded, 'Succeeded'),
+              metric(MetricName.DeliveryFailed, 'Failed'),
+              metric(MetricName.DeliveryNeedsAttention, 'Needs attention'),
+            ],
+          },
+          {
+            title: 'Rows (as the vendor reports them)',
+            metrics: [
+              metric(MetricName.RowsAccepted, 'Accepted'),
+              metric(MetricName.RowsRejected, 'Rejected'),
+            ],
+          },
+        ],
+      });
+    }
   }
 }

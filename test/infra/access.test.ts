@@ -132,6 +132,12 @@ describe('access: producers, operators, and an instance of a stage', () => {
         getAtt(id(stack.dataKey as IConstruct)),
         getAtt(id(stack.messagingKey)),
       ]),
+      ...grants(OPERATOR_ACTIONS.results, [
+        { 'Fn::Join': ['', [bucket, `/${stack.deployment.config.results.prefix}*`]] },
+      ]),
+      ...(stack.events.queue
+        ? grants(OPERATOR_ACTIONS.eventsQueue, [getAtt(id(stack.events.queue.queue))])
+        : []),
     ];
 
     const actual = grantsOf(template, 'OperatorsPolicy', 'AWS::IAM::ManagedPolicy');

@@ -7,6 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { BUNDLED_ROUTES_FILE } from '../../functions/shared/deployment';
 import { CompletionEnvSchema, DispatchEnvSchema, Env, parseEnv } from '../../functions/shared/env';
 import { ResolvedRoutesSchema } from '../../functions/shared/routes/schema';
+import { adapterFor } from '../../functions/vendors/registry';
 import { type DeploymentConfig, loadDeploymentConfig } from '../../lib/config/deployment-config';
 import { StackOutput } from '../../lib/stack-outputs';
 import type { VendorIngestStack } from '../../lib/vendor-ingest-stack';
@@ -664,8 +665,9 @@ describe('VendorIngestStack (dev stage)', () => {
       // Prepare
       const queues = deployment.routes.length + 1;
       // Per queue: DLQ and age; per function: errors and throttles; per vendor: uncertain completion,
-      // failure rate and breaker; one mint budget for the ClearTax token family.
-      const expectedCount = queues * 2 + 2 * 2 + vendors().length * 3 + 1;
+      // failure rate and breaker; per vendor with polled jobs (the two ClearTax flows): verdict unknown
+      // and vendor-side failure rate; one mint budget for the ClearTax token family.
+      const expectedCount = queues * 2 + 2 * 2 + vendors().length * 3 + 2 * 2 + 1;
 
       // Assess
       expect(alarms()).toHaveLength(expectedCount);
@@ -757,6 +759,65 @@ describe('VendorIngestStack (dev stage)', () => {
           ComparisonOperator: 'GreaterThanOrEqualToThreshold',
           TreatMissingData: 'ignore',
         });
+      }
+    });
+
+    it('alarms per polled vendor on any verdict unknown at the deadline and on its share of failed jobs', () => {
+      const polled = [
+        ...new Set(
+          deployment.routes.filter((r) => r.pollStatus && adapterFor(r.vendor)?.status).map((r) => r.vendor),
+        ),
+      ];
+      expect(polled.sort()).toEqual(['cleartax-gst', 'cleartax-one']);
+      for (const vendor of vendors()) {
+        const dimensions = [{ Name: 'Vendor', Value: vendor }];
+        const unknown = alarmsOn(template, 'VendorIngest', 'VendorStatusUnknown', dimensions);
+        const rate = alarmsOn(template, 'VendorIngest', 'VendorJobFailed', dimensions);
+        if (!polled.includes(vendor)) {
+          // CleverTap and Inspect end at the completion answer: no job verdict to alarm on.
+          expect([unknown, rate], vendor).toEqual([[], []]);
+          continue;
+        }
+        expect(unknown, vendor).toHaveLength(1);
+        expect(unknown[0]).toMatchObject({
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        });
+        expect(rate, vendor).toHaveLength(1);
+        expect(
+          alarmMetrics(rate[0] ?? {})
+            .map((m) => m.MetricName)
+            .sort(),
+        ).toEqual(['VendorJobFailed', 'VendorJobSucceeded']);
+        expect(rate[0]).toMatchObject({
+          Threshold: deployment.config.alarms.maxVendorRejectionPercent,
+          ComparisonOperator: 'GreaterThanThreshold',
+        });
+      }
+    });
+
+    it('draws each route’s outcomes and the vendor’s row counts on the dashboard', () => {
+      // The body is an Fn::Join of strings and tokens; its string parts carry the metric arrays.
+      const text = (value: unknown): string =>
+        typeof value === 'string'
+          ? value
+          : Array.isArray(value)
+            ? value.map(text).join('')
+            : value && typeof value === 'object'
+              ? Object.values(value).map(text).join('')
+              : '';
+      const body = Object.values(resourcesOfType(template, 'AWS::CloudWatch::Dashboard'))
+        .map((d) => text(d.Properties?.DashboardBody))
+        .join('\n');
+      for (const route of deployment.routes) {
+        for (const name of [
+          'DeliverySucceeded',
+          'DeliveryFailed',
+          'DeliveryNeedsAttention',
+          'RowsAccepted',
+          'RowsRejected',
+        ])
+          expect(body, `${route.id} ${name}`).toContain(`"${name}","Route","${route.id}"`);
       }
     });
 

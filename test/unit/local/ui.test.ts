@@ -89,6 +89,29 @@ describe('live view', () => {
     expect(w.files.size).toBe(2);
   });
 
+  it('shows the announced outcome of a delivery: its event, the vendor’s row counts and the error file', () => {
+    const lines: string[] = [];
+    const w = new Watcher((l) => lines.push(l), { columns: 240 });
+    w.handle(line('dispatching', { versionId: 'v1', size: 10, dispatchAttempt: 1 }));
+    w.handle(
+      line('outcome announced', {
+        versionId: 'v1',
+        outcome: 'succeeded',
+        detailType: 'Delivery Succeeded',
+        rows: { total: 3, accepted: 2, rejected: 1 },
+        errorFile: 's3://bucket/_results/cleartax/sales/march.csv/v1.errors.csv',
+      }),
+    );
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the line is coloured
+    const plain = (lines.at(-1) ?? '').replace(/\u001b\[[0-9;]*m/g, '');
+    expect(plain).toContain('cleartax/sales/march.csv');
+    expect(plain).toContain(
+      'event → Delivery Succeeded · rows: 2 accepted, 1 rejected · error file s3://bucket/_results/',
+    );
+    // It is a note on the delivery, not a state of it.
+    expect(w.latest('cleartax/sales/march.csv')?.state).toBe('UPLOADING');
+  });
+
   it('without version ids (the embedded AWS), a settled key dispatched again is a new delivery', () => {
     const w = new Watcher(() => undefined);
     w.handle(line('dispatching', { size: 10, dispatchAttempt: 1 }));
