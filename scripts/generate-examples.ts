@@ -84,6 +84,19 @@ function salesRegister(): string {
   return `${rows.join('\r\n')}\r\n`;
 }
 
+/** A short findings table, the kind a team shares into a channel. */
+function inspectionFindings(): string {
+  const next = rng(7);
+  const lines = ['structure,element,finding,crack_width_mm,inspected_on'];
+  for (let i = 1; i <= 12; i++) {
+    const width = (next() * 0.6).toFixed(2);
+    lines.push(
+      `Bridge B-17,Pier ${i},${Number(width) > 0.3 ? 'monitor crack' : 'no action'},${width},2026-03-${String(10 + (i % 9)).padStart(2, '0')}`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
 function catalog(): string {
   const random = rng(1001);
   const rows = ['item_id,title,category,brand,price,currency,availability,image_url,product_url'];
@@ -235,6 +248,8 @@ write('cleartax/sales/sales-register-2026-03.csv', salesRegister());
 write('cleartax/purchase/purchase-register-2026-03.xlsx', xlsx(purchaseRows()));
 write('cleartax-one/sales/sales-register-2026-03-one.csv', salesRegister());
 write('clevertap/1001/catalog-products.csv', catalog());
+// Shared into the sandbox workspace's first channel (sandbox/vendors/slack.ts).
+write('slack/C0SANDBOX01/inspection-findings-2026-03.csv', inspectionFindings());
 try {
   const photo = path.join(root, 'inspect/0b4cf1d2-6a8e-4f3a-9c1b-7d2e5f8a9b10/bridge-pier-3-crack.jpg');
   mkdirSync(path.dirname(photo), { recursive: true });

@@ -82,12 +82,12 @@ export class IngestBucket extends Construct {
     options: { readonly alsoTag?: boolean } = {},
   ): Grant {
     const unique = [...new Set(prefixes)].sort();
-    // The outcome tags go on the same objects: one statement keeps a role of many routes small.
-    const grant = Grant.addToPrincipal({
-      grantee,
-      actions: [...IngestBucket.OBJECT_READ_ACTIONS, ...(options.alsoTag ? IngestBucket.TAG_ACTIONS : [])],
-      resourceArns: unique.map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
-    });
+    // The outcome tags go on the same objects: shared statements keep a role of many routes small.
+    const actions = [
+      ...IngestBucket.OBJECT_READ_ACTIONS,
+      ...(options.alsoTag ? IngestBucket.TAG_ACTIONS : []),
+    ];
+    const grant = this.grantPerPrefix(grantee, actions, unique);
     Grant.addToPrincipal({ grantee, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
     // A notification without a version id (emulators) is matched to its version by listing the key's
     // versions: only under the route prefixes.
@@ -120,16 +120,39 @@ export class IngestBucket extends Construct {
       resourceArns: [this.bucket.arnForObjects(`${resultsPrefix}*`)],
     });
     if (tagObjects) {
-      Grant.addToPrincipal({
-        grantee,
-        actions: [...IngestBucket.TAG_ACTIONS],
-        resourceArns: [...new Set(routePrefixes)]
-          .sort()
-          .map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
-      });
+      this.grantPerPrefix(grantee, IngestBucket.TAG_ACTIONS, [...new Set(routePrefixes)].sort());
     }
     this.encryptionKey?.grantEncryptDecrypt(grantee);
   }
+
+  /**
+   * `actions` on the objects under each prefix, in statements of at most
+   * {@link IngestBucket.PREFIXES_PER_STATEMENT} resources: CDK moves whole statements into overflow
+   * managed policies (6,144 characters each) when a role's inline policy is full, and one statement of
+   * 50 object ARNs alone could exceed that.
+   */
+  private grantPerPrefix(
+    grantee: IGrantable,
+    actions: readonly string[],
+    prefixes: readonly string[],
+  ): Grant {
+    const grants: Grant[] = [];
+    for (let i = 0; i < prefixes.length; i += IngestBucket.PREFIXES_PER_STATEMENT) {
+      grants.push(
+        Grant.addToPrincipal({
+          grantee,
+          actions: [...actions],
+          resourceArns: prefixes
+            .slice(i, i + IngestBucket.PREFIXES_PER_STATEMENT)
+            .map((prefix) => this.bucket.arnForObjects(`${prefix}*`)),
+        }),
+      );
+    }
+    return grants.reduce((all, grant) => all.combine(grant));
+  }
+
+  /** Object ARNs per statement (see {@link grantPerPrefix}). */
+  public static readonly PREFIXES_PER_STATEMENT = 20;
 
   /** Writing a result document or an error file. */
   public static readonly RESULT_WRITE_ACTIONS: readonly string[] = ['s3:PutObject'];

@@ -161,9 +161,10 @@ describe('access with 50 routes', () => {
     const base = JSON.parse(readFileSync(join(PROJECT_ROOT, 'config/routes.json'), 'utf8')) as {
       routes: unknown[];
     };
-    const extra = Array.from({ length: 45 }, (_, i) => ({
-      id: `photos-${i + 6}`,
-      prefix: `sites/site-${i + 6}/{assetId}/`,
+    // Up to 50 routes in all, however many the shipped route file holds.
+    const extra = Array.from({ length: 50 - base.routes.length }, (_, i) => ({
+      id: `photos-${i + 1}`,
+      prefix: `sites/site-${i + 1}/{assetId}/`,
       vendor: 'inspect',
       secretId: 'vendor-ingest/inspect',
       baseUrl: 'https://api.eu.screeningeagle.com',
@@ -185,10 +186,26 @@ describe('access with 50 routes', () => {
     );
 
     expect(operator.length).toBeGreaterThan(1);
+    // The longest each reference can resolve to: pseudo parameters by their longest value, S3 buckets
+    // by the 63-character name limit, anything else (queues, tables, secrets) as a long SQS ARN.
+    const resources = template.toJSON().Resources as Record<string, { Type: string }>;
+    const PSEUDO: Record<string, string> = {
+      'AWS::Partition': 'aws-us-gov',
+      'AWS::Region': 'ap-southeast-5',
+      'AWS::AccountId': '000000000000',
+      'AWS::URLSuffix': 'amazonaws.com.cn',
+    };
+    const longest = (reference: { Ref?: string; 'Fn::GetAtt'?: [string, string] }): string => {
+      const name = reference.Ref ?? reference['Fn::GetAtt']?.[0] ?? '';
+      if (PSEUDO[name]) return PSEUDO[name];
+      if (resources[name]?.Type === 'AWS::S3::Bucket')
+        return reference.Ref ? 'b'.repeat(63) : `arn:aws-us-gov:s3:::${'b'.repeat(63)}`;
+      return `arn:aws-us-gov:sqs:ap-southeast-5:000000000000:${'q'.repeat(80)}`;
+    };
     const worstCaseChars = (document: unknown) =>
       JSON.stringify(document, (_key, value: unknown) =>
         value && typeof value === 'object' && ('Fn::GetAtt' in value || 'Ref' in value)
-          ? `arn:aws-us-gov:sqs:ap-southeast-5:000000000000:${'q'.repeat(80)}`
+          ? longest(value as { Ref?: string; 'Fn::GetAtt'?: [string, string] })
           : value,
       ).length;
     for (const [logicalId, policy] of operator) {

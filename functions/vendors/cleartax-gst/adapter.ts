@@ -6,21 +6,21 @@ import {
   type PipelineError,
   type PipelineErrorOptions,
   RetryableError,
-  ThrottledError,
 } from '../../shared/errors';
 import { badResponse, classifyHttpStatus, parseRetryAfter } from '../../shared/http/classify';
 import { rowStats, valueAt } from '../../shared/json-path';
-import { isSuccess, redactDetail, vendorText } from '../cleartax-common/answers';
-import {
-  CLEARTAX_MINTS_PER_DAY,
-  CLEARTAX_TOKEN_FAMILY,
-  callWithClearTaxToken,
-} from '../cleartax-common/auth';
+import { CLEARTAX_MINTS_PER_DAY, CLEARTAX_TOKEN_FAMILY, clearTaxAuth } from '../cleartax-common/auth';
+import { isSuccess, redactDetail, vendorText } from '../kit/answers';
+import { errorOfKind } from '../kit/errors';
+import { type AnswerReader, callWithAuth } from '../spec/engine';
+import type { ErrorKind } from '../spec/schema';
 import type {
   CompletionInput,
   FileDescriptor,
   VendorAdapter,
+  VendorContext,
   VendorJobPhase,
+  VendorRequest,
   VendorResponse,
 } from '../types';
 import {
@@ -63,15 +63,13 @@ const PHASES: Readonly<Record<string, VendorJobPhase>> = {
   UNPLANNED_ERROR: 'failed',
 };
 
-type ErrorFactory = (message: string, options: PipelineErrorOptions) => PipelineError;
-
 /** The presign API's documented `errorCode`s. Quota and internal errors pass; the rest need a person. */
-const ERROR_CODES: Readonly<Record<string, ErrorFactory>> = {
-  API_QUOTA_EXCEEDED: (message, options) => new ThrottledError(message, options),
-  INTERNAL_ERROR: (message, options) => new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, message, options),
-  AUTHORIZATION_FAILED: (message, options) => new PermanentError(ErrorCode.AUTH_FAILED, message, options),
-  PERMISSION_DENIED: (message, options) => new PermanentError(ErrorCode.AUTH_FAILED, message, options),
-  LICENSE_EXPIRED: (message, options) => new PermanentError(ErrorCode.VENDOR_REJECTED, message, options),
+const ERROR_CODES: Readonly<Record<string, ErrorKind>> = {
+  API_QUOTA_EXCEEDED: 'throttled',
+  INTERNAL_ERROR: 'unavailable',
+  AUTHORIZATION_FAILED: 'auth',
+  PERMISSION_DENIED: 'auth',
+  LICENSE_EXPIRED: 'rejected',
 };
 
 /** The first `{errorCode, errorMessage}` of an error body (object, or the 500's array), if any. */
@@ -96,10 +94,14 @@ function failure(operation: string, response: VendorResponse, now: number): Pipe
     retryAfterMs: parseRetryAfter(response.headers['retry-after'], now),
   };
   // 401 and 403 are auth failures whatever the body says (a 401 carrying INTERNAL_ERROR was seen).
-  const factory =
+  const kind =
     response.status === 401 || response.status === 403 || code === undefined ? undefined : ERROR_CODES[code];
-  if (factory) {
-    return factory(`${operation}: HTTP ${response.status} ${code}${message ? ` — ${message}` : ''}`, options);
+  if (kind) {
+    return errorOfKind(
+      kind,
+      `${operation}: HTTP ${response.status} ${code}${message ? ` — ${message}` : ''}`,
+      options,
+    );
   }
   if (isSuccess(response.status)) {
     return new RetryableError(
@@ -116,9 +118,18 @@ function failure(operation: string, response: VendorResponse, now: number): Pipe
   });
 }
 
-/** 401, or `AUTHORIZATION_FAILED` in any body: the token was refused. */
-function tokenRefused(response: VendorResponse): boolean {
-  return response.status === 401 || readError(response.body).code === 'AUTHORIZATION_FAILED';
+/** ClearTax's shared authentication; a 401 or an `AUTHORIZATION_FAILED` in any body refuses the token. */
+const AUTH = clearTaxAuth({ 'x-cleartax-auth-token': '{token}' }, ['AUTHORIZATION_FAILED']);
+
+const READER: AnswerReader = {
+  name: 'cleartax-gst',
+  code: (response) => readError(response.body).code,
+  message: (response) => readError(response.body).message,
+};
+
+/** One authorised call (the token header is added). */
+function send(ctx: VendorContext<GstSecret, GstOptions>, request: VendorRequest): Promise<VendorResponse> {
+  return callWithAuth(AUTH, READER, ctx, { options: ctx.options, secret: ctx.secret }, request);
 }
 
 /** `template` with each `{name}` replaced by its URL-encoded value. */
@@ -174,17 +185,12 @@ export const cleartaxGstAdapter: VendorAdapter<GstSecret, GstOptions> = {
     const fileContentType = FILE_CONTENT_TYPES[file.extension] as string;
     const contentType = UPLOAD_CONTENT_TYPES[file.extension] as string;
     const requestedAt = ctx.now();
-    const response = await callWithClearTaxToken(ctx, {
-      tokenPath: options.paths.token,
-      refused: tokenRefused,
-      send: (token) =>
-        ctx.http.request({
-          operation: 'presign',
-          method: 'GET',
-          path: fillPath(options.paths.presign, { templateType: options.templateType }),
-          query: { fileName: file.fileName },
-          headers: { 'x-cleartax-auth-token': token, fileContentType },
-        }),
+    const response = await send(ctx, {
+      operation: 'presign',
+      method: 'GET',
+      path: fillPath(options.paths.presign, { templateType: options.templateType }),
+      query: { fileName: file.fileName },
+      headers: { fileContentType },
     });
     if (!isSuccess(response.status)) throw failure('presign', response, ctx.now());
     const parsed = GstPresignResponseSchema.safeParse(response.body);
@@ -219,17 +225,11 @@ export const cleartaxGstAdapter: VendorAdapter<GstSecret, GstOptions> = {
       },
       fileInfo: { s3FileUrl, userFileName: userFileName(input) },
     };
-    const response = await callWithClearTaxToken(ctx, {
-      tokenPath: options.paths.token,
-      refused: tokenRefused,
-      send: (token) =>
-        ctx.http.request({
-          operation: 'complete',
-          method: 'POST',
-          path: fillPath(options.paths.ingest, { templateType: options.templateType }),
-          headers: { 'x-cleartax-auth-token': token },
-          json: body,
-        }),
+    const response = await send(ctx, {
+      operation: 'complete',
+      method: 'POST',
+      path: fillPath(options.paths.ingest, { templateType: options.templateType }),
+      json: body,
     });
     if (!isSuccess(response.status)) throw failure('complete', response, ctx.now());
     const parsed = GstIngestResponseSchema.safeParse(response.body);
@@ -252,17 +252,11 @@ export const cleartaxGstAdapter: VendorAdapter<GstSecret, GstOptions> = {
         'status: no activityId recorded for this delivery',
       );
     }
-    const response = await callWithClearTaxToken(ctx, {
-      tokenPath: options.paths.token,
-      refused: tokenRefused,
-      send: (token) =>
-        ctx.http.request({
-          operation: 'status',
-          method: 'GET',
-          path: fillPath(options.paths.status, { templateType: options.templateType, activityId }),
-          query: { tenant: GST_STATUS_TENANTS[options.templateType] },
-          headers: { 'x-cleartax-auth-token': token },
-        }),
+    const response = await send(ctx, {
+      operation: 'status',
+      method: 'GET',
+      path: fillPath(options.paths.status, { templateType: options.templateType, activityId }),
+      query: { tenant: GST_STATUS_TENANTS[options.templateType] },
     });
     if (!isSuccess(response.status)) throw failure('status', response, ctx.now());
     const parsed = GstStatusResponseSchema.safeParse(response.body);

@@ -46,34 +46,3 @@ export const OneOptionsSchema = z.strictObject({
     .prefault({}),
 });
 export type OneOptions = z.infer<typeof OneOptionsSchema>;
-
-/** The error object of the one-integration envelope. */
-export const OneErrorSchema = z.object({
-  code: z.union([z.string(), z.number()]).nullish(),
-  message: z.string().nullish(),
-  validationErrors: z.unknown().optional(),
-});
-
-/** Every one-integration JSON answer: `{status, success, message, result, error, metadata}`. */
-export const OneEnvelopeSchema = z.object({
-  status: z.number().nullish(),
-  success: z.boolean(),
-  message: z.string().nullish(),
-  result: z.unknown(),
-  error: OneErrorSchema.nullish(),
-  metadata: z.unknown().optional(),
-});
-export type OneEnvelope = z.infer<typeof OneEnvelopeSchema>;
-
-/** Pre-sign `result`. The URL is valid for one hour. */
-export const OnePresignResultSchema = z.object({
-  status: z.string().nullish(),
-  uploadUrl: z.string().min(1),
-});
-export type OnePresignResult = z.infer<typeof OnePresignResultSchema>;
-
-/** Workflow status `result`; `null` when the task is unknown. Other fields are kept as detail. */
-export const OneStatusResultSchema = z.looseObject({
-  workflowStatus: z.string().min(1),
-});
-export type OneStatusResult = z.infer<typeof OneStatusResultSchema>;

@@ -4,12 +4,12 @@ import {
   FileRejectedError,
   PermanentError,
   type PipelineError,
-  type PipelineErrorOptions,
-  RetryableError,
 } from '../../shared/errors';
 import { badResponse, classifyHttpStatus, parseRetryAfter } from '../../shared/http/classify';
-import { redactor } from '../../shared/redact';
 import { isLoopbackHost } from '../../shared/routes/load';
+import { isSuccess, vendorText } from '../kit/answers';
+import { errorOfKind } from '../kit/errors';
+import type { ErrorKind } from '../spec/schema';
 import type {
   FileDescriptor,
   UploadPart,
@@ -41,17 +41,14 @@ const MAX_FILE_NAME_LENGTH = 500;
 /** Catalog calls allow about 3 concurrent requests per account; more get 429. */
 const MAX_CONCURRENT_CALLS = 3;
 
-type ErrorFactory = (message: string, options: PipelineErrorOptions) => PipelineError;
-
 /** Mark-complete's documented error codes (their HTTP statuses are not published). */
-const ERROR_CODES: Readonly<Record<string, ErrorFactory>> = {
-  UPLOAD_NOT_FOUND: (message, options) => new PermanentError(ErrorCode.VENDOR_REJECTED, message, options),
-  CATALOG_NOT_FOUND: (message, options) => new PermanentError(ErrorCode.VENDOR_REJECTED, message, options),
-  CATALOG_INVALID_REQUEST: (message, options) =>
-    new PermanentError(ErrorCode.VENDOR_REJECTED, message, options),
-  AUTHENTICATION_FAILED: (message, options) => new PermanentError(ErrorCode.AUTH_FAILED, message, options),
-  AUTHORIZATION_FAILED: (message, options) => new PermanentError(ErrorCode.AUTH_FAILED, message, options),
-  INTERNAL_ERROR: (message, options) => new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, message, options),
+const ERROR_CODES: Readonly<Record<string, ErrorKind>> = {
+  UPLOAD_NOT_FOUND: 'rejected',
+  CATALOG_NOT_FOUND: 'rejected',
+  CATALOG_INVALID_REQUEST: 'rejected',
+  AUTHENTICATION_FAILED: 'auth',
+  AUTHORIZATION_FAILED: 'auth',
+  INTERNAL_ERROR: 'unavailable',
 };
 
 const CODE_LIKE = /^[A-Z][A-Z0-9_]{2,63}$/;
@@ -81,22 +78,22 @@ function readError(body: unknown): { code: string | undefined; message: string |
  */
 function failure(operation: string, response: VendorResponse, now: number): PipelineError {
   const { code, message: raw } = readError(response.body);
-  const message = raw === undefined ? undefined : redactor.text(raw.slice(0, 300));
+  const message = vendorText(raw);
   const retryAfterMs = parseRetryAfter(response.headers['retry-after'], now);
-  const factory = code === undefined ? undefined : ERROR_CODES[code];
+  const kind = code === undefined ? undefined : ERROR_CODES[code];
   // 429 is throttling and 401/403 an auth failure whatever the body says.
-  if (![401, 403, 429].includes(response.status) && factory) {
-    return factory(`${operation}: HTTP ${response.status} ${code}${message ? ` — ${message}` : ''}`, {
-      status: response.status,
-      vendorCode: code,
-      retryAfterMs,
-    });
+  if (![401, 403, 429].includes(response.status) && kind) {
+    return errorOfKind(
+      kind,
+      `${operation}: HTTP ${response.status} ${code}${message ? ` — ${message}` : ''}`,
+      {
+        status: response.status,
+        vendorCode: code,
+        retryAfterMs,
+      },
+    );
   }
   return classifyHttpStatus(response.status, { operation, vendorCode: code, message, retryAfterMs });
-}
-
-function isSuccess(status: number): boolean {
-  return status >= 200 && status <= 299;
 }
 
 /** One API call with the documented headers (on every call, GETs included). */

@@ -1,4 +1,7 @@
 import * as z from 'zod';
+import { MimeTypeSchema } from '../kit/content-type';
+
+export { MimeTypeSchema };
 
 /** Secrets Manager JSON: the API token. */
 export const InspectSecretSchema = z.object({
@@ -7,14 +10,6 @@ export const InspectSecretSchema = z.object({
 export type InspectSecret = z.infer<typeof InspectSecretSchema>;
 
 const ApiPathSchema = z.string().regex(/^\/[^?#\s]*$/, 'a path starting with "/", without query or fragment');
-
-/** `type/subtype`, parameters allowed (RFC 9110 token characters). */
-export const MimeTypeSchema = z
-  .string()
-  .regex(
-    /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(\s*;\s*[\w!#$&^.+-]+=("[^"]*"|[\w!#$&^.+-]+))*$/,
-    'a MIME type such as image/png',
-  );
 
 /**
  * API paths. `presign` is documented; `complete` is assumed (the reference names "Complete File
@@ -57,22 +52,3 @@ export const InspectOptionsSchema = z.strictObject({
   paths: InspectPathsSchema.prefault({}),
 });
 export type InspectOptions = z.infer<typeof InspectOptionsSchema>;
-
-/** Presign 201: upload needed; the URL is valid for 15 minutes. */
-export const PresignCreatedResponseSchema = z.object({
-  data: z.object({ presignedURL: z.string().min(1), id: z.string().min(1) }),
-});
-export type PresignCreatedResponse = z.infer<typeof PresignCreatedResponseSchema>;
-
-/** Presign 200: a file with this hash is already uploaded. */
-export const PresignExistingResponseSchema = z.object({
-  data: z.object({ id: z.string().min(1) }),
-});
-export type PresignExistingResponse = z.infer<typeof PresignExistingResponseSchema>;
-
-/** Every error answer (400, 401, 403, 404, 500). */
-export const InspectErrorSchema = z.object({
-  error: z.string().nullish(),
-  errorDescription: z.string().nullish(),
-});
-export type InspectError = z.infer<typeof InspectErrorSchema>;
