@@ -19,6 +19,7 @@ import {
   terminalColumns,
   Watcher,
 } from '../local/ui';
+import { type Actor, logActor, operatorActionsLog, recordAction } from './audit';
 import {
   DEFAULT_PART_SIZE,
   deliveries,
@@ -111,6 +112,11 @@ async function targetFor(values: Values): Promise<Target> {
   }
   if (values.endpoint !== undefined) throw new UsageError('--endpoint goes with --stack NAME');
   return localTarget(PROJECT_ROOT);
+}
+
+/** The CLI acting on a target: its actions are appended to the operator-actions log (cli/audit.ts). */
+function cliActor(target: Target): Actor {
+  return logActor(operatorActionsLog(PROJECT_ROOT), target.description, operator(), 'cli');
 }
 
 function int(values: Values, name: string, fallback: number): number {
@@ -254,7 +260,7 @@ ${LOCAL_HELP}`,
         consoleServer = await startConsole(pipeline.target, {
           port: int(values, 'console-port', 0),
           operator: operator(),
-          auditFile: path.join(PROJECT_ROOT, '.local', 'logs', 'console-actions.log'),
+          auditFile: operatorActionsLog(PROJECT_ROOT),
           log: (line) => w.note(line),
         });
       }
@@ -285,16 +291,44 @@ ${LOCAL_HELP}`,
     usage: 'demo [local options]',
     summary: 'deliver every example file, print a summary, exit 0 only if all succeeded',
     help: `Starts its own local pipeline (as start does, without the console), drops examples/, waits until
-each file reaches its vendor's final state, prints a table and stops.
+each file reaches its vendor's final state, prints a table and stops. It is this clone's local pipeline
+while it runs, as start's is: refused while start (or another demo) runs, and the operate commands
+(status, dlq list, console) talk to it.
 
 Options:
 ${LOCAL_HELP}`,
     options: LOCAL_OPTIONS,
     async run(values) {
+      // The same lock as start: both rotate .local/logs/functions.log when they start, so a demo beside
+      // a running start (or another demo) would rotate its live log. Holding the lock, the demo is this
+      // clone's local pipeline and says so in .local/pipeline.json, as start does.
+      const release = acquireLocalLock(PROJECT_ROOT);
       const w = watcher();
       const { demoTable, runDemo } = await import('../local/demo');
-      const pipeline = await startPipeline(values, w);
-      const interrupted = untilSignal(() => pipeline.stop()).then(() => 130);
+      let pipeline: LocalPipeline;
+      try {
+        pipeline = await startPipeline(values, w);
+      } catch (error) {
+        release();
+        throw error;
+      }
+      writeLocalState(PROJECT_ROOT, {
+        endpoint: pipeline.endpoint,
+        region: pipeline.clients.region,
+        stackName: pipeline.stack.stackName,
+        sandboxUrl: pipeline.sandbox.url,
+        pid: process.pid,
+      });
+      let stopping: Promise<void> | undefined;
+      const stop = () => {
+        stopping ??= (async () => {
+          removeLocalState(PROJECT_ROOT);
+          await pipeline.stop();
+          release();
+        })();
+        return stopping;
+      };
+      const interrupted = untilSignal(stop).then(() => 130);
       try {
         console.log(
           dim(
@@ -312,7 +346,7 @@ ${LOCAL_HELP}`,
         );
         return failed === 0 ? 0 : 1;
       } finally {
-        await pipeline.stop();
+        await stop();
       }
     },
   },
@@ -335,7 +369,7 @@ ${TARGET_HELP}`,
       const server = await startConsole(target, {
         port: int(values, 'port', 0),
         operator: operator(),
-        auditFile: path.join(PROJECT_ROOT, '.local', 'logs', 'console-actions.log'),
+        auditFile: operatorActionsLog(PROJECT_ROOT),
         log: (line) => console.log(line),
       });
       console.log(
@@ -627,17 +661,27 @@ ${TARGET_HELP}`,
       const id = args[0];
       if (!id || args.length > 1) throw new UsageError('give one message id');
       const target = await targetFor(values);
+      const queue = values.queue as string | undefined;
+      const queues = dlqs(target, queue);
       if (!(await confirmed(`Delete DLQ message ${id}?`, values))) return 1;
-      for (const d of dlqs(target, values.queue as string | undefined)) {
-        try {
-          const m = await dlqDelete(target, d.id, id);
-          console.log(`deleted ${m.messageId} (${m.subject}, ${m.errorCode}) from the ${d.label} DLQ`);
-          return 0;
-        } catch (error) {
-          if (!(error instanceof NotFoundError)) throw error;
-        }
-      }
-      throw new NotFoundError(`no message ${id} in ${values.queue ? `the ${values.queue} DLQ` : 'any DLQ'}`);
+      const { result } = await recordAction(
+        cliActor(target),
+        'delete',
+        `${queue ? `${queue} ` : ''}DLQ message ${id}`,
+        async () => {
+          for (const d of queues) {
+            try {
+              return { m: await dlqDelete(target, d.id, id), label: d.label };
+            } catch (error) {
+              if (!(error instanceof NotFoundError)) throw error;
+            }
+          }
+          throw new NotFoundError(`no message ${id} in ${queue ? `the ${queue} DLQ` : 'any DLQ'}`);
+        },
+        ({ m, label }) => `deleted ${m.messageId} (${m.subject}, ${m.errorCode}) from the ${label} DLQ`,
+      );
+      console.log(result);
+      return 0;
     },
   },
   {
@@ -664,8 +708,14 @@ ${TARGET_HELP}`,
         ))
       )
         return 1;
-      for (const r of await dlqPurge(target, which))
-        console.log(`${r.queue}: purged (about ${r.purged} messages)`);
+      const { value } = await recordAction(
+        cliActor(target),
+        'purge',
+        which ? `the ${which} DLQ` : 'every DLQ',
+        () => dlqPurge(target, which),
+        (results) => results.map((r) => `${r.queue}: purged (about ${r.purged} messages)`).join('; '),
+      );
+      for (const r of value) console.log(`${r.queue}: purged (about ${r.purged} messages)`);
       return 0;
     },
   },
@@ -686,17 +736,33 @@ ${TARGET_HELP}`,
     target: true,
     async run(values) {
       const target = await targetFor(values);
-      if (values.message) {
-        if (!values.queue) throw new UsageError('--message needs --queue');
-        const m = await redriveMessage(target, values.queue as string, values.message as string);
-        console.log(`${m.messageId} (${m.subject}) moved back to the ${m.queue} queue`);
+      const queue = values.queue as string | undefined;
+      const message = values.message as string | undefined;
+      if (message) {
+        if (!queue) throw new UsageError('--message needs --queue');
+        const { result } = await recordAction(
+          cliActor(target),
+          'redrive',
+          `${queue} DLQ message ${message}`,
+          () => redriveMessage(target, queue, message),
+          (m) => `${m.messageId} (${m.subject}) moved back to the ${m.queue} queue`,
+        );
+        console.log(result);
         return 0;
       }
-      for (const r of await redrive(target, values.queue as string | undefined)) {
+      const line = (r: Awaited<ReturnType<typeof redrive>>[number]) => {
         const moved = r.moved === 'started' ? 'move task started' : `${r.moved} moved back`;
         const left = r.left > 0 ? `, ${r.left} in the DLQ now (parked since the redrive began)` : '';
-        console.log(`${r.queue}: ${moved}${left}${r.fallback ? dim(` (${r.fallback})`) : ''}`);
-      }
+        return `${r.queue}: ${moved}${left}`;
+      };
+      const { value } = await recordAction(
+        cliActor(target),
+        'redrive',
+        queue ? `the ${queue} DLQ` : 'every DLQ',
+        () => redrive(target, queue),
+        (results) => results.map(line).join('; '),
+      );
+      for (const r of value) console.log(`${line(r)}${r.fallback ? dim(` (${r.fallback})`) : ''}`);
       return 0;
     },
   },
@@ -717,10 +783,15 @@ ${TARGET_HELP}`,
       const key = args[0];
       if (!key || args.length > 1) throw new UsageError('give one KEY');
       const target = await targetFor(values);
-      const record = await replay(target, key, operator(), values.version as string | undefined);
-      console.log(
-        `replay of ${record.deliveryId} requested by ${operator()} (replay #${record.replays ?? 1}); it is back in RECEIVED and its notification is queued`,
+      const { result } = await recordAction(
+        cliActor(target),
+        'replay',
+        key,
+        () => replay(target, key, operator(), values.version as string | undefined),
+        (record) =>
+          `replay of ${record.deliveryId} requested by ${operator()} (replay #${record.replays ?? 1}); it is back in RECEIVED and its notification is queued`,
       );
+      console.log(result);
       return 0;
     },
   },
@@ -744,8 +815,15 @@ ${TARGET_HELP}`,
       if (values.as !== 'completed' && values.as !== 'retry')
         throw new UsageError('give --as completed or --as retry');
       const target = await targetFor(values);
-      const record = await resolve(target, key, values.as, operator(), values.version as string | undefined);
-      console.log(`${record.deliveryId} resolved as ${values.as} by ${operator()}: now ${record.state}`);
+      const as = values.as;
+      const { result } = await recordAction(
+        cliActor(target),
+        `resolve as ${as}`,
+        key,
+        () => resolve(target, key, as, operator(), values.version as string | undefined),
+        (record) => `${record.deliveryId} resolved as ${as} by ${operator()}: now ${record.state}`,
+      );
+      console.log(result);
       return 0;
     },
   },

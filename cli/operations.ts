@@ -21,6 +21,7 @@ import {
   StartMessageMoveTaskCommand,
 } from '@aws-sdk/client-sqs';
 import type { ZodType } from 'zod';
+import { extensionOf } from '../functions/shared/file-descriptor';
 import { DlqAttribute } from '../functions/shared/messages';
 import { type DeliveryEventDetail, resultKeyOf } from '../functions/shared/outcome';
 import { RouteMatcher } from '../functions/shared/routes/match';
@@ -50,7 +51,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 export function contentTypeFor(fileName: string): string {
-  return CONTENT_TYPES[path.extname(fileName).slice(1).toLowerCase()] ?? 'application/octet-stream';
+  return CONTENT_TYPES[extensionOf(fileName)] ?? 'application/octet-stream';
 }
 
 async function sha256File(file: string, range?: { start: number; end: number }): Promise<string> {

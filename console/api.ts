@@ -1,3 +1,4 @@
+import { type OperatorAction, recordAction } from '../cli/audit';
 import {
   deliveries,
   delivery,
@@ -34,18 +35,8 @@ export class HttpError extends Error {
   }
 }
 
-/** One operator action taken through the console, as recorded. */
-export interface ConsoleAction {
-  readonly at: string;
-  readonly operator: string;
-  readonly via: 'console';
-  readonly action: string;
-  /** What it acted on: a key, a message, a queue. */
-  readonly subject: string;
-  readonly ok: boolean;
-  readonly result?: string;
-  readonly error?: string;
-}
+/** One operator action taken through the console, as recorded (cli/audit.ts, shared with the CLI). */
+export type ConsoleAction = OperatorAction;
 
 export interface ApiContext {
   readonly target: Target;
@@ -168,7 +159,7 @@ function detail(target: Target, record: DeliveryRecord, versions: readonly Deliv
   };
 }
 
-/** Runs an action, records it (who, what, how it went) and returns its result. */
+/** Runs an action, records it (who, what, how it went: cli/audit.ts, as the CLI does) and returns its result. */
 async function act<T>(
   ctx: ApiContext,
   action: string,
@@ -176,32 +167,13 @@ async function act<T>(
   run: () => Promise<T>,
   describe: (value: T) => string,
 ): Promise<ApiResponse> {
-  try {
-    const value = await run();
-    const result = describe(value);
-    ctx.record({
-      at: new Date().toISOString(),
-      operator: ctx.operator,
-      via: 'console',
-      action,
-      subject,
-      ok: true,
-      result,
-    });
-    return { kind: 'json', value: { ok: true, result, value } };
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    ctx.record({
-      at: new Date().toISOString(),
-      operator: ctx.operator,
-      via: 'console',
-      action,
-      subject,
-      ok: false,
-      error: message,
-    });
-    throw error;
-  }
+  const actor = {
+    operator: ctx.operator,
+    via: 'console' as const,
+    record: (a: ConsoleAction) => ctx.record(a),
+  };
+  const { value, result } = await recordAction(actor, action, subject, run, describe);
+  return { kind: 'json', value: { ok: true, result, value } };
 }
 
 export async function routeApi(ctx: ApiContext, req: ApiRequest): Promise<ApiResponse> {

@@ -1,7 +1,6 @@
-import { appendFileSync, mkdirSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
+import { appendAction } from '../cli/audit';
 import type { Target } from '../cli/target';
 import { type ApiContext, type ApiRequest, type ConsoleAction, HttpError, routeApi } from './api';
 import { consoleAssets } from './assets';
@@ -19,7 +18,7 @@ export interface ConsoleOptions {
   readonly port?: number;
   /** Who acts: recorded with every action, and in the ledger history by replay and resolve. */
   readonly operator: string;
-  /** Actions are appended here as JSON lines. */
+  /** Actions are appended here as JSON lines (the operator-actions log the CLI appends to: cli/audit.ts). */
   readonly auditFile?: string;
   /** A line per action (the terminal). */
   readonly log?: (line: string) => void;
@@ -83,14 +82,7 @@ export async function startConsole(target: Target, options: ConsoleOptions): Pro
   const record = (action: ConsoleAction) => {
     actions.unshift(action);
     actions.length = Math.min(actions.length, 200);
-    if (options.auditFile) {
-      try {
-        mkdirSync(path.dirname(options.auditFile), { recursive: true });
-        appendFileSync(options.auditFile, `${JSON.stringify({ ...action, stack: target.description })}\n`);
-      } catch {
-        // the action happened; an unwritable audit file must not hide that
-      }
-    }
+    if (options.auditFile) appendAction(options.auditFile, action, target.description);
     options.log?.(
       `console: ${action.operator} ${action.action} ${action.subject}: ${action.ok ? action.result : `failed: ${action.error}`}`,
     );

@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +8,7 @@ import { PROJECT_ROOT } from '../../lib/config/stage-config';
 import { type MotoServer, startMoto } from '../../local/moto';
 import { type LocalPipeline, startLocalPipeline } from '../../local/pipeline';
 import { SANDBOX_PORT_ENV } from '../support/global-setup';
+import { scratchDir } from '../support/scratch';
 import { csvBody, jpegBody } from './support/inputs';
 
 /**
@@ -86,7 +86,7 @@ async function waitForState(key: string, state: string, timeoutMs = 60_000): Pro
 }
 
 beforeAll(async () => {
-  scratch = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-cdk-cli-'));
+  scratch = scratchDir('cdk-cli-');
   moto = await startMoto();
   endpoint = `http://localhost:${moto.port}`;
   const context = ['-c', 'stage=local', '-c', `${ContextKey.vendorSandboxUrl}=${sandboxUrl}`];

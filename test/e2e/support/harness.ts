@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -14,6 +13,7 @@ import { TERMINAL_STATES } from '../../../functions/shared/state/ledger';
 import { type LocalPipeline, type LocalPipelineOptions, startLocalPipeline } from '../../../local/pipeline';
 import type { SandboxVendor } from '../../../sandbox';
 import { SANDBOX_PORT_ENV, SANDBOX_PORTS_PER_FILE } from '../../support/global-setup';
+import { scratchDir } from '../../support/scratch';
 
 /** Settings that keep the fault scenarios fast: short timeouts, short visibility, few receives. */
 export const FAST: NonNullable<LocalPipelineOptions['overrides']> = {
@@ -123,7 +123,7 @@ function sandboxPort(index: number): number {
 /** One local pipeline (moto + sandbox + both functions) for a test file. */
 export function useLocalPipeline(options: LocalPipelineOptions = {}): E2E {
   const port = sandboxPort(pipelinesInFile++);
-  const scratch = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-e2e-'));
+  const scratch = scratchDir('e2e-');
   const failpointsFile = path.join(scratch, 'failpoints.json');
   writeFileSync(failpointsFile, '[]');
   const e2e = { dropped: [] as Dropped[] } as unknown as E2E;
