@@ -6,19 +6,11 @@
 export { DEFAULT_CREDENTIALS } from './credentials';
 export { startSandbox } from './server';
 export type {
-  ActiveFault,
   CallFilter,
   CallLog,
   CallRecord,
-  FaultAction,
-  FaultApi,
-  FaultSpec,
-  ForeignRequest,
   Sandbox,
-  SandboxCredentials,
   SandboxOperation,
   SandboxOptions,
   SandboxVendor,
-  UploadFilter,
-  UploadRecord,
 } from './types';

@@ -1,24 +1,13 @@
-import { createSqsHandler, runtimeFromEnv } from '../shared/aws-runtime';
+import { coreDepsFrom, createSqsHandler, runtimeFromEnv } from '../shared/aws-runtime';
 import { CompletionEnvSchema, Env, parseEnv } from '../shared/env';
-import { failpointsFrom } from '../shared/failpoints';
 import { type CompletionDeps, completionMessage } from './completion';
 
 // Cold start: validate the environment once, build clients once.
 const env = parseEnv(CompletionEnvSchema, process.env);
 const runtime = runtimeFromEnv(env);
 const deps: CompletionDeps = {
-  sqs: runtime.sqs,
-  ledger: runtime.ledger,
-  routes: runtime.routes,
-  vendors: runtime.vendors,
-  completionQueueUrl: env[Env.COMPLETION_QUEUE_URL],
-  metrics: runtime.pipelineMetrics,
-  guard: runtime.guard,
-  announcer: runtime.announcer,
-  attentionAfterMs: env[Env.ATTENTION_AFTER_SECONDS] * 1000,
-  s3: runtime.s3,
+  ...coreDepsFrom(runtime, env),
   errorFileMaxBytes: env[Env.ERROR_FILE_MAX_BYTES],
-  failpoint: failpointsFrom(env[Env.FAILPOINTS]),
   statusFirstDelaySeconds: env[Env.STATUS_POLL_FIRST_SECONDS],
   statusMaxSeconds: env[Env.STATUS_POLL_MAX_SECONDS],
 };

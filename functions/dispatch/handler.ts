@@ -1,25 +1,13 @@
-import { createSqsHandler, runtimeFromEnv } from '../shared/aws-runtime';
+import { coreDepsFrom, createSqsHandler, runtimeFromEnv } from '../shared/aws-runtime';
 import { deadLetterQueueArnOf } from '../shared/deployment';
 import { DispatchEnvSchema, Env, parseEnv } from '../shared/env';
-import { failpointsFrom } from '../shared/failpoints';
 import { type DispatchDeps, dispatchMessage } from './dispatch';
 
 // Cold start: validate the environment once, build clients once.
 const env = parseEnv(DispatchEnvSchema, process.env);
 const runtime = runtimeFromEnv(env);
 const deps: DispatchDeps = {
-  // Plain streaming reads: no response checksum wrapper on the hot path (HeadObject asks for checksums explicitly).
-  s3: runtime.s3,
-  sqs: runtime.sqs,
-  ledger: runtime.ledger,
-  routes: runtime.routes,
-  vendors: runtime.vendors,
-  completionQueueUrl: env[Env.COMPLETION_QUEUE_URL],
-  metrics: runtime.pipelineMetrics,
-  guard: runtime.guard,
-  announcer: runtime.announcer,
-  attentionAfterMs: env[Env.ATTENTION_AFTER_SECONDS] * 1000,
-  failpoint: failpointsFrom(env[Env.FAILPOINTS]),
+  ...coreDepsFrom(runtime, env),
   progressEveryBytes: env[Env.PROGRESS_EVERY_BYTES],
   stallMs: env[Env.STALL_TIMEOUT_SECONDS] * 1000,
 };

@@ -14,6 +14,7 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { adapterFor } from '../vendors/registry';
 import { type CommonEnv, Env } from './env';
 import { ErrorCode, PermanentError, SecretNotFoundError } from './errors';
+import { type FailpointHook, failpointsFrom } from './failpoints';
 import type { CallLimiter } from './http/vendor-http';
 import { type InvocationInfo, invocationFrom } from './invocation';
 import {
@@ -230,6 +231,46 @@ export function createSqsHandler(
   return middy(batch)
     .use(injectLambdaContext(runtime.logger, { resetKeys: true }))
     .use(logMetrics(runtime.metrics));
+}
+
+/**
+ * What both cores (`DispatchDeps`, `CompletionDeps`) take from the runtime and the common
+ * environment; each handler adds its own fields to {@link coreDepsFrom}'s result.
+ */
+export interface CoreDeps {
+  /** Plain streaming reads: no response checksum wrapper on the hot path (HeadObject asks for checksums explicitly). */
+  readonly s3: S3Client;
+  readonly sqs: SQSClient;
+  readonly ledger: DeliveryLedger;
+  readonly routes: RouteMatcher;
+  readonly vendors: VendorRuntime;
+  readonly completionQueueUrl: string;
+  readonly metrics: PipelineMetrics;
+  /** The vendor accounts' circuit breakers. */
+  readonly guard: VendorGuard;
+  /** Announces decided outcomes (events, result documents, tags). */
+  readonly announcer: Announcer;
+  /** A delivery waiting for its vendor longer than this is announced as needing attention, ms. */
+  readonly attentionAfterMs: number;
+  /** Test-only crash points (`VENDOR_INGEST_FAILPOINTS`); a no-op in a deployed stack. */
+  readonly failpoint: FailpointHook;
+}
+
+/** The core dependencies both handlers build at cold start. */
+export function coreDepsFrom(runtime: AwsRuntime, env: CommonEnv): CoreDeps {
+  return {
+    s3: runtime.s3,
+    sqs: runtime.sqs,
+    ledger: runtime.ledger,
+    routes: runtime.routes,
+    vendors: runtime.vendors,
+    completionQueueUrl: env[Env.COMPLETION_QUEUE_URL],
+    metrics: runtime.pipelineMetrics,
+    guard: runtime.guard,
+    announcer: runtime.announcer,
+    attentionAfterMs: env[Env.ATTENTION_AFTER_SECONDS] * 1000,
+    failpoint: failpointsFrom(env[Env.FAILPOINTS]),
+  };
 }
 
 /** The runtime a handler builds at cold start from its validated environment. */

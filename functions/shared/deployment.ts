@@ -24,5 +24,11 @@ export function deadLetterQueueArnOf(queueArn: string): string {
   return `${queueArn}${DEAD_LETTER_SUFFIX}`;
 }
 
+/**
+ * Days a terminal delivery stays in the ledger (DynamoDB TTL) unless the stage says otherwise
+ * (`ledgerRetentionDays`): the stage schema's default and the ledger's own.
+ */
+export const DEFAULT_LEDGER_RETENTION_DAYS = 90;
+
 /** `source` of every event the pipeline publishes. */
 export const EVENT_SOURCE = 'vendor-ingest';

@@ -110,7 +110,6 @@ export type CommonEnv = z.infer<typeof CommonEnvSchema>;
 export const DispatchEnvSchema = CommonEnvSchema.extend({
   [Env.PROGRESS_EVERY_BYTES]: z.coerce.number().int().min(0).default(0),
 });
-export type DispatchEnv = z.infer<typeof DispatchEnvSchema>;
 
 /** Environment of the completion function, validated at cold start. */
 export const CompletionEnvSchema = CommonEnvSchema.extend({
@@ -118,7 +117,6 @@ export const CompletionEnvSchema = CommonEnvSchema.extend({
   [Env.STATUS_POLL_FIRST_SECONDS]: z.coerce.number().min(0).max(900),
   [Env.STATUS_POLL_MAX_SECONDS]: z.coerce.number().min(0),
 });
-export type CompletionEnv = z.infer<typeof CompletionEnvSchema>;
 
 /** Parses the environment, listing every problem at once. */
 export function parseEnv<T extends z.ZodType>(

@@ -68,7 +68,6 @@ export const CompletionQueueMessageSchema = z.discriminatedUnion('type', [
   CompletionMessageV1Schema,
   StatusCheckMessageV1Schema,
 ]);
-export type CompletionQueueMessage = z.infer<typeof CompletionQueueMessageSchema>;
 
 /** Message attributes set on every message the pipeline parks in a DLQ. */
 export const DlqAttribute = {

@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import * as z from 'zod';
 import { EVENT_SOURCE } from './deployment';
-import { ERROR_TABLE, type ErrorCode, errorMessageOf } from './errors';
+import { ERROR_TABLE, ErrorCode, errorMessageOf, RetryableError } from './errors';
 import type { CoreLogger, PipelineMetrics } from './observability';
 import { MetricName } from './observability';
 import { redactor } from './redact';
@@ -268,7 +268,10 @@ export async function announceOutcome(
           }),
         );
         if ((out.FailedEntryCount ?? 0) > 0) {
-          throw new Error(`PutEvents refused the event: ${out.Entries?.[0]?.ErrorCode ?? 'unknown'}`);
+          throw new RetryableError(
+            ErrorCode.INTERNAL,
+            `PutEvents refused the event: ${out.Entries?.[0]?.ErrorCode ?? 'unknown'}`,
+          );
         }
       },
     ],

@@ -21,7 +21,6 @@ const S3RecordSchema = z.object({
     }),
   }),
 });
-export type S3EventRecord = z.infer<typeof S3RecordSchema>;
 
 const S3EventSchema = z.object({ Records: z.array(z.unknown()).min(1) });
 const S3TestEventSchema = z.object({ Event: z.literal('s3:TestEvent'), Bucket: z.string().optional() });

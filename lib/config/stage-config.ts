@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { DEFAULT_LEDGER_RETENTION_DAYS } from '../../functions/shared/deployment';
 
 /**
  * Per-stage deployment settings (`config/stages/<stage>.json`), read by the CDK app and by the local
@@ -106,7 +107,6 @@ export const RouteSettingsSchema = z
       .optional(),
   })
   .strict();
-export type RouteSettings = z.infer<typeof RouteSettingsSchema>;
 
 export const AlarmSettingsSchema = z
   .object({
@@ -118,7 +118,6 @@ export const AlarmSettingsSchema = z
     maxVendorRejectionPercent: z.number().min(0).max(100).default(10),
   })
   .strict();
-export type AlarmSettings = z.infer<typeof AlarmSettingsSchema>;
 
 export const OutageSettingsSchema = z
   .object({
@@ -136,8 +135,13 @@ export const OutageSettingsSchema = z
     /** While a breaker is open, at most one delivery probes the vendor per this many seconds. */
     probeIntervalSeconds: z.int().min(1).max(3600).default(60),
     /**
-     * Re-enqueue delay of a waiting file, seconds (SQS allows 900 at most): it bounds the SQS and Lambda
-     * calls per waiting file (4 × 3600 / waitSeconds per hour) and how soon files flow after a recovery.
+     * Re-enqueue delay of a waiting file, seconds (±20 %; SQS allows 900 at most), once its first waits,
+     * doubling from `retryBaseSeconds`, reach it (at once while the breaker is open). Every wait is at
+     * least 0.8 × min(waitSeconds, retryBaseSeconds × 2^(attempt−1)), so a waiting file wakes at most
+     * ⌈log2(waitSeconds / retryBaseSeconds)⌉ + 3600 / (0.8 × waitSeconds) times in any hour, about 4 SQS
+     * and Lambda calls each (defaults: 20 wake-ups in its first hour, 15 after). A throttled file, or one
+     * waiting before the breaker opens, calls the vendor on each wake-up. Also how soon files flow after
+     * a recovery.
      */
     waitSeconds: z.int().min(1).max(900).default(300),
     /** A delivery still waiting for its vendor after this long is announced as needing attention, minutes. */
@@ -164,7 +168,6 @@ export const EventSettingsSchema = z
       .default({}),
   })
   .strict();
-export type EventSettings = z.infer<typeof EventSettingsSchema>;
 
 export const ResultSettingsSchema = z
   .object({
@@ -231,7 +234,7 @@ export const StageConfigSchema = z
       .min(0)
       .default(6 * 3600),
     /** Days a delivery stays in the ledger once it has reached a terminal state (DynamoDB TTL). */
-    ledgerRetentionDays: z.int().min(1).max(3650).default(90),
+    ledgerRetentionDays: z.int().min(1).max(3650).default(DEFAULT_LEDGER_RETENTION_DAYS),
     /**
      * Principals (IAM role or user ARNs, or account ids) allowed to drop files, per route id: each may
      * write only under its route's prefix (plus the data key, when `kms` is on).

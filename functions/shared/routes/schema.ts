@@ -22,7 +22,6 @@ export const RouteOverrideSchema = z
     options: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
-export type RouteOverride = z.infer<typeof RouteOverrideSchema>;
 
 export const RouteSchema = z
   .object({
@@ -64,7 +63,6 @@ export const StageRoutesSchema = z
     routes: z.record(z.string(), RouteOverrideSchema).default({}),
   })
   .strict();
-export type StageRoutes = z.infer<typeof StageRoutesSchema>;
 
 export const RouteFileSchema = z
   .object({
@@ -73,7 +71,6 @@ export const RouteFileSchema = z
     stages: z.record(z.string(), StageRoutesSchema).default({}),
   })
   .strict();
-export type RouteFile = z.infer<typeof RouteFileSchema>;
 export type RouteFileInput = z.input<typeof RouteFileSchema>;
 
 /** A route after stage overrides, with its prefix compiled. What the Lambdas work with. */

@@ -2,6 +2,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ErrorCode, RetryableError, UnsafeUploadTargetError } from '../errors';
+import { extensionOf } from '../file-descriptor';
 import { redactUrl } from '../redact';
 import { assertSafeUploadTarget, type UploadGuardPolicy } from './url-guard';
 
@@ -23,8 +24,9 @@ export function extensionFor(contentType: string | undefined, url: URL): string 
   };
   const fromType = type ? byType[type] : undefined;
   if (fromType) return fromType;
-  const ext = url.pathname.split('/').at(-1)?.split('.').at(-1)?.toLowerCase();
-  return ext && /^[a-z0-9]{1,5}$/.test(ext) ? ext : 'bin';
+  // The vendor chooses the URL: only a short alphanumeric extension goes into the object key.
+  const ext = extensionOf(url.pathname);
+  return /^[a-z0-9]{1,5}$/.test(ext) ? ext : 'bin';
 }
 
 function get(url: URL, timeoutMs: number): Promise<IncomingMessage> {

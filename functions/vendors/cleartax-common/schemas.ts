@@ -34,10 +34,3 @@ export function hasExactlyOneCredential(secret: ClearTaxCredential): boolean {
 }
 
 export const ONE_CREDENTIAL_MESSAGE = 'set exactly one of authToken or clientSecret';
-
-/** `GET /integration/v1/authz/token` → 200. `valid_till` null means the token never expires. */
-export const TokenResponseSchema = z.object({
-  access_token: z.string().min(1),
-  valid_till: z.string().min(1).nullish(),
-});
-export type TokenResponse = z.infer<typeof TokenResponseSchema>;

@@ -39,7 +39,6 @@ export const GstPathsSchema = z.strictObject({
   ingest: ApiPathSchema.default('/integration/v1/ingest/file/{templateType}'),
   status: ApiPathSchema.default('/integration/v1/ingest/file/{templateType}/status/{activityId}'),
 });
-export type GstPaths = z.infer<typeof GstPathsSchema>;
 
 /** A GSTIN: 15 upper-case letters and digits. */
 const GstinSchema = z.string().regex(/^[0-9]{2}[0-9A-Z]{13}$/, 'a 15-character GSTIN');
@@ -82,7 +81,6 @@ export const GstPresignResponseSchema = z.object({
   errorCode: z.string().nullish(),
   errorMessage: z.string().nullish(),
 });
-export type GstPresignResponse = z.infer<typeof GstPresignResponseSchema>;
 
 /** One entry of an error answer. A 500 answers with a JSON array of these. */
 export const GstErrorItemSchema = z.object({
@@ -92,18 +90,15 @@ export const GstErrorItemSchema = z.object({
   errorValues: z.unknown().optional(),
   errorResolution: z.unknown().optional(),
 });
-export type GstErrorItem = z.infer<typeof GstErrorItemSchema>;
 
 /** Any ClearTax GST error body: a single object or an array of them. */
 export const GstErrorBodySchema = z.union([GstErrorItemSchema, z.array(GstErrorItemSchema)]);
-export type GstErrorBody = z.infer<typeof GstErrorBodySchema>;
 
 /** Trigger ingestion → 201. */
 export const GstIngestResponseSchema = z.object({
   activityId: z.string().min(1),
   status: z.string().nullish(),
 });
-export type GstIngestResponse = z.infer<typeof GstIngestResponseSchema>;
 
 export const GstProcessingStatSchema = z.object({
   identifier: z.string().nullish(),
@@ -126,4 +121,3 @@ export const GstStatusResponseSchema = z.object({
   fileError: GstFileErrorSchema.nullish(),
   errors: z.array(z.unknown()).nullish(),
 });
-export type GstStatusResponse = z.infer<typeof GstStatusResponseSchema>;

@@ -24,7 +24,6 @@ export const OnePathsSchema = z.strictObject({
   ingest: ApiPathSchema.default('/one-integration/api/v1/ingest'),
   status: ApiPathSchema.default('/one-integration/workflow/status'),
 });
-export type OnePaths = z.infer<typeof OnePathsSchema>;
 
 /** Route options. */
 export const OneOptionsSchema = z.strictObject({

@@ -44,7 +44,6 @@ export const ClevertapPathsSchema = z.strictObject({
   completeMultipart: ApiPathSchema.default('/v2/catalogs/signedurl/complete-multipart'),
   complete: ApiPathSchema.default('/v2/catalogs/signedurl/complete'),
 });
-export type ClevertapPaths = z.infer<typeof ClevertapPathsSchema>;
 
 /**
  * JSON field names of the signed-URL answer and the complete-multipart body. All assumed (taken from
@@ -99,7 +98,6 @@ export const SingleSignedUrlResponseSchema = z.object({
   uploadId: IdSchema,
   signedUrl: z.string().min(1),
 });
-export type SingleSignedUrlResponse = z.infer<typeof SingleSignedUrlResponseSchema>;
 
 /** Signed-URL answer for a multipart upload (after field renaming): one URL per part. */
 export const MultipartSignedUrlResponseSchema = z.object({
@@ -113,7 +111,6 @@ export const MultipartSignedUrlResponseSchema = z.object({
     )
     .min(1),
 });
-export type MultipartSignedUrlResponse = z.infer<typeof MultipartSignedUrlResponseSchema>;
 
 /** Mark-complete answer: processing has started asynchronously. */
 export const CompleteResponseSchema = z.object({
@@ -121,7 +118,6 @@ export const CompleteResponseSchema = z.object({
   jobId: IdSchema,
   estimatedCompletionTime: z.string().nullish(),
 });
-export type CompleteResponse = z.infer<typeof CompleteResponseSchema>;
 
 /**
  * Error answers. The reference lists codes (UPLOAD_NOT_FOUND …) but not the body; CleverTap's other
@@ -139,4 +135,3 @@ export const ClevertapErrorSchema = z.looseObject({
     .nullish(),
   message: z.string().nullish(),
 });
-export type ClevertapError = z.infer<typeof ClevertapErrorSchema>;

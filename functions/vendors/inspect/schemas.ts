@@ -19,7 +19,6 @@ export const InspectPathsSchema = z.strictObject({
   presign: ApiPathSchema.default('/api/inspect/v1/file/upload/presigned'),
   complete: ApiPathSchema.default('/api/inspect/v1/file/upload/complete'),
 });
-export type InspectPaths = z.infer<typeof InspectPathsSchema>;
 
 /** Route options (the `{assetId}` key segment arrives here). */
 export const InspectOptionsSchema = z.strictObject({

@@ -127,7 +127,8 @@ function refValue(value: unknown): string | undefined {
 /**
  * Builds the vendor adapter a spec describes. The spec is validated first, every problem at once
  * (`VendorSpecDataSchema`, then templates, roots, option and secret paths, lookups and refs): a spec with
- * a problem throws when its module loads, which `cdk synth`, `npm start` and every test do.
+ * a problem throws when its module loads, which `cdk synth`, `npm start` and every test do (a deployed
+ * function, whose code was synthesized and so checked, parses the shape only).
  */
 export function adapterFromSpec<TSecret, TOptions>(
   written: VendorSpec<TSecret, TOptions>,
@@ -140,8 +141,13 @@ export function adapterFromSpec<TSecret, TOptions>(
     ...data
   } = written;
   const parsed = VendorSpecDataSchema.safeParse(data);
+  // Inside a deployed function the spec was checked when the very same code was synthesized; the
+  // template walk is skipped there to keep it off the cold start (the shape is still parsed).
+  const deep = process.env.AWS_LAMBDA_FUNCTION_NAME === undefined;
   const problems = parsed.success
-    ? checkSpec(parsed.data, { secret: secretSchema, options: optionsSchema })
+    ? deep
+      ? checkSpec(parsed.data, { secret: secretSchema, options: optionsSchema })
+      : []
     : parsed.error.issues.map((issue) => `${issue.path.join('.') || '(spec)'}: ${issue.message}`);
   if (!parsed.success || problems.length > 0) {
     const name = typeof data.name === 'string' ? data.name : '(unnamed)';

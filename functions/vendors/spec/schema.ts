@@ -99,7 +99,6 @@ export const ErrorsSpecSchema = z.strictObject({
   /** A 2xx answer that is not a success and whose code has no meaning above. */
   unexplained: ErrorKindSchema.default('bad-response'),
 });
-export type ErrorsSpec = z.infer<typeof ErrorsSpecSchema>;
 
 /** A ready token, or one minted and shared through the token cache and its mint lock. */
 export const TokenAuthSchema = z.strictObject({
@@ -146,7 +145,6 @@ export const ContentTypeSpecSchema = z.strictObject({
   /** When nothing above applies. */
   fallback: z.string().default('application/octet-stream'),
 });
-export type ContentTypeSpec = z.infer<typeof ContentTypeSpecSchema>;
 
 /** Files the vendor refuses, checked before any call. */
 export const FileRulesSchema = z.strictObject({
@@ -160,7 +158,6 @@ export const FileRulesSchema = z.strictObject({
   /** Longest file name in characters. */
   maxNameLength: z.int().positive().optional(),
 });
-export type FileRules = z.infer<typeof FileRulesSchema>;
 
 /** A derived value: `of` (a template) looked up in `map`, whose values may be templates. */
 export const LookupSchema = z.strictObject({
@@ -198,7 +195,6 @@ export const PresignSpecSchema = z.strictObject({
     })
     .optional(),
 });
-export type PresignSpec = z.infer<typeof PresignSpecSchema>;
 
 export const CompleteSpecSchema = z.strictObject({
   /** Refs that must have been recorded (else `STATE_INCONSISTENT`: nothing to complete). */
@@ -213,7 +209,6 @@ export const CompleteSpecSchema = z.strictObject({
   /** The vendor's job state right after completion. */
   vendorState: ValueSpecSchema.optional(),
 });
-export type CompleteSpec = z.infer<typeof CompleteSpecSchema>;
 
 const PhaseSchema = z.enum(['running', 'succeeded', 'failed']) satisfies z.ZodType<VendorJobPhase>;
 
@@ -240,7 +235,6 @@ export const StatusSpecSchema = z.strictObject({
   /** The link to the vendor's file of rejected rows. */
   errorFileUrl: ValueSpecSchema.optional(),
 });
-export type StatusSpec = z.infer<typeof StatusSpecSchema>;
 
 /** A route as the route file gives it, for {@link VendorSpec.checkRoute}. */
 export interface RouteForCheck {

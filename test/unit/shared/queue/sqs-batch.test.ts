@@ -340,7 +340,7 @@ describe('processSqsBatch waiting out a vendor-side failure', () => {
       {
         QueueUrl: INTAKE_URL,
         MessageBody: '{"n":1}',
-        DelaySeconds: 80, // backoff of attempt 5: floor(0.5 × (min(900, 10 × 2^4) + 1))
+        DelaySeconds: 160, // attempt 5: min(300, 10 × 2^4) × (0.8 + 0.4 × 0.5)
         MessageAttributes: {
           viAttempts: { DataType: 'Number', StringValue: '5' },
           viWaitingSince: { DataType: 'String', StringValue: new Date(NOW).toISOString() },
@@ -381,6 +381,54 @@ describe('processSqsBatch waiting out a vendor-side failure', () => {
     );
 
     expect(sends().map((s) => s.DelaySeconds)).toEqual([30, 900]);
+  });
+
+  it('keeps a floor under the wait of a throttled file: a 1 s Retry-After does not wake it every second', async () => {
+    await processSqsBatch(
+      [waiting('2026-12-05T11:00:00.000Z', 30)],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_THROTTLED, '429', { retryAfterMs: 1_000 });
+      },
+      options({ now: () => NOW, random: () => 0, waitSeconds: 300 }),
+    );
+    await processSqsBatch(
+      [waiting()],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, '503');
+      },
+      options({ now: () => NOW, random: () => 0, waitSeconds: 300 }),
+    );
+
+    // 0.8 × waitSeconds once the ramp is over; 0.8 × the base on a first wait.
+    expect(sends().map((s) => s.DelaySeconds)).toEqual([240, 8]);
+  });
+
+  it('carries what the message waits for while the breaker refuses it, and drops it once an attempt got past the breaker', async () => {
+    const waitingFor = (value?: string) =>
+      sqsRecord('{"n":1}', {
+        messageId: 'w1',
+        messageAttributes: value ? { viWaitingFor: { dataType: 'String', stringValue: value } } : {},
+      });
+    await processSqsBatch(
+      [waitingFor()],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_DOWN, 'breaker open', { waitingFor: 'fake:secret' });
+      },
+      options({ now: () => NOW }),
+    );
+    // A probe: the breaker let it through and the vendor failed (taking the lease cleared the ledger's note).
+    await processSqsBatch(
+      [waitingFor('fake:secret')],
+      async () => {
+        throw new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'presign: HTTP 503');
+      },
+      options({ now: () => NOW }),
+    );
+
+    expect(sends().map((s) => s.MessageAttributes?.viWaitingFor?.StringValue)).toEqual([
+      'fake:secret',
+      undefined,
+    ]);
   });
 
   it('does not spend receives: a waiting message on the last receive is re-enqueued, not parked', async () => {
@@ -502,6 +550,18 @@ describe('processSqsBatch within the invocation', () => {
 });
 
 describe('queueUrlFromArn', () => {
+  it('refuses what is not a queue ARN as a pipeline defect, which retrying cannot fix', () => {
+    let thrown: unknown;
+    try {
+      queueUrlFromArn('not-an-arn');
+    } catch (error) {
+      thrown = error;
+    }
+
+    expect(thrown).toBeInstanceOf(PermanentError);
+    expect(thrown).toMatchObject({ code: ErrorCode.PIPELINE_DEFECT, retryable: false });
+  });
+
   it('maps a queue ARN to its URL, on AWS or on a custom endpoint', () => {
     expect(queueUrlFromArn(INTAKE_QUEUE_ARN)).toBe(INTAKE_URL);
     expect(queueUrlFromArn(INTAKE_QUEUE_ARN, 'http://127.0.0.1:5000/')).toBe(

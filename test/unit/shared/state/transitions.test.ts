@@ -146,6 +146,10 @@ describe('the ledger transition table', () => {
     expect(allowed('dispatch.defer', { state: 'UPLOADING', ...lapsed() })).toBe(true);
     expect(allowed('dispatch.defer', { state: 'UPLOADED' })).toBe(false);
     expect(allowed('dispatch.defer', undefined)).toBe(true);
+    expect(allowed('completion.defer', { state: 'UPLOADED' })).toBe(true);
+    for (const state of ['RECEIVED', 'UPLOADING', 'COMPLETING', 'COMPLETED', 'FAILED'] as const)
+      expect(allowed('completion.defer', { state }), state).toBe(false);
+    expect(allowed('completion.defer', undefined)).toBe(false);
   });
 
   it('decides a vendor verdict once, and only on a completed delivery', () => {

@@ -5,9 +5,9 @@ import {
   PermanentError,
   RetryableError,
   UploadUrlExpiredError,
-} from '../../../functions/shared/errors';
-import { classifyUploadAnswer } from '../../../functions/shared/upload/stream-put';
-import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
+} from '../../../../functions/shared/errors';
+import { classifyUploadAnswer } from '../../../../functions/shared/upload/stream-put';
+import { startUploadTarget, type UploadTargetServer } from '../../../support/upload-target';
 import { bytesOf, md5Hex, sha256Hex } from './stream-fixtures';
 
 interface RawAnswer {

@@ -9,10 +9,10 @@ import {
   RetryableError,
   UnsafeUploadTargetError,
   UploadUrlExpiredError,
-} from '../../../functions/shared/errors';
-import { type UploadOptions, uploadPlan } from '../../../functions/shared/upload/upload-plan';
-import type { UploadPart, UploadTarget } from '../../../functions/vendors/types';
-import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
+} from '../../../../functions/shared/errors';
+import { type UploadOptions, uploadPlan } from '../../../../functions/shared/upload/upload-plan';
+import type { UploadPart, UploadTarget } from '../../../../functions/vendors/types';
+import { startUploadTarget, type UploadTargetServer } from '../../../support/upload-target';
 import { bytesOf, md5Hex, readableOf, SIGNED_QUERY, sha256Hex } from './stream-fixtures';
 
 const s3Mock = mockClient(S3Client);

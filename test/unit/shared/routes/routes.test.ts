@@ -1,12 +1,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { RouteConfigError } from '../../../functions/shared/errors';
-import { resolveRouteFile, routesFromDocument } from '../../../functions/shared/routes/load';
-import { RouteMatcher } from '../../../functions/shared/routes/match';
-import type { ResolvedRoute, RouteFileInput } from '../../../functions/shared/routes/schema';
-import { decodeS3Key } from '../../../functions/shared/s3-event';
-import type { AnyVendorAdapter } from '../../../functions/vendors/types';
+import { RouteConfigError } from '../../../../functions/shared/errors';
+import { resolveRouteFile, routesFromDocument } from '../../../../functions/shared/routes/load';
+import { RouteMatcher } from '../../../../functions/shared/routes/match';
+import type { ResolvedRoute, RouteFileInput } from '../../../../functions/shared/routes/schema';
+import { decodeS3Key } from '../../../../functions/shared/s3-event';
+import type { AnyVendorAdapter } from '../../../../functions/vendors/types';
 
 /** load.ts reads only `name` and `optionsSchema` of an adapter. */
 function fakeAdapter(name: string, optionsSchema: z.ZodType): AnyVendorAdapter {

@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, PermanentError, RetryableError, ThrottledError } from '../../../functions/shared/errors';
-import { badResponse, classifyHttpStatus, parseRetryAfter } from '../../../functions/shared/http/classify';
+import {
+  ErrorCode,
+  PermanentError,
+  RetryableError,
+  ThrottledError,
+} from '../../../../functions/shared/errors';
+import { badResponse, classifyHttpStatus, parseRetryAfter } from '../../../../functions/shared/http/classify';
 
 describe('classifyHttpStatus', () => {
   it.each([

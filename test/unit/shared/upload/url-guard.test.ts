@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, UnsafeUploadTargetError } from '../../../functions/shared/errors';
-import { assertSafeUploadTarget, type UploadGuardPolicy } from '../../../functions/shared/upload/url-guard';
+import { ErrorCode, UnsafeUploadTargetError } from '../../../../functions/shared/errors';
+import {
+  assertSafeUploadTarget,
+  type UploadGuardPolicy,
+} from '../../../../functions/shared/upload/url-guard';
 
 const SIGNATURE = 'c0ffee00deadbeefc0ffee00deadbeefc0ffee00deadbeefc0ffee00deadbeef';
 const signed = (base: string) => `${base}?X-Amz-Expires=900&X-Amz-Signature=${SIGNATURE}`;

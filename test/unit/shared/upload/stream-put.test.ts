@@ -6,9 +6,9 @@ import {
   RetryableError,
   TimeoutError,
   UploadUrlExpiredError,
-} from '../../../functions/shared/errors';
-import { streamPut } from '../../../functions/shared/upload/stream-put';
-import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
+} from '../../../../functions/shared/errors';
+import { streamPut } from '../../../../functions/shared/upload/stream-put';
+import { startUploadTarget, type UploadTargetServer } from '../../../support/upload-target';
 import {
   bytesOf,
   failingReadable,

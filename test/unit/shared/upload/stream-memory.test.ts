@@ -4,8 +4,8 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { sdkStreamMixin } from '@smithy/util-stream';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { uploadPlan } from '../../../functions/shared/upload/upload-plan';
-import { startUploadTarget, type UploadTargetServer } from '../../support/upload-target';
+import { uploadPlan } from '../../../../functions/shared/upload/upload-plan';
+import { startUploadTarget, type UploadTargetServer } from '../../../support/upload-target';
 import { bytesOf, SIGNED_QUERY } from './stream-fixtures';
 
 const MiB = 1024 * 1024;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import routesFile from '../../../config/routes.json';
-import { resolveRouteFile, routesFromDocument } from '../../../functions/shared/routes/load';
-import { RouteMatcher } from '../../../functions/shared/routes/match';
-import { adapterFor } from '../../../functions/vendors/registry';
+import routesFile from '../../../../config/routes.json';
+import { resolveRouteFile, routesFromDocument } from '../../../../functions/shared/routes/load';
+import { RouteMatcher } from '../../../../functions/shared/routes/match';
+import { adapterFor } from '../../../../functions/vendors/registry';
 
 /** Every route of the shipped file, in its order: adding one changes no test. */
 const ROUTE_IDS = routesFile.routes.map((r) => r.id);
