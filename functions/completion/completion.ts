@@ -1,6 +1,6 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
+import type { CoreDeps } from '../shared/aws-runtime';
 import {
   AmbiguousOutcomeError,
   ErrorCode,
@@ -8,11 +8,11 @@ import {
   errorMessageOf,
   outcomeOfCode,
   PermanentError,
+  PipelineError,
   pipelineError,
   RetryableError,
   waitsForVendor,
 } from '../shared/errors';
-import type { FailpointHook } from '../shared/failpoints';
 import { fileDescriptorOf } from '../shared/file-descriptor';
 import type { InvocationInfo } from '../shared/invocation';
 import {
@@ -20,43 +20,25 @@ import {
   CompletionQueueMessageSchema,
   type StatusCheckMessageV1,
 } from '../shared/messages';
-import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
-import { type Announcer, errorFileKeyOf, type OutcomeExtras, type RowStats } from '../shared/outcome';
+import { type CoreLogger, MetricName } from '../shared/observability';
+import { errorFileKeyOf, type OutcomeExtras, type RowStats } from '../shared/outcome';
 import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import { redactor } from '../shared/redact';
-import type { RouteMatcher } from '../shared/routes/match';
 import type { ResolvedRoute } from '../shared/routes/schema';
 import {
   type DeliveryKey,
-  type DeliveryLedger,
   DeliveryState,
   deliveryKeyOf,
   type TransitionResult,
 } from '../shared/state/ledger';
 import { type CopiedFile, copyToS3 } from '../shared/upload/copy-to-s3';
-import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
-import type { VendorGuard } from '../shared/vendor-guard';
+import { prepareVendor } from '../shared/vendor-context';
 import type { CompletionInput, CompletionResult, FileDescriptor, VendorRefs } from '../vendors/types';
 
-export interface CompletionDeps {
-  readonly sqs: SQSClient;
-  readonly ledger: DeliveryLedger;
-  readonly routes: RouteMatcher;
-  readonly vendors: VendorRuntime;
-  /** The completion queue itself: delayed status checks are sent back to it. */
-  readonly completionQueueUrl: string;
-  readonly metrics: PipelineMetrics;
-  /** The vendor accounts' circuit breakers. */
-  readonly guard: VendorGuard;
-  /** Announces decided outcomes (events, result documents, tags). */
-  readonly announcer: Announcer;
-  /** A delivery waiting for its vendor longer than this is announced as needing attention, ms. */
-  readonly attentionAfterMs: number;
-  /** S3, for the vendor's error file copied into the results prefix. */
-  readonly s3: S3Client;
+/** What completion needs: the core both functions share (its completion queue URL is its own queue: delayed status checks are sent back to it), and its own settings. */
+export interface CompletionDeps extends CoreDeps {
   /** Largest vendor error file copied, bytes. */
   readonly errorFileMaxBytes: number;
-  readonly failpoint: FailpointHook;
   /** First status check after completion, seconds (then doubling, capped at 900 — SQS's max delay). */
   readonly statusFirstDelaySeconds: number;
   /** Stop polling a job after this many seconds. */
@@ -134,6 +116,7 @@ async function complete(
   try {
     await deps.guard.check(route, log);
   } catch (error) {
+    await recordWait(deps, ctx, key, error, log);
     await noteLongWait(deps, ctx, key, error, log);
     throw error;
   }
@@ -324,6 +307,32 @@ async function announceDecided(
 ): Promise<void> {
   if (result.written && result.decided)
     await deps.announcer.outcome(result.record, result.decided, log, extras);
+}
+
+/**
+ * The first wait of a completion for an open breaker is recorded on the ledger, so `status` shows
+ * "waiting for <vendor> (down since T)"; the re-enqueued message carries that it was (`waitingFor`):
+ * one write per delivery and outage, as in dispatch. The note is advisory: a failed write does not
+ * turn the wait into a retry.
+ */
+async function recordWait(
+  deps: Pick<CompletionDeps, 'ledger'>,
+  ctx: RecordContext,
+  key: DeliveryKey,
+  error: unknown,
+  log: CoreLogger,
+): Promise<void> {
+  const waitingFor = error instanceof PipelineError ? error.waitingFor : undefined;
+  if (!waitingFor || ctx.waitingFor === waitingFor) return;
+  try {
+    await deps.ledger.deferCompletion(key, {
+      code: errorCodeOf(error),
+      message: errorMessageOf(error),
+      waitingFor,
+    });
+  } catch (ledgerError) {
+    log.warn('could not record the wait in the ledger', { error: errorMessageOf(ledgerError) });
+  }
 }
 
 /** A delivery waiting for its vendor past the attention threshold is announced once (see dispatch). */

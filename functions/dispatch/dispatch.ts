@@ -1,6 +1,6 @@
-import type { S3Client } from '@aws-sdk/client-s3';
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
+import type { CoreDeps } from '../shared/aws-runtime';
 import {
   ErrorCode,
   errorCodeOf,
@@ -14,18 +14,15 @@ import {
   UploadUrlExpiredError,
   waitsForVendor,
 } from '../shared/errors';
-import type { FailpointHook } from '../shared/failpoints';
 import { fileDescriptorOf } from '../shared/file-descriptor';
 import type { InvocationInfo } from '../shared/invocation';
 import { type CompletionMessageV1, CompletionMessageV1Schema, type ObjectRef } from '../shared/messages';
-import { type CoreLogger, MetricName, type PipelineMetrics } from '../shared/observability';
-import type { Announcer } from '../shared/outcome';
+import { type CoreLogger, MetricName } from '../shared/observability';
 import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
 import {
   type DeliveryKey,
-  type DeliveryLedger,
   DeliveryState,
   deliveryIdOf,
   deliveryKeyOf,
@@ -39,26 +36,13 @@ import {
   sha256OfObject,
 } from '../shared/upload/s3-source';
 import { uploadPlan } from '../shared/upload/upload-plan';
-import { prepareVendor, type VendorRuntime } from '../shared/vendor-context';
-import { breakerKeyOf, type VendorGuard } from '../shared/vendor-guard';
+import { prepareVendor } from '../shared/vendor-context';
+import { breakerKeyOf } from '../shared/vendor-guard';
 import type { FileDescriptor, UploadResult } from '../vendors/types';
 
 /** Everything the dispatch core needs; the handler wires real clients, tests pass fakes. */
-export interface DispatchDeps {
-  readonly s3: S3Client;
-  readonly sqs: SQSClient;
-  readonly ledger: DeliveryLedger;
-  readonly routes: RouteMatcher;
-  readonly vendors: VendorRuntime;
-  readonly completionQueueUrl: string;
-  readonly metrics: PipelineMetrics;
-  /** The vendor accounts' circuit breakers. */
-  readonly guard: VendorGuard;
-  /** Announces decided outcomes (events, result documents, tags). */
-  readonly announcer: Announcer;
-  /** A delivery waiting for its vendor longer than this is announced as needing attention, ms. */
-  readonly attentionAfterMs: number;
-  readonly failpoint: FailpointHook;
+/** What dispatch needs: the core both functions share, and its own upload settings. */
+export interface DispatchDeps extends CoreDeps {
   /** How many times to ask for a fresh URL when one expires within an invocation. */
   readonly presignAttempts?: number;
   /** Report upload progress every this many bytes (0 = never). */
@@ -128,6 +112,9 @@ export async function deliverObject(
     size: event.size ?? 0,
     ...(event.sequencer ? { sequencer: event.sequencer } : {}),
   };
+  // Counted once per notification: not again when a waiting file wakes up, a retry receives it again
+  // or an operator redrives it.
+  if (isFirstReceipt(ctx)) deps.metrics.count(MetricName.FilesReceived, vendor);
   if (!match) {
     // Unrouted keys are not even read (dispatch may read route prefixes only): recorded as notified.
     const error = new NoRouteError(`no route for key "${event.key}"`);
@@ -138,7 +125,6 @@ export async function deliverObject(
       decidedBy: ctx.messageId,
     });
     await announceDecided(deps, refused, parentLog);
-    deps.metrics.count(MetricName.FilesReceived, vendor);
     deps.metrics.count(MetricName.FilesFailed, vendor, 1, error.code);
     parentLog.warn('file refused', { key: event.key, errorCode: error.code, error: error.message });
     throw error;
@@ -177,7 +163,6 @@ export async function deliverObject(
     vendor,
     attempt: ctx.attempt,
   });
-  deps.metrics.count(MetricName.FilesReceived, vendor);
 
   const failEarly = async (error: PermanentError): Promise<never> => {
     const refused = await deps.ledger.refuseDispatch(object, {
@@ -354,7 +339,8 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
 
   if (adapter.needsSha256) {
     const started = Date.now();
-    const sha256Base64 = head.sha256Base64 ?? (await sha256OfObject(deps.s3, source, signal, deps.stallMs));
+    const sha256Base64 =
+      head.sha256Base64 ?? (await sha256OfObject(deps.s3, source, signal, deps.stallMs, head.size));
     log.debug('sha256 ready', { fromS3Checksum: head.sha256Base64 !== undefined, ms: Date.now() - started });
     file = { ...file, sha256Base64 };
   }
@@ -472,6 +458,14 @@ async function enqueueCompletion(deps: DispatchDeps, deliveryId: string, body: s
 function headerValue(headers: Readonly<Record<string, string>>, name: string): string | undefined {
   const found = Object.entries(headers).find(([k]) => k.toLowerCase() === name);
   return found?.[1];
+}
+
+/**
+ * The message's first receive: no attempts carried by a re-enqueue (a waiting file's wake-up), none
+ * spent on earlier receives, not a redrive from the DLQ.
+ */
+function isFirstReceipt(ctx: RecordContext): boolean {
+  return ctx.attempt === 1 && ctx.waitingSince === undefined && !ctx.redrive;
 }
 
 /** Announces the outcome a ledger write decided, if it decided one. */

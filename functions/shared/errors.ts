@@ -116,7 +116,7 @@ export const ERROR_TABLE = {
     retryable: true,
     waits: true,
     meaning:
-      'the vendor answered 5xx or an internal error for longer than the outage horizon (`outageHorizonHours`); until then files wait',
+      'the vendor answered 5xx or an internal error for longer than the outage horizon (`outage.horizonHours`); until then files wait',
     action: 'once the vendor is healthy, redrive',
   },
   VENDOR_UNREACHABLE: {
@@ -147,7 +147,7 @@ export const ERROR_TABLE = {
     meaning:
       "the day's token mint budget of the vendor secret is spent (ClearTax: 288 a day); deliveries wait for the next UTC day",
     action:
-      'find what minted so often (the `TokenMints` metric, the logs); files resume by themselves the next UTC day',
+      'find what minted so often (the `TokenMintsToday` metric, the logs); files resume by themselves the next UTC day',
   },
   VENDOR_BAD_RESPONSE: {
     retryable: true,

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
@@ -14,6 +14,7 @@ import { waitingNote } from '../../cli/operations';
 import { nextUtcMidnight } from '../../functions/shared/state/dynamo-token-cache';
 import { clearTaxTokenKey } from '../../functions/vendors/cleartax-common/auth';
 import { LOCAL_CREDENTIALS } from '../../local/aws';
+import { scratchDir } from '../support/scratch';
 import { calls, catalogCsv, dlqFor, functionLog, invoiceCsv, waitFor, waitForDlq } from './support/faults';
 import { assertInvariant, type Dropped, FAST, sha256Hex, useLocalPipeline } from './support/harness';
 
@@ -66,9 +67,18 @@ describe('a vendor outage longer than the retry window', () => {
     const outageStarted = Date.now();
     // Longer than the queue's own retry window (3 receives × at most 2 s here).
     await new Promise((r) => setTimeout(r, 20_000));
+    // A file that is the breaker's probe right now holds the lease, which clears its note until the
+    // breaker next refuses it (a wake-up later): read until it shows.
+    const { waiting, note } = await waitFor(
+      'the first file to show what it waits for',
+      async () => {
+        const found = await e2e.pipeline.ledger.listByKey(e2e.pipeline.resources.bucket, files[0]?.key ?? '');
+        const shown = found[0] ? waitingNote(found[0], await e2e.target.ledger.listBreakers()) : undefined;
+        return shown ? { waiting: found, note: shown } : undefined;
+      },
+      15_000,
+    );
     const presignsDuringOutage = calls(e2e, { vendor: 'cleartax-gst', operation: 'presign' }).length;
-    const waiting = await e2e.pipeline.ledger.listByKey(e2e.pipeline.resources.bucket, files[0]?.key ?? '');
-    const breakersThen = await e2e.target.ledger.listBreakers();
     sandbox.faults.clear();
     const outageSeconds = (Date.now() - outageStarted) / 1000;
 
@@ -79,7 +89,6 @@ describe('a vendor outage longer than the retry window', () => {
 
     expect(opened).toMatchObject({ vendor: 'cleartax-gst', reason: 'consecutive vendor failures' });
     expect(waiting[0]?.state).not.toBe('FAILED');
-    const note = waiting[0] ? waitingNote(waiting[0], breakersThen) : undefined;
     expect(note).toMatch(/^waiting for cleartax-gst \(down since \d{4}-/);
     for (const file of files) expect(settled.get(file.key)?.state, file.key).toBe('COMPLETED');
     for (const file of files) expect(await dlqFor(e2e, file.key), file.key).toEqual([]);
@@ -196,7 +205,7 @@ describe('one object version is one delivery', () => {
   it('delivers a file over 8 MB copied with the AWS CLI (a multipart upload) once', async () => {
     const e2e = outage;
     const aws = awsCli();
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'vendor-ingest-cli-'));
+    const dir = scratchDir('aws-cli-');
     try {
       const body = Buffer.from(catalogCsv(480_000, 'cli'));
       expect(body.length).toBeGreaterThan(8 * 1024 * 1024);

@@ -10,13 +10,13 @@ import {
   errorCodeOf,
   errorMessageOf,
   isRetryable,
+  PermanentError,
   PipelineError,
-  RetryableError,
   waitsForVendor,
 } from '../errors';
 import { DlqAttribute } from '../messages';
 import type { CoreLogger } from '../observability';
-import { backoffSeconds } from './backoff';
+import { backoffSeconds, waitDelaySeconds } from './backoff';
 
 /** Attributes a waiting message carries from one re-enqueue to the next. */
 export const WaitAttribute = {
@@ -24,7 +24,10 @@ export const WaitAttribute = {
   ATTEMPTS: 'viAttempts',
   /** When the message first waited for its vendor, ISO-8601. */
   WAITING_SINCE: 'viWaitingSince',
-  /** The vendor account whose open breaker it waits for (set once that wait is recorded). */
+  /**
+   * The vendor account whose open breaker refused its last attempt (that wait is then recorded on the
+   * ledger; an attempt that gets past the breaker drops it).
+   */
   WAITING_FOR: 'viWaitingFor',
   /** Its long wait was announced as needing attention. */
   ATTENTION: 'viAttention',
@@ -77,7 +80,10 @@ export interface BatchOptions {
   readonly concurrency: number;
   /** How long a message may wait out vendor-side failures before it is parked, seconds. @default 1 day */
   readonly outageHorizonSeconds?: number;
-  /** Longest delay of one wait, seconds (SQS's DelaySeconds allows 900). @default 300 */
+  /**
+   * Delay of one wait once its ramp is over, seconds (±20 %; SQS's DelaySeconds allows 900): bounds
+   * the wake-ups of a waiting file (see `waitDelaySeconds`). @default 300
+   */
   readonly waitSeconds?: number;
   readonly now?: () => number;
   /** Milliseconds left in the invocation; records are not started when too little remains. */
@@ -229,36 +235,27 @@ async function requeue(
   options: BatchOptions,
 ): Promise<boolean> {
   const now = (options.now ?? Date.now)();
-  const random = options.random ?? Math.random;
-  const cap = Math.min(900, options.waitSeconds ?? 300);
-  const retryAfterMs = error instanceof PipelineError ? error.retryAfterMs : undefined;
-  let delay: number;
-  if (errorCodeOf(error) === ErrorCode.VENDOR_DOWN) {
-    // The breaker is open: come back about every `waitSeconds` (±20%), which bounds the calls a
-    // waiting file costs; the breaker's own probe notices the recovery.
-    delay = cap * (0.8 + 0.4 * random());
-  } else if (retryAfterMs !== undefined) {
-    // The vendor said when (Retry-After, the next mint day): not sooner, unless the cap is, so that a
-    // recovery is still noticed.
-    delay = Math.min(cap, Math.ceil(retryAfterMs / 1000) * (1 + 0.2 * random()));
-  } else {
-    delay = Math.min(
-      cap,
-      backoffSeconds({
-        attempt: ctx.attempt,
-        baseSeconds: options.retryBaseSeconds,
-        maxSeconds: options.retryMaxSeconds,
-        random,
-      }),
-    );
-  }
-  delay = Math.max(1, Math.min(900, Math.round(delay)));
+  // A floor under every wait bounds what a waiting file costs (see `waitDelaySeconds`): short waits
+  // while the attempts are few, then about `waitSeconds`; about `waitSeconds` at once while the
+  // breaker is open (its probe notices the recovery).
+  const delay = waitDelaySeconds({
+    attempt: ctx.attempt,
+    baseSeconds: options.retryBaseSeconds,
+    waitSeconds: options.waitSeconds ?? 300,
+    breakerOpen: errorCodeOf(error) === ErrorCode.VENDOR_DOWN,
+    retryAfterMs: error instanceof PipelineError ? error.retryAfterMs : undefined,
+    random: options.random,
+  });
+  const { [WaitAttribute.WAITING_FOR]: _waitedFor, ...kept } = originalAttributes(record);
   const attributes: Record<string, MessageAttributeValue> = {
-    ...originalAttributes(record),
+    ...kept,
     [WaitAttribute.ATTEMPTS]: { DataType: 'Number', StringValue: String(ctx.attempt) },
     [WaitAttribute.WAITING_SINCE]: attr(new Date(ctx.waitingSince ?? now).toISOString()),
   };
-  const waitingFor = (error instanceof PipelineError ? error.waitingFor : undefined) ?? ctx.waitingFor;
+  // Only a refusal by the breaker keeps the marker: an attempt that got past it (a probe, or the
+  // breaker closed meanwhile) took the lease, which clears the ledger's note, so the next refusal must
+  // record the wait again.
+  const waitingFor = error instanceof PipelineError ? error.waitingFor : undefined;
   if (waitingFor) attributes[WaitAttribute.WAITING_FOR] = attr(waitingFor);
   if (ctx.notes.attentionAnnounced) attributes[WaitAttribute.ATTENTION] = attr('announced');
   try {
@@ -312,6 +309,7 @@ async function park(
   const {
     [WaitAttribute.ATTEMPTS]: _attempts,
     [WaitAttribute.WAITING_SINCE]: _since,
+    [WaitAttribute.WAITING_FOR]: _for,
     ...kept
   } = originalAttributes(record);
   const attributes: Record<string, MessageAttributeValue> = {
@@ -349,7 +347,7 @@ async function park(
 export function queueUrlFromArn(arn: string, endpoint?: string): string {
   const [, partition, , region, account, name] = arn.split(':');
   if (!region || !account || !name)
-    throw new RetryableError(ErrorCode.INTERNAL, `not an SQS queue ARN: ${arn}`);
+    throw new PermanentError(ErrorCode.PIPELINE_DEFECT, `not an SQS queue ARN: ${arn}`);
   if (endpoint) return `${endpoint.replace(/\/$/, '')}/${account}/${name}`;
   const suffix = partition === 'aws-cn' ? 'amazonaws.com.cn' : 'amazonaws.com';
   return `https://sqs.${region}.${suffix}/${account}/${name}`;

@@ -2,6 +2,7 @@ import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 import type { VendorRefs } from '../../vendors/types';
+import { DEFAULT_LEDGER_RETENTION_DAYS } from '../deployment';
 import { LeaseLostError } from '../errors';
 import type { ObjectRef } from '../messages';
 import { isConditionFailure, type TableRef, UpdateBuilder } from './dynamo';
@@ -147,9 +148,6 @@ export type BeginCompletionOutcome =
   /** A previous completion call was sent and its outcome is unknown; the vendor is not idempotent. */
   | { readonly outcome: 'uncertain'; readonly record: DeliveryRecord }
   | { readonly outcome: 'missing' };
-
-/** Days a terminal delivery is kept unless the stage says otherwise. */
-export const DEFAULT_LEDGER_RETENTION_DAYS = 90;
 
 /** History entries kept per delivery; older ones are dropped (and counted in `historyDropped`). */
 export const HISTORY_MAX = 50;
@@ -391,6 +389,24 @@ export class DeliveryLedger {
         lastError: detail.message,
         waitingFor: detail.waitingFor,
         waitingSince: detail.waitingFor ? this.iso() : undefined,
+      },
+    });
+  }
+
+  /**
+   * An uploaded version whose completion waits for its vendor (the breaker is open): records what it
+   * waits for and since when, so `status` shows it. A version that got further is left alone.
+   */
+  async deferCompletion(
+    key: DeliveryKey,
+    detail: { code: string; message: string; waitingFor: string },
+  ): Promise<void> {
+    await this.transition('completion.defer', key, {
+      values: {
+        reason: detail.code,
+        lastError: detail.message,
+        waitingFor: detail.waitingFor,
+        waitingSince: this.iso(),
       },
     });
   }

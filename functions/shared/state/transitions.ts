@@ -1,3 +1,4 @@
+import { ErrorCode, PermanentError } from '../errors';
 import type { UpdateBuilder } from './dynamo';
 
 /**
@@ -221,6 +222,15 @@ export const TRANSITIONS = {
     count: 'completionAttempts',
     outcome: 'clear',
   },
+  /**
+   * An uploaded version whose completion cannot call its vendor yet (the vendor account's circuit
+   * breaker is open): what it waits for is recorded so `status` shows it. The state stays UPLOADED;
+   * `completion.begin` clears the note.
+   */
+  'completion.defer': {
+    guards: [{ states: [DeliveryState.UPLOADED] }],
+    set: ['reason', 'lastError', 'waitingFor', 'waitingSince'],
+  },
   /** Progress inside a multi-call completion (CleverTap's complete-multipart before mark-complete). */
   'completion.checkpoint': {
     guards: [{ states: [DeliveryState.COMPLETING], lease: 'held' }],
@@ -343,6 +353,11 @@ export interface GuardedItem {
   readonly outcome?: DeliveryOutcome;
 }
 
+/** A caller broke the table's contract (a missing lease owner, an undeclared field): a program defect. */
+function defect(message: string): PermanentError {
+  return new PermanentError(ErrorCode.PIPELINE_DEFECT, message);
+}
+
 function guardApplies(guard: Guard, input: TransitionInput): boolean {
   return guard.when === undefined || input[guard.when] === true;
 }
@@ -382,7 +397,7 @@ export function conditionOf(name: TransitionName, input: TransitionInput, u: Upd
         : `${u.name('state')} IN (${states.map((s) => u.value(s)).join(', ')})`,
     ];
     if (guard.lease === 'held') {
-      if (input.owner === undefined) throw new Error(`transition ${name} needs the caller's lease owner`);
+      if (input.owner === undefined) throw defect(`transition ${name} needs the caller's lease owner`);
       parts.push(`${u.name('leaseOwner')} = ${u.value(input.owner)}`);
     }
     if (guard.lease === 'free') {
@@ -417,7 +432,7 @@ export function applyTransition(
     ...(transition.merge ?? []),
   ]);
   for (const field of Object.keys(values)) {
-    if (!declared.has(field)) throw new Error(`transition ${name} does not write ${field}`);
+    if (!declared.has(field)) throw defect(`transition ${name} does not write ${field}`);
   }
   for (const field of transition.setOnCreate ?? []) {
     if (values[field] !== undefined) u.setIfAbsent(field, values[field]);
@@ -429,7 +444,7 @@ export function applyTransition(
   }
   switch (transition.lease) {
     case 'take':
-      if (input.owner === undefined) throw new Error(`transition ${name} needs a lease owner`);
+      if (input.owner === undefined) throw defect(`transition ${name} needs a lease owner`);
       u.set('leaseOwner', input.owner);
       u.set('leaseUntil', input.now + (input.leaseMs ?? 0));
       break;

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { waitingNote } from '../../../cli/operations';
 import {
   AmbiguousOutcomeError,
   ErrorCode,
@@ -9,6 +10,7 @@ import {
 import { StatusCheckMessageV1Schema } from '../../../functions/shared/messages';
 import { MetricName } from '../../../functions/shared/observability';
 import { DeliveryState } from '../../../functions/shared/state/ledger';
+import { breakerKeyOf } from '../../../functions/shared/vendor-guard';
 import {
   COMPLETION_QUEUE_URL,
   completionRecord,
@@ -17,7 +19,14 @@ import {
   receive,
   throwingFailpoint,
 } from '../../support/fakes';
-import { FIRST_STATUS_DELAY, firstReceive, LEASE_MS, rejectionOf, useCompletionHarness } from './harness';
+import {
+  FIRST_STATUS_DELAY,
+  firstReceive,
+  LEASE_MS,
+  ROUTE_ID,
+  rejectionOf,
+  useCompletionHarness,
+} from './harness';
 
 const h = useCompletionHarness();
 
@@ -221,6 +230,51 @@ describe('completionMessage completing a delivery', () => {
       vendorUploadId: 'vu-9',
       jobId: 'job-2',
     });
+  });
+});
+
+describe('completionMessage while the vendor is down', () => {
+  it('records once on the ledger what the completion waits for, so status shows it, and clears it when it flows', async () => {
+    const w = h.world();
+    const { key, record } = await w.uploaded();
+    const route = w.deps.routes.byId(ROUTE_ID);
+    if (!route) throw new Error('the test route is missing');
+    const breakerKey = breakerKeyOf(route);
+    const breakers = h.breakers();
+    await breakers.openUntil(breakerKey, route.vendor, Date.now() + 3_600_000, 'test outage');
+    const since = Date.now();
+    let error: unknown;
+    let waiting: Awaited<ReturnType<typeof w.ledger.get>>;
+    let note: string | undefined;
+    let afterWakeUp: Awaited<ReturnType<typeof w.ledger.get>>;
+    try {
+      error = await rejectionOf(w.run(record, firstReceive));
+      waiting = await w.ledger.get(key);
+      note = waiting ? waitingNote(waiting, await h.admin().listBreakers()) : undefined;
+      w.clock.advance(60_000);
+      // The re-enqueued message carries what it waits for: its wake-ups write nothing.
+      await rejectionOf(w.run(record, receive({ attempt: 2, waitingSince: since, waitingFor: breakerKey })));
+      afterWakeUp = await w.ledger.get(key);
+    } finally {
+      await breakers.success(breakerKey);
+    }
+
+    await w.run(record, receive({ attempt: 3, waitingSince: since, waitingFor: breakerKey }));
+
+    expect(error).toMatchObject({ code: ErrorCode.VENDOR_DOWN, waitingFor: breakerKey });
+    expect(waiting).toMatchObject({
+      state: DeliveryState.UPLOADED,
+      waitingFor: breakerKey,
+      waitingSince: expect.any(String),
+      reason: ErrorCode.VENDOR_DOWN,
+    });
+    expect(note).toMatch(new RegExp(`^waiting for ${route.vendor} \\(down since \\d{4}-`));
+    expect(afterWakeUp?.updatedAt).toBe(waiting?.updatedAt);
+    expect(w.vendor.completes).toHaveLength(1);
+    const done = await w.ledger.get(key);
+    expect(done?.state).toBe(DeliveryState.COMPLETED);
+    expect(done).not.toHaveProperty('waitingFor');
+    expect(done).not.toHaveProperty('waitingSince');
   });
 });
 

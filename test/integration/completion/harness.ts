@@ -3,12 +3,14 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { LedgerAdmin } from '../../../cli/ledger-admin';
 import { type CompletionDeps, completionMessage } from '../../../functions/completion/completion';
 import type { FailpointHook } from '../../../functions/shared/failpoints';
 import type { InvocationInfo } from '../../../functions/shared/invocation';
 import type { CompletionMessageV1 } from '../../../functions/shared/messages';
 import type { RecordContext } from '../../../functions/shared/queue/sqs-batch';
 import type { ResolvedRoute } from '../../../functions/shared/routes/schema';
+import { DynamoBreakers } from '../../../functions/shared/state/breaker';
 import { type DeliveryKey, DeliveryLedger, deliveryKeyOf } from '../../../functions/shared/state/ledger';
 import {
   aCompletionMessage,
@@ -163,6 +165,20 @@ export function useCompletionHarness() {
     sqsMock,
     s3Mock,
     world,
+    /** The vendor accounts' breakers on this file's table, as a test drives them (read fresh each time). */
+    breakers(): DynamoBreakers {
+      return new DynamoBreakers({
+        doc: moto.aws.doc,
+        tableName: shared.tableName,
+        failureThreshold: 1,
+        probeIntervalMs: 60_000,
+        cacheMs: 0,
+      });
+    },
+    /** The operator's view of the same table (listings). */
+    admin(): LedgerAdmin {
+      return new LedgerAdmin({ doc: moto.aws.doc, tableName: shared.tableName });
+    },
     /** SendMessage inputs so far. */
     sent() {
       return sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);

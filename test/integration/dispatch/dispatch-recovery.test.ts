@@ -21,7 +21,7 @@ import {
   testBytes,
   throwingFailpoint,
 } from '../../support/fakes';
-import { firstReceive, rejectionOf, uniqueKey, useDispatchHarness } from './harness';
+import { firstReceive, PREFIX, rejectionOf, uniqueKey, useDispatchHarness } from './harness';
 
 const h = useDispatchHarness();
 
@@ -214,6 +214,47 @@ describe('dispatchMessage on retryable failures', () => {
       state: DeliveryState.FAILED,
       reason: ErrorCode.VENDOR_UNAVAILABLE,
     });
+  });
+
+  it('counts FilesReceived once per notification: not on the wake-ups of a waiting file, a retry or a redrive', async () => {
+    const w = h.world();
+    const key = uniqueKey();
+    const data = testBytes(100);
+    const stored = w.objects.put(key, data);
+    const object = { bucket: TEST_BUCKET, key, versionId: 'v1', eTag: stored.eTag };
+    const record = s3NotificationRecord([{ ...object, size: data.length }]);
+    const outage = () =>
+      w.vendor.planNext({ throws: new RetryableError(ErrorCode.VENDOR_UNAVAILABLE, 'presign: HTTP 503') });
+    const since = Date.now();
+
+    outage();
+    await rejectionOf(w.run(record, firstReceive));
+    const afterFirstReceipt = w.metrics.total(MetricName.FilesReceived, { vendor: 'fake' });
+    outage();
+    // Wake-ups of the re-enqueued message: attempts carried, the wait's start on it.
+    await rejectionOf(w.run(record, receive({ attempt: 2, waitingSince: since })));
+    outage();
+    await rejectionOf(w.run(record, receive({ attempt: 3, waitingSince: since })));
+    await w.run(record, receive({ attempt: 4, waitingSince: since }));
+    // An unrouted key: first receipt, then its message received again and redriven.
+    const unrouted = s3NotificationRecord([
+      {
+        bucket: TEST_BUCKET,
+        key: `elsewhere/${uniqueKey().slice(PREFIX.length)}`,
+        versionId: 'v1',
+        eTag: 'e1',
+        size: 10,
+      },
+    ]);
+    await rejectionOf(w.run(unrouted, firstReceive));
+    await rejectionOf(w.run(unrouted, receive({ receiveCount: 2 })));
+    await rejectionOf(w.run(unrouted, receive({ redrive: true })));
+
+    expect(afterFirstReceipt).toBe(1);
+    expect((await w.ledger.get(deliveryKeyOf(object)))?.state).toBe(DeliveryState.UPLOADED);
+    expect(w.metrics.total(MetricName.FilesReceived, { vendor: 'fake' })).toBe(1);
+    expect(w.metrics.total(MetricName.FilesReceived, { vendor: 'unrouted' })).toBe(1);
+    expect(w.metrics.total(MetricName.Retries, { vendor: 'fake' })).toBe(3);
   });
 
   it('treats a failed version as done for a duplicate, but delivers it again when the message is redriven', async () => {
