@@ -2,11 +2,12 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CfnOutput, Duration, Fn, Stack, type StackProps, Stage, Validations } from 'aws-cdk-lib';
-import { type ManagedPolicy, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
+import { Grant, type IGrantable, type ManagedPolicy, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
 import { EventType } from 'aws-cdk-lib/aws-s3';
 import { SqsDestination } from 'aws-cdk-lib/aws-s3-notifications';
 import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { BUNDLED_ROUTES_FILE } from '../functions/shared/deployment';
 import { adapterFor } from '../functions/vendors/registry';
@@ -231,9 +232,11 @@ export class VendorIngestStack extends Stack {
         maxBatchingWindow: batchingWindow(config.dispatch),
         maxConcurrency: intakeMaxConcurrency(config, route.id),
       });
-      queues.deadLetterQueue.grantSendMessages(dispatchFn);
+      grantSend(queues.deadLetterQueue, dispatchFn);
+      // A file waiting out a vendor outage is re-sent to its own intake queue with a delay.
+      grantSend(queues.queue, dispatchFn);
     }
-    this.completionQueues.queue.grantSendMessages(dispatchFn);
+    grantSend(this.completionQueues.queue, dispatchFn);
 
     // Completion: consume its queue, re-enqueue delayed status checks on it, park failures.
     this.completion.consume(this.completionQueues.queue, {
@@ -241,8 +244,8 @@ export class VendorIngestStack extends Stack {
       maxBatchingWindow: batchingWindow(config.completion),
       maxConcurrency: config.completion.maxConcurrency,
     });
-    this.completionQueues.queue.grantSendMessages(completionFn);
-    this.completionQueues.deadLetterQueue.grantSendMessages(completionFn);
+    grantSend(this.completionQueues.queue, completionFn);
+    grantSend(this.completionQueues.deadLetterQueue, completionFn);
 
     // Both: the state table, and every route's vendor secret (both call vendor APIs).
     const secrets = new Map<string, ISecret>();
@@ -256,7 +259,7 @@ export class VendorIngestStack extends Stack {
     this.secrets = secrets;
     for (const fn of [dispatchFn, completionFn]) {
       this.state.grantStateAccess(fn);
-      for (const secret of secrets.values()) secret.grantRead(fn);
+      for (const secret of secrets.values()) grantSecretValue(secret, fn);
       // Both decide outcomes: they announce them and write them back.
       this.events.grantPut(fn);
       this.ingest.grantWriteBack(
@@ -486,4 +489,24 @@ function tokenMintFamilies(vendors: readonly string[]): { family: string; dailyL
 /** `MaximumBatchingWindowInSeconds`, omitted when 0. */
 function batchingWindow(settings: FunctionSettings): Duration | undefined {
   return settings.batchWindowSeconds > 0 ? Duration.seconds(settings.batchWindowSeconds) : undefined;
+}
+
+/**
+ * `sqs:SendMessage` on `queue`, and its key when encrypted: what the code calls (the queue URL comes from
+ * the environment, so neither GetQueueUrl nor GetQueueAttributes is needed, unlike `grantSendMessages`).
+ */
+function grantSend(queue: IQueue, grantee: IGrantable): void {
+  Grant.addToPrincipal({ grantee, actions: ['sqs:SendMessage'], resourceArns: [queue.queueArn] });
+  queue.encryptionMasterKey?.grantEncryptDecrypt(grantee);
+}
+
+/**
+ * `secretsmanager:GetSecretValue` on a vendor secret, the only call the functions make (Powertools'
+ * SecretsProvider); `grantRead` would add DescribeSecret. A secret named without its ARN matches any
+ * version suffix (`-??????`), as `grantRead` does.
+ */
+function grantSecretValue(secret: ISecret, grantee: IGrantable): void {
+  const arn = secret.secretFullArn ?? `${secret.secretArn}-??????`;
+  Grant.addToPrincipal({ grantee, actions: ['secretsmanager:GetSecretValue'], resourceArns: [arn] });
+  secret.encryptionKey?.grantDecrypt(grantee);
 }

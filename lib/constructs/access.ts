@@ -33,7 +33,6 @@ export const OPERATOR_ACTIONS = {
     'sqs:ChangeMessageVisibility',
     'sqs:GetQueueAttributes',
     'sqs:StartMessageMoveTask',
-    'sqs:ListMessageMoveTasks',
     'sqs:PurgeQueue',
   ],
   workQueues: ['sqs:SendMessage', 'sqs:GetQueueAttributes'],

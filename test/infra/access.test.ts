@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CfnElement } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
@@ -149,6 +149,49 @@ describe('access: producers, operators, and an instance of a stage', () => {
     expect(outputs[StackOutput.OperatorPolicyArns]?.Value).toEqual({
       Ref: id(stack.operatorPolicies[0] as IConstruct),
     });
+  });
+
+  it('grants each AWS call the CLI and the console make, and no action they do not make', () => {
+    // Every SDK command constructed by the operator's code (the shared ledger's operator transitions too).
+    const sources = [
+      ...['cli', 'console'].flatMap((dir) =>
+        readdirSync(join(PROJECT_ROOT, dir), { recursive: true, encoding: 'utf8' })
+          .filter((file) => file.endsWith('.ts') && !file.startsWith('web'))
+          .map((file) => join(PROJECT_ROOT, dir, file)),
+      ),
+      join(PROJECT_ROOT, 'functions/shared/state/ledger.ts'),
+    ];
+    const commands = new Set(
+      sources.flatMap((file) =>
+        [...readFileSync(file, 'utf8').matchAll(/new (\w+)Command\(/g)].map((m) => m[1] as string),
+      ),
+    );
+    // Commands whose IAM action is not their own name.
+    const ACTION_OF: Record<string, string> = {
+      CreateMultipartUpload: 's3:PutObject',
+      UploadPart: 's3:PutObject',
+      CompleteMultipartUpload: 's3:PutObject',
+      Get: 'dynamodb:GetItem',
+      Update: 'dynamodb:UpdateItem',
+    };
+    const SERVICE_OF: Record<string, string> = {
+      DescribeStacks: 'cloudformation',
+      PutObject: 's3',
+      GetObject: 's3',
+      AbortMultipartUpload: 's3',
+      Query: 'dynamodb',
+    };
+    const called = new Set(
+      [...commands].map((command) => ACTION_OF[command] ?? `${SERVICE_OF[command] ?? 'sqs'}:${command}`),
+    );
+    const granted = new Set(
+      Object.entries(OPERATOR_ACTIONS)
+        .filter(([group]) => group !== 'keys')
+        .flatMap(([, actions]) => actions as readonly string[]),
+    );
+
+    expect(commands.size).toBeGreaterThan(10);
+    expect([...called].sort()).toEqual([...granted].sort());
   });
 
   it('passes cdk-nag with these grants', () => {

@@ -95,6 +95,44 @@ describe('loadStageConfig', () => {
 });
 
 describe('loadDeploymentConfig', () => {
+  it('points the local stage at the vendor sandbox, except a route given its own endpoint and upload hosts', () => {
+    // Prepare
+    const root = scratchRoot(
+      'local',
+      {},
+      {
+        routes: [VALID_ROUTE, { ...VALID_ROUTE, id: 'inspect-eu', prefix: 'inspect-eu/{assetId}/' }],
+        stages: {
+          local: {
+            routes: {
+              'inspect-eu': {
+                baseUrl: 'https://sandbox.api.eu.screeningeagle.com',
+                uploadHostAllowList: ['uploads.sandbox.example.com'],
+              },
+            },
+          },
+        },
+      },
+    );
+
+    // Act
+    const deployment = loadDeploymentConfig('local', {
+      rootDir: root,
+      vendorSandboxUrl: 'http://127.0.0.1:4010',
+    });
+
+    // Assess
+    const byId = new Map(deployment.routes.map((r) => [r.id, r]));
+    expect(byId.get('inspect-photos')).toMatchObject({
+      baseUrl: 'http://127.0.0.1:4010',
+      uploadHostAllowList: ['127.0.0.1:4010'],
+    });
+    expect(byId.get('inspect-eu')).toMatchObject({
+      baseUrl: 'https://sandbox.api.eu.screeningeagle.com',
+      uploadHostAllowList: ['uploads.sandbox.example.com'],
+    });
+  });
+
   it('lists stage-file and route-file problems together in one error', () => {
     // Prepare
     const root = scratchRoot(

@@ -499,7 +499,8 @@ describe('VendorIngestStack (dev stage)', () => {
         ['arn:aws:secretsmanager:ap-south-1:', { Ref: 'AWS::AccountId' }, `:secret:${name}-??????`],
       ],
     });
-    const SEND = ['sqs:SendMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl'];
+    // Only what the code calls: the queue URLs come from the environment.
+    const SEND = ['sqs:SendMessage'];
     const CONSUME = [
       'sqs:ReceiveMessage',
       'sqs:ChangeMessageVisibility',
@@ -541,7 +542,7 @@ describe('VendorIngestStack (dev stage)', () => {
     const expectExactly = (actual: string[], expected: string[]) =>
       expect(actual).toEqual([...new Set(expected)].sort());
 
-    it('lets dispatch read routed objects, consume its intake queues, send to completion and its DLQs, write back outcomes, and nothing else', () => {
+    it('lets dispatch read routed objects, consume and re-send to its intake queues, send to completion and its DLQs, write back outcomes, and nothing else', () => {
       // Prepare
       const bucket = id(stack.ingest.bucket);
       const intake = deployment.routes.map((r) => intakeOf(r.id));
@@ -563,12 +564,14 @@ describe('VendorIngestStack (dev stage)', () => {
           CONSUME,
           intake.map((q) => getAtt(id(q.queue))),
         ),
+        // Its intake queues too: a file waiting out a vendor outage is re-sent there with a delay.
         ...grants(SEND, [
           getAtt(id(stack.completionQueues.queue)),
           ...intake.map((q) => getAtt(id(q.deadLetterQueue))),
+          ...intake.map((q) => getAtt(id(q.queue))),
         ]),
         ...grants(TABLE, tableResources()),
-        ...grants(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], secretResources()),
+        ...grants(['secretsmanager:GetSecretValue'], secretResources()),
         ...writeBack(),
       ];
 
@@ -587,7 +590,7 @@ describe('VendorIngestStack (dev stage)', () => {
         ...grants([...CONSUME, ...SEND], [completionQueue]),
         ...grants(SEND, [getAtt(id(stack.completionQueues.deadLetterQueue))]),
         ...grants(TABLE, tableResources()),
-        ...grants(['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'], secretResources()),
+        ...grants(['secretsmanager:GetSecretValue'], secretResources()),
         ...writeBack(),
       ];
 
