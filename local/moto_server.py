@@ -26,6 +26,10 @@ does, and nothing else. They touch moto internals, so the wrapper refuses other 
    empty for a CREATE change set, and never again; they are rebuilt after a change set executes.
 7. GetFunction's Code.Location is a URL of moto's own S3 where the deployment package lies (AWS
    returns a presigned URL), so the local runtime runs exactly the code that was deployed.
+8. Ranged GetObject reads only the range: moto reads the whole object for every ranged GET and then
+   slices it, so each 64 MB part of a 1 GB object cost a 1 GB read and parallel parts were slower
+   than one stream. Here a single-range GET reads just its bytes from the object's buffer; the
+   answer (status, headers, bytes) is what moto computed before.
 
 Run as `python3 moto_server.py -H 127.0.0.1 -p PORT` (moto_server's own arguments).
 """
@@ -53,7 +57,8 @@ from moto.cloudformation.models import CloudFormationBackend  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
 from moto.dynamodb.models import DynamoDBBackend  # noqa: E402
 from moto.moto_api._internal import mock_random  # noqa: E402
-from moto.s3.models import FakeBucket  # noqa: E402
+from moto.s3.models import FakeBucket, FakeKey  # noqa: E402
+from moto.s3.responses import S3Response  # noqa: E402
 from moto.sqs.models import sqs_backends  # noqa: E402
 
 _argv = sys.argv[1:]
@@ -283,6 +288,59 @@ def _get_code_from_own_s3(self):
 
 
 LambdaFunction.get_code = _get_code_from_own_s3
+
+
+# 8. Ranged GETs read only their range -----------------------------------------------------------
+_ranged = threading.local()
+
+
+class _Window:
+    """A key's bytes, read on demand: len() is the size, a slice reads only its own bytes."""
+
+    def __init__(self, key: FakeKey):
+        self.key = key
+
+    def __len__(self) -> int:
+        return self.key.size
+
+    def __bool__(self) -> bool:
+        return self.key.size > 0
+
+    def __getitem__(self, item: slice) -> bytes:
+        start, stop, _ = item.indices(self.key.size)
+        with self.key.lock:
+            self.key._value_buffer.seek(start)
+            return self.key._value_buffer.read(max(0, stop - start))
+
+    def __bytes__(self) -> bytes:
+        return self[:]
+
+
+_value = FakeKey.value
+
+
+def _value_or_window(self):
+    return _Window(self) if getattr(_ranged, "on", False) else _value.fget(self)
+
+
+FakeKey.value = property(_value_or_window, _value.fset)
+_key_response = S3Response.key_response
+
+
+def _key_response_reading_ranges(self, request, full_url, headers):
+    spec = request.headers.get("range", "")
+    # One range (`bytes=a-b`, `bytes=a-`, `bytes=-n`): moto slices the body once, through a window.
+    _ranged.on = request.method == "GET" and spec.startswith("bytes=") and "," not in spec
+    try:
+        status, response_headers, body = _key_response(self, request, full_url, headers)
+    finally:
+        _ranged.on = False
+    if isinstance(body, _Window):
+        body = bytes(body)
+    return status, response_headers, body
+
+
+S3Response.key_response = _key_response_reading_ranges
 
 from moto.server import main  # noqa: E402
 

@@ -38,6 +38,7 @@ export async function hashSection(ctx: BenchContext): Promise<HashSectionResult>
         const input: ReadWorkerInput = {
           s3: fixture.s3,
           object: { bucket: object.bucket, key: object.key, eTag: object.eTag },
+          size: object.size,
           mode,
         };
         const out = await runWorker<ReadWorkerInput, ReadWorkerOutput>(

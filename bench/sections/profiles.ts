@@ -55,7 +55,12 @@ export async function transferProfiles(ctx: BenchContext): Promise<ProfileSummar
       await profiled(`read-${mode}-${label}`, 'read-worker', (nodeArgs) =>
         runWorker<ReadWorkerInput, ReadWorkerOutput>(
           ctx.workers.file('read-worker'),
-          { s3: fixture.s3, object: { bucket: object.bucket, key: object.key, eTag: object.eTag }, mode },
+          {
+            s3: fixture.s3,
+            object: { bucket: object.bucket, key: object.key, eTag: object.eTag },
+            size,
+            mode,
+          },
           { timeoutMs: transferTimeoutMs(size), nodeArgs },
         ),
       );

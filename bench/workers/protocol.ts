@@ -85,6 +85,8 @@ export interface BaselineWorkerOutput extends ProcessMetrics {
 export interface ReadWorkerInput {
   readonly s3: S3Access;
   readonly object: ObjectLocation;
+  /** The object's size, as the dispatch passes it (a large object is hashed while it is read). */
+  readonly size: number;
   readonly mode: 'sha256' | 'discard';
 }
 

@@ -18,7 +18,9 @@ runMain(async () => {
     requestChecksumCalculation: 'WHEN_REQUIRED',
   });
   if (input.mode === 'sha256') {
-    const { value, metrics } = await measure(() => sha256OfObject(s3, input.object));
+    const { value, metrics } = await measure(() =>
+      sha256OfObject(s3, input.object, undefined, undefined, input.size),
+    );
     const output: ReadWorkerOutput = { ...metrics, bytes: -1, sha256Base64: value };
     report(output);
   } else {

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
@@ -8,6 +7,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { ErrorCode, PermanentError, RetryableError, TimeoutError } from '../errors';
+import { streamHasher } from './overlapped-hash';
 import { watchStall } from './stall';
 
 export interface ObjectVersion {
@@ -140,16 +140,20 @@ export async function sha256OfObject(
   object: ObjectVersion,
   signal?: AbortSignal,
   stallMs?: number,
+  /** The object's size, when known: a large one is hashed on a worker thread while it is read. */
+  size = 0,
 ): Promise<string> {
   const { body } = await openObject(s3, object, undefined, signal);
-  const hash = createHash('sha256');
+  const hash = streamHasher(size);
   const watch = watchStall(stallMs, () => body.destroy(new Error(`no bytes for ${stallMs} ms`)));
   try {
     for await (const chunk of body) {
       watch.progress();
-      hash.update(chunk as Buffer);
+      const wait = hash.update(chunk as Buffer);
+      if (wait) await wait;
     }
   } catch (error) {
+    hash.abort();
     body.destroy();
     if (watch.stalled)
       throw new TimeoutError(`the S3 body stopped flowing for ${stallMs} ms while hashing`, { cause: error });
@@ -157,7 +161,7 @@ export async function sha256OfObject(
   } finally {
     watch.stop();
   }
-  return hash.digest('base64');
+  return hash.digest();
 }
 
 /** What an S3 notification says about the object it announces. */
