@@ -21,6 +21,7 @@ import { multipartSection } from './sections/multipart';
 import { overheadSection } from './sections/overhead';
 import { transferProfiles } from './sections/profiles';
 import { uploadSection } from './sections/upload';
+import { warmSection } from './sections/warm';
 
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
@@ -78,6 +79,7 @@ async function main(): Promise<void> {
     // Transfer sections share one moto holding the objects; it is stopped before the overhead
     // section starts its own pipeline, so the two never compete.
     const upload = has('upload') ? await uploadSection(ctx) : undefined;
+    const warm = has('warm') ? await warmSection(ctx) : undefined;
     const multipart = has('multipart') ? await multipartSection(ctx) : undefined;
     const hash = has('hash') ? await hashSection(ctx) : undefined;
     const profiles: ProfileSummary[] =
@@ -101,6 +103,7 @@ async function main(): Promise<void> {
       hash,
       coldstart,
       overhead,
+      warm,
       profiles: [
         ...profiles,
         ...(coldstart?.functions.flatMap((f) => (f.profile ? [f.profile] : [])) ?? []),

@@ -5,7 +5,7 @@ export const USAGE = `npm run bench -- [options]
 
   --sizes 1MB,100MB,1GB   object sizes for the upload section (default: all three)
   --repeat N              runs per measurement (default 3, at least 1)
-  --only SECTION          upload | multipart | overhead | coldstart | hash (repeatable; default all)
+  --only SECTION          upload | warm | multipart | overhead | coldstart | hash (repeatable; default all)
   --files N               small files through the whole pipeline (default 200; 50 with --quick)
   --quick                 1MB + 100MB, repeat 3, 50 small files: about a minute
   --cpu-prof              also profile one extra run per transfer kind, the bundle imports and a

@@ -1,7 +1,7 @@
 import type { TransferFixture } from './fixture';
 import type { WorkerBundles } from './workers';
 
-export const SECTIONS = ['upload', 'multipart', 'overhead', 'coldstart', 'hash'] as const;
+export const SECTIONS = ['upload', 'warm', 'multipart', 'overhead', 'coldstart', 'hash'] as const;
 export type SectionName = (typeof SECTIONS)[number];
 
 export interface BenchOptions {

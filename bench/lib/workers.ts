@@ -14,6 +14,7 @@ export const WORKERS = [
   'baseline-worker',
   'read-worker',
   'import-worker',
+  'warm-worker',
   'range-server',
 ] as const;
 export type WorkerName = (typeof WORKERS)[number];

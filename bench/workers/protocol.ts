@@ -119,3 +119,24 @@ export interface RangeServerInput {
   readonly eTag: string;
   readonly contentType: string;
 }
+
+/** warm-worker: deliveries one after another in one process, real uploader and baseline alternating. */
+export interface WarmWorkerInput {
+  readonly s3: S3Access;
+  readonly object: ObjectLocation;
+  readonly size: number;
+  readonly uploadHostAllowList: readonly string[];
+  readonly deliveries: ReadonlyArray<{
+    readonly kind: 'pipeline' | 'baseline';
+    readonly put: PutTarget;
+    /** The baseline's presigned GET of the object. */
+    readonly getUrl?: string;
+  }>;
+}
+
+export interface WarmWorkerOutput {
+  /** Wall ms of each delivery through the real uploader, in order. */
+  readonly pipelineMs: readonly number[];
+  /** Wall ms of each baseline copy, in order. */
+  readonly baselineMs: readonly number[];
+}

@@ -29,8 +29,8 @@ parentPort.on('message', (m) => {
   if (m.type === 'chunk') {
     let hash = jobs.get(m.id);
     if (!hash) { hash = createHash('sha256'); jobs.set(m.id, hash); }
-    hash.update(new Uint8Array(m.buffer));
-    parentPort.postMessage({ type: 'hashed', id: m.id, bytes: m.buffer.byteLength });
+    hash.update(new Uint8Array(m.buffer, 0, m.length));
+    parentPort.postMessage({ type: 'hashed', id: m.id, bytes: m.length });
   } else if (m.type === 'end') {
     const hash = jobs.get(m.id) ?? createHash('sha256');
     jobs.delete(m.id);
@@ -48,7 +48,10 @@ interface Job {
   failed?: Error;
 }
 
-/** One worker per process, shared by every hashing job, and not keeping the process alive. */
+/**
+ * One worker per process, shared by every hashing job. It keeps the process alive only while a job is
+ * open (a pending digest must hold the event loop, or Node would exit under it), never when idle.
+ */
 let shared: { worker: Worker; jobs: Map<number, Job>; nextId: number } | undefined;
 
 function sharedWorker(): NonNullable<typeof shared> {
@@ -68,6 +71,7 @@ function sharedWorker(): NonNullable<typeof shared> {
       }
     } else if (m.type === 'digest') {
       jobs.delete(m.id);
+      if (jobs.size === 0) worker.unref();
       job.done?.(m.digest ?? '');
     }
   });
@@ -101,18 +105,39 @@ function inlineHasher(): StreamHasher {
   };
 }
 
+/** Bytes gathered on the reading thread before they are handed over in one message. */
+const BLOCK_BYTES = 2 * 1024 * 1024;
+
 function workerHasher(): StreamHasher {
   const pool = sharedWorker();
   const id = pool.nextId++;
   const job: Job = { inFlight: 0 };
   pool.jobs.set(id, job);
+  pool.worker.ref();
+  // Socket chunks are small views into pooled memory: they are copied into blocks the worker then owns
+  // outright (one message per 2 MB instead of one per chunk).
+  let block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+  let filled = 0;
+  const handOver = () => {
+    if (filled === 0) return;
+    const { buffer } = block;
+    const length = filled;
+    job.inFlight += length;
+    pool.worker.postMessage({ type: 'chunk', id, buffer, length }, [buffer as ArrayBuffer]);
+    block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+    filled = 0;
+  };
   return {
     update(chunk) {
       if (job.failed) throw job.failed;
-      // A copy the worker owns outright (socket chunks are views into pooled memory).
-      const buffer = chunk.buffer.slice(chunk.byteOffset, chunk.byteOffset + chunk.byteLength);
-      job.inFlight += buffer.byteLength;
-      pool.worker.postMessage({ type: 'chunk', id, buffer }, [buffer as ArrayBuffer]);
+      let at = 0;
+      while (at < chunk.byteLength) {
+        const n = Math.min(chunk.byteLength - at, BLOCK_BYTES - filled);
+        block.set(chunk.subarray(at, at + n), filled);
+        filled += n;
+        at += n;
+        if (filled === BLOCK_BYTES) handOver();
+      }
       if (job.inFlight < MAX_IN_FLIGHT_BYTES) return undefined;
       return new Promise<void>((resolve) => {
         job.drained = resolve;
@@ -121,12 +146,14 @@ function workerHasher(): StreamHasher {
     digest() {
       return new Promise<string>((resolve, reject) => {
         if (job.failed) return reject(job.failed);
+        handOver();
         job.done = (digest) => (job.failed ? reject(job.failed) : resolve(digest));
         pool.worker.postMessage({ type: 'end', id });
       });
     },
     abort() {
       pool.jobs.delete(id);
+      if (pool.jobs.size === 0) pool.worker.unref();
       pool.worker.postMessage({ type: 'abort', id });
     },
   };
