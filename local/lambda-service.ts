@@ -6,10 +6,10 @@ import {
   GetFunctionCommand,
   paginateListEventSourceMappings,
 } from '@aws-sdk/client-lambda';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { GetQueueUrlCommand } from '@aws-sdk/client-sqs';
 import { unzipSync } from 'fflate';
-import type { AwsClients } from './aws';
+import { type AwsClients, LOCAL_CREDENTIALS } from './aws';
 
 /**
  * What the local Lambda emulation needs of a deployed function and its SQS event sources, read back
@@ -52,14 +52,28 @@ async function download(clients: AwsClients, location: string, functionName: str
   const url = new URL(location);
   const endpoint = clients.endpoint ? new URL(clients.endpoint) : undefined;
   const loopback = (host: string) => host === 'localhost' || host.startsWith('127.');
-  // The same server whether named localhost or 127.0.0.1.
-  if (endpoint && url.port === endpoint.port && loopback(url.hostname) && loopback(endpoint.hostname)) {
+  // The embedded AWS on loopback, named localhost or 127.0.0.1, reached directly or behind a local
+  // proxy (the bench's timing proxy): a signed GET of that very server.
+  if (endpoint && loopback(url.hostname) && loopback(endpoint.hostname)) {
     const [, bucket = '', ...key] = url.pathname.split('/');
-    const out = await clients.s3.send(
-      new GetObjectCommand({ Bucket: bucket, Key: decodeURIComponent(key.join('/')) }),
-    );
-    if (!out.Body) throw new Error(`no code at ${location} for ${functionName}`);
-    return out.Body.transformToByteArray();
+    const s3 =
+      url.port === endpoint.port
+        ? clients.s3
+        : new S3Client({
+            endpoint: url.origin,
+            region: clients.region,
+            credentials: LOCAL_CREDENTIALS,
+            forcePathStyle: true,
+          });
+    try {
+      const out = await s3.send(
+        new GetObjectCommand({ Bucket: bucket, Key: decodeURIComponent(key.join('/')) }),
+      );
+      if (!out.Body) throw new Error(`no code at ${location} for ${functionName}`);
+      return await out.Body.transformToByteArray();
+    } finally {
+      if (s3 !== clients.s3) s3.destroy();
+    }
   }
   const response = await fetch(location);
   if (!response.ok) throw new Error(`cannot download the code of ${functionName}: HTTP ${response.status}`);
