@@ -347,6 +347,19 @@ export function adapterFromSpec<TSecret, TOptions>(
           `${name} accepts ${listed(rules.extensions.map((e) => `.${e}`))} files; got "${file.fileName}"`,
         );
       }
+      if (rules.contentTypes) {
+        const type = (contentTypeOf(file, options).split(';')[0] ?? '').trim().toLowerCase();
+        const accepted = rules.contentTypes.some((rule) =>
+          rule.endsWith('/*')
+            ? type.startsWith(rule.slice(0, -1).toLowerCase())
+            : rule.toLowerCase() === type,
+        );
+        if (!accepted) {
+          throw new FileRejectedError(
+            `${name} accepts ${listed(rules.contentTypes)} files; "${file.fileName}" is ${type || 'of no known type'}`,
+          );
+        }
+      }
       if (rules.maxNameLength !== undefined && file.fileName.length > rules.maxNameLength) {
         throw new FileRejectedError(
           `${name} accepts file names of at most ${rules.maxNameLength} characters; this one has ${file.fileName.length}`,

@@ -153,6 +153,11 @@ export const FileRulesSchema = z.strictObject({
     .array(z.string().regex(/^[a-z0-9]+$/))
     .min(1)
     .optional(),
+  /** Content-Types accepted (the type chosen for the upload, parameters ignored), in the order the refusal lists them. */
+  contentTypes: z
+    .array(z.string().regex(/^[\w!#$&^.+-]+\/[\w!#$&^.+*-]+$/, 'a MIME type such as image/png'))
+    .min(1)
+    .optional(),
   /** Largest size in bytes: a number, or a template of an option (`{options.maxSizeBytes}`). */
   maxSizeBytes: z.union([z.int().positive(), Template]).optional(),
   /** Longest file name in characters. */

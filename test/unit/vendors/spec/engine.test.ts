@@ -147,6 +147,28 @@ describe('adapterFromSpec', () => {
     expect((longName as Error).message).toMatch(/at most 12 characters; this one has 15/);
   });
 
+  it('refuses a Content-Type the spec does not accept, wildcards allowed', () => {
+    // Prepare
+    const images = adapterFromSpec({
+      ...acme,
+      name: 'acme-images',
+      files: { contentTypes: ['image/*', 'application/pdf'] },
+      contentType: { byExtension: { png: 'image/png', pdf: 'application/pdf', csv: 'text/csv' } },
+    });
+    const options = Options.parse({ region: 'eu' });
+
+    // Act
+    const refused = thrownBy(() => images.checkFile(fileFor('acme/a.csv', 1), options));
+
+    // Assess
+    expect(refused).toBeInstanceOf(FileRejectedError);
+    expect((refused as Error).message).toBe(
+      'acme-images accepts image/* and application/pdf files; "a.csv" is text/csv',
+    );
+    expect(() => images.checkFile(fileFor('acme/a.png', 1), options)).not.toThrow();
+    expect(() => images.checkFile(fileFor('acme/a.pdf', 1), options)).not.toThrow();
+  });
+
   it('mints a token, fills path params, lookups and hashes, and reads the URL expiry from the answer', async () => {
     // Prepare
     const http = new ScriptedHttp()
