@@ -24,8 +24,10 @@ type FunctionName = keyof typeof FUNCTION_ENTRIES;
 
 /** The SDK clients each function calls; any other `@aws-sdk/client-*` in its bundle is dead weight. */
 export const EXPECTED_CLIENTS: Readonly<Record<FunctionName, readonly string[]>> = {
-  dispatch: ['client-s3', 'client-sqs', 'client-dynamodb', 'client-secrets-manager'],
-  completion: ['client-sqs', 'client-dynamodb', 'client-secrets-manager'],
+  // Both announce outcomes (EventBridge) and write results back (S3: result documents, the vendor's
+  // error file, the outcome tags).
+  dispatch: ['client-s3', 'client-sqs', 'client-dynamodb', 'client-secrets-manager', 'client-eventbridge'],
+  completion: ['client-s3', 'client-sqs', 'client-dynamodb', 'client-secrets-manager', 'client-eventbridge'],
 };
 
 export interface FunctionColdStart {
