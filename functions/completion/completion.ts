@@ -11,7 +11,6 @@ import {
   PipelineError,
   pipelineError,
   RetryableError,
-  waitsForVendor,
 } from '../shared/errors';
 import { fileDescriptorOf } from '../shared/file-descriptor';
 import type { InvocationInfo } from '../shared/invocation';
@@ -21,7 +20,7 @@ import {
   type StatusCheckMessageV1,
 } from '../shared/messages';
 import { type CoreLogger, MetricName } from '../shared/observability';
-import { errorFileKeyOf, type OutcomeExtras, type RowStats } from '../shared/outcome';
+import { announceLongWait, errorFileKeyOf, type OutcomeExtras, type RowStats } from '../shared/outcome';
 import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import { redactor } from '../shared/redact';
 import type { ResolvedRoute } from '../shared/routes/schema';
@@ -117,7 +116,7 @@ async function complete(
     await deps.guard.check(route, log);
   } catch (error) {
     await recordWait(deps, ctx, key, error, log);
-    await noteLongWait(deps, ctx, key, error, log);
+    await announceLongWait(deps, ctx, key, error, log);
     throw error;
   }
   // The lease comes first: a failure before the vendor call (a secret gone, options broken) is then
@@ -235,7 +234,7 @@ async function complete(
       decidedBy: ctx.messageId,
     });
     await announceDecided(deps, failed, log);
-    if (!final) await noteLongWait(deps, ctx, key, error, log);
+    if (!final) await announceLongWait(deps, ctx, key, error, log);
     if (final) deps.metrics.count(MetricName.FilesFailed, route.vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, route.vendor);
     log.warn(final ? 'completion failed' : 'completion attempt failed; will retry', {
@@ -335,26 +334,6 @@ async function recordWait(
   }
 }
 
-/** A delivery waiting for its vendor past the attention threshold is announced once (see dispatch). */
-async function noteLongWait(
-  deps: Pick<CompletionDeps, 'announcer' | 'attentionAfterMs' | 'ledger'>,
-  ctx: RecordContext,
-  key: DeliveryKey,
-  error: unknown,
-  log: CoreLogger,
-): Promise<void> {
-  if (!waitsForVendor(error) || ctx.notes.attentionAnnounced || ctx.waitingSince === undefined) return;
-  if (Date.now() - ctx.waitingSince < deps.attentionAfterMs) return;
-  const record = await deps.ledger.get(key);
-  if (!record) return;
-  await deps.announcer.waiting(
-    { ...record, waitingSince: new Date(ctx.waitingSince).toISOString() },
-    log,
-    errorMessageOf(error),
-  );
-  ctx.notes.attentionAnnounced = true;
-}
-
 async function sendStatusCheck(
   deps: CompletionDeps,
   check: StatusCheckMessageV1,
@@ -409,7 +388,7 @@ async function checkStatus(
   );
   if (!adapter.status) return;
   await deps.guard.check(route, log).catch(async (error: unknown) => {
-    await noteLongWait(deps, ctx, key, error, log);
+    await announceLongWait(deps, ctx, key, error, log);
     throw error;
   });
   let status: Awaited<ReturnType<NonNullable<typeof adapter.status>>>;

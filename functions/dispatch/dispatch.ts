@@ -12,22 +12,16 @@ import {
   pipelineError,
   RetryableError,
   UploadUrlExpiredError,
-  waitsForVendor,
 } from '../shared/errors';
 import { fileDescriptorOf } from '../shared/file-descriptor';
 import type { InvocationInfo } from '../shared/invocation';
 import { type CompletionMessageV1, CompletionMessageV1Schema, type ObjectRef } from '../shared/messages';
 import { type CoreLogger, MetricName } from '../shared/observability';
+import { announceLongWait } from '../shared/outcome';
 import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
-import {
-  type DeliveryKey,
-  DeliveryState,
-  deliveryIdOf,
-  deliveryKeyOf,
-  type TransitionResult,
-} from '../shared/state/ledger';
+import { DeliveryState, deliveryIdOf, deliveryKeyOf, type TransitionResult } from '../shared/state/ledger';
 import {
   headObject,
   type IdentifiedVersion,
@@ -200,7 +194,7 @@ export async function deliverObject(
       });
     }
     log.info('vendor unavailable: the file waits', { error: errorMessageOf(error) });
-    await noteLongWait(deps, ctx, deliveryKeyOf(object), error, log);
+    await announceLongWait(deps, ctx, deliveryKeyOf(object), error, log);
     throw error;
   }
 
@@ -283,7 +277,7 @@ export async function deliverObject(
         return undefined;
       });
     if (failed) await announceDecided(deps, failed, log);
-    if (!final) await noteLongWait(deps, ctx, deliveryKeyOf(object), error, log);
+    if (!final) await announceLongWait(deps, ctx, deliveryKeyOf(object), error, log);
     if (final) deps.metrics.count(MetricName.FilesFailed, vendor, 1, errorCodeOf(error));
     else deps.metrics.count(MetricName.Retries, vendor);
     log.warn(final ? 'delivery failed' : 'delivery attempt failed; will retry', {
@@ -475,27 +469,4 @@ async function announceDecided(
   log: CoreLogger,
 ): Promise<void> {
   if (result.written && result.decided) await deps.announcer.outcome(result.record, result.decided, log);
-}
-
-/**
- * A delivery waiting for its vendor past the attention threshold is announced once as needing
- * attention (the message carries that it was); it goes on waiting.
- */
-async function noteLongWait(
-  deps: Pick<DispatchDeps, 'announcer' | 'attentionAfterMs' | 'ledger'>,
-  ctx: RecordContext,
-  key: DeliveryKey,
-  error: unknown,
-  log: CoreLogger,
-): Promise<void> {
-  if (!waitsForVendor(error) || ctx.notes.attentionAnnounced || ctx.waitingSince === undefined) return;
-  if (Date.now() - ctx.waitingSince < deps.attentionAfterMs) return;
-  const record = await deps.ledger.get(key);
-  if (!record) return;
-  await deps.announcer.waiting(
-    { ...record, waitingSince: record.waitingSince ?? new Date(ctx.waitingSince).toISOString() },
-    log,
-    errorMessageOf(error),
-  );
-  ctx.notes.attentionAnnounced = true;
 }

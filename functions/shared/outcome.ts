@@ -9,11 +9,18 @@ import {
 } from '@aws-sdk/client-s3';
 import * as z from 'zod';
 import { EVENT_SOURCE } from './deployment';
-import { ERROR_TABLE, ErrorCode, errorMessageOf, RetryableError } from './errors';
+import { ERROR_TABLE, ErrorCode, errorMessageOf, RetryableError, waitsForVendor } from './errors';
 import type { CoreLogger, PipelineMetrics } from './observability';
 import { MetricName } from './observability';
+import type { RecordContext } from './queue/sqs-batch';
 import { redactor } from './redact';
-import { type DeliveryOutcome, type DeliveryRecord, DeliveryState } from './state/ledger';
+import {
+  type DeliveryKey,
+  type DeliveryLedger,
+  type DeliveryOutcome,
+  type DeliveryRecord,
+  DeliveryState,
+} from './state/ledger';
 
 /**
  * Brings a delivery's outcome back to whoever dropped the file, the AWS way: one EventBridge event per
@@ -407,4 +414,31 @@ export function createAnnouncer(deps: OutcomeDeps): Announcer {
     },
     waiting: (record, log, message) => announceWaiting(deps, record, log, message),
   };
+}
+
+/**
+ * A delivery waiting for its vendor past the attention threshold is announced once as needing
+ * attention (the message carries that it was); it goes on waiting.
+ */
+export async function announceLongWait(
+  deps: {
+    readonly announcer: Announcer;
+    readonly attentionAfterMs: number;
+    readonly ledger: Pick<DeliveryLedger, 'get'>;
+  },
+  ctx: RecordContext,
+  key: DeliveryKey,
+  error: unknown,
+  log: CoreLogger,
+): Promise<void> {
+  if (!waitsForVendor(error) || ctx.notes.attentionAnnounced || ctx.waitingSince === undefined) return;
+  if (Date.now() - ctx.waitingSince < deps.attentionAfterMs) return;
+  const record = await deps.ledger.get(key);
+  if (!record) return;
+  await deps.announcer.waiting(
+    { ...record, waitingSince: record.waitingSince ?? new Date(ctx.waitingSince).toISOString() },
+    log,
+    errorMessageOf(error),
+  );
+  ctx.notes.attentionAnnounced = true;
 }

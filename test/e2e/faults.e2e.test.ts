@@ -423,8 +423,9 @@ describe('fault matrix', () => {
   matrix.scenario(
     '12a. dispatch killed between upload and completion message → recovered, one completion',
     async (s) => {
-      const file = await s.drop(crash, sales, 'kill-before-enqueue.csv', invoiceCsv(5, 'kbe'));
-      crash.armFailpoint({ point: 'dispatch:before-enqueue', keyContains: file.fileName, once: true });
+      const file = await s.drop(crash, sales, 'kill-before-enqueue.csv', invoiceCsv(5, 'kbe'), {
+        failpoint: { point: 'dispatch:before-enqueue', once: true },
+      });
       const record = await settledState(crash, file.key);
       expect(record.state).toBe(DeliveryState.COMPLETED);
       expect(crash.pipeline.sandbox.log.uploads({ fileName: file.fileName })).toHaveLength(1);
@@ -443,8 +444,9 @@ describe('fault matrix', () => {
   // Proves: a dispatch process killed right after the bytes reached the vendor (before the ledger
   // knew) is taken over once its lease expires; the file is uploaded again and completed once.
   matrix.scenario('12b. dispatch killed right after the upload → recovered, one completion', async (s) => {
-    const file = await s.drop(crash, 'clevertap/1002/', 'kill-after-upload.csv', catalogCsv(5, 'kau'));
-    crash.armFailpoint({ point: 'dispatch:after-upload', keyContains: file.fileName, once: true });
+    const file = await s.drop(crash, 'clevertap/1002/', 'kill-after-upload.csv', catalogCsv(5, 'kau'), {
+      failpoint: { point: 'dispatch:after-upload', once: true },
+    });
     const record = await settledState(crash, file.key);
     expect(record.state).toBe(DeliveryState.COMPLETED);
     expect(record.attempts).toBeGreaterThanOrEqual(2);
@@ -459,8 +461,8 @@ describe('fault matrix', () => {
     async (s) => {
       const file = await s.drop(crash, sales, 'kill-after-call.csv', invoiceCsv(5, 'kac'), {
         expectFailure: true,
+        failpoint: { point: 'completion:after-call', once: true },
       });
-      crash.armFailpoint({ point: 'completion:after-call', keyContains: file.fileName, once: true });
       const record = await settledState(crash, file.key);
       expect(record).toMatchObject({
         state: DeliveryState.COMPLETION_UNCERTAIN,
@@ -485,8 +487,8 @@ describe('fault matrix', () => {
     async (s) => {
       const file = await s.drop(crash, 'clevertap/1001/', 'kill-before-call.csv', catalogCsv(5, 'kbc'), {
         expectFailure: true,
+        failpoint: { point: 'completion:before-call', once: true },
       });
-      crash.armFailpoint({ point: 'completion:before-call', keyContains: file.fileName, once: true });
       const record = await settledState(crash, file.key);
       expect(record).toMatchObject({
         state: DeliveryState.COMPLETION_UNCERTAIN,
@@ -505,8 +507,9 @@ describe('fault matrix', () => {
   matrix.scenario(
     '13c. completion killed before the vendor call (inspect, idempotent) → COMPLETED',
     async (s) => {
-      const file = await s.drop(crash, inspect, 'kill-before-call.jpg', fakeJpeg('kill-before-call'));
-      crash.armFailpoint({ point: 'completion:before-call', keyContains: file.fileName, once: true });
+      const file = await s.drop(crash, inspect, 'kill-before-call.jpg', fakeJpeg('kill-before-call'), {
+        failpoint: { point: 'completion:before-call', once: true },
+      });
       const record = await settledState(crash, file.key);
       expect(record.state).toBe(DeliveryState.COMPLETED);
       expect(record.completionAttempts).toBeGreaterThanOrEqual(2);

@@ -60,7 +60,12 @@ export interface E2E {
     prefix: string,
     name: string,
     body: Buffer | string,
-    options?: { expectFailure?: boolean; contentType?: string },
+    options?: {
+      expectFailure?: boolean;
+      contentType?: string;
+      /** Armed for this very file before it is put, so the pipeline cannot reach the point first. */
+      failpoint?: Omit<FailpointRule, 'keyContains'>;
+    },
   ): Promise<Dropped>;
   /** Sends a raw message body to a route's intake queue (malformed bodies, duplicate notifications). */
   sendRaw(routeId: string, body: string): Promise<void>;
@@ -150,6 +155,7 @@ export function useLocalPipeline(options: LocalPipelineOptions = {}): E2E {
     const dot = name.lastIndexOf('.');
     const unique = `${dot > 0 ? name.slice(0, dot) : name}-${randomUUID().slice(0, 8)}${dot > 0 ? name.slice(dot) : ''}`;
     const key = `${prefix}${unique}`;
+    if (dropOptions.failpoint) e2e.armFailpoint({ ...dropOptions.failpoint, keyContains: unique });
     await e2e.pipeline.clients.s3.send(
       new PutObjectCommand({
         Bucket: e2e.pipeline.resources.bucket,
