@@ -60,10 +60,21 @@ export interface RecordContext {
  * vendor-side one (see `waitsForVendor`) once the outage horizon has passed; any other retryable one
  * on the last receive.
  */
+/** The decision already taken for a record's failure: the handler's and the boundary's must agree. */
+const decided = new WeakMap<RecordContext, { readonly error: unknown; readonly final: boolean }>();
+
 export function isFinal(ctx: RecordContext, error: unknown, now = Date.now()): boolean {
-  if (!isRetryable(error)) return true;
-  if (waitsForVendor(error)) return now - (ctx.waitingSince ?? now) >= ctx.horizonMs;
-  return ctx.lastAttempt;
+  // Decided once per failure: the handler records it in the ledger, then the batch boundary acts on
+  // the same answer. Judged twice, a wait crossing the horizon between the two would be parked here
+  // while the ledger still says it waits.
+  const earlier = decided.get(ctx);
+  if (earlier && earlier.error === error) return earlier.final;
+  let final: boolean;
+  if (!isRetryable(error)) final = true;
+  else if (waitsForVendor(error)) final = now - (ctx.waitingSince ?? now) >= ctx.horizonMs;
+  else final = ctx.lastAttempt;
+  decided.set(ctx, { error, final });
+  return final;
 }
 
 export interface BatchOptions {
