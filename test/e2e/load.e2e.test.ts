@@ -5,11 +5,11 @@ import { assertInvariant, type Dropped, useLocalPipeline, vendorOfKey } from './
 import { CLEVERTAP_CATALOGS, csvBody, INSPECT_ASSETS, jpegBody, logFor, settleMany } from './support/inputs';
 
 /**
- * 100 small files across every route at once. Each must be delivered and completed exactly once:
+ * 60 small files across every route at once. Each must be delivered and completed exactly once:
  * the ledger and the sandbox's call log agree file by file, and nothing reaches a DLQ.
  */
 
-const FILES = 100;
+const FILES = 60;
 const SETTLE_TIMEOUT_MS = 240_000;
 const DROP_CONCURRENCY = 16;
 
@@ -74,7 +74,7 @@ function plan(i: number): Plan {
   }
 }
 
-describe('load: 100 files across all routes', () => {
+describe('load: 60 files across all routes', () => {
   it(
     'delivers and completes every file exactly once, with nothing in a DLQ',
     async () => {
