@@ -343,9 +343,10 @@ function callerOf(port: number, proxyPort: number): string {
   const pid = pidOfClientSocket(port, proxyPort, [...sandboxes, process.pid]);
   if (pid === undefined) return 'other';
   if (pid === process.pid) return 'host';
+  // A sandbox runs its function's deployed package under the function's name (`…-dispatch`).
   const command = commandOf(pid);
-  if (command.includes('dispatch.mjs')) return 'dispatch';
-  if (command.includes('completion.mjs')) return 'completion';
+  if (/-dispatch\b/.test(command)) return 'dispatch';
+  if (/-completion\b/.test(command)) return 'completion';
   return 'other';
 }
 
