@@ -1,4 +1,51 @@
-import { type ProcessMetrics, RESULT_PREFIX } from './protocol';
+import http, { type IncomingMessage } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import { S3Client } from '@aws-sdk/client-s3';
+import { type ProcessMetrics, type PutTarget, RESULT_PREFIX, type S3Access } from './protocol';
+
+/** An S3 client configured as the dispatch handler configures its own. */
+export function dispatchS3Client(access: S3Access): S3Client {
+  return new S3Client({
+    endpoint: access.endpoint,
+    region: access.region,
+    credentials: { accessKeyId: access.accessKeyId, secretAccessKey: access.secretAccessKey },
+    forcePathStyle: true,
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+}
+
+function get(url: string): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    http.get(url, resolve).once('error', reject);
+  });
+}
+
+/**
+ * The baseline: the simplest correct streaming copy — a `node:http` GET (presigned URL) piped into a
+ * `node:http` PUT with Content-Length. No SDK, no retries, no guards. Returns the PUT's status.
+ */
+export async function baselineCopy(getUrl: string, put: PutTarget, size: number): Promise<number> {
+  const source = await get(getUrl);
+  if (source.statusCode !== 200) {
+    source.resume();
+    throw new Error(`GET answered ${source.statusCode}`);
+  }
+  const request = http.request(put.url, {
+    method: 'PUT',
+    headers: { ...put.headers, 'content-length': String(size) },
+  });
+  const answered = new Promise<IncomingMessage>((resolve, reject) => {
+    request.once('response', resolve);
+    request.once('error', reject);
+  });
+  await pipeline(source, request);
+  const response = await answered;
+  response.resume();
+  const status = response.statusCode ?? 0;
+  if (status !== 200) throw new Error(`PUT answered ${status}`);
+  return status;
+}
 
 /** Monotonic clock in µs: the clock V8's CPU profiler stamps samples with. */
 export function monotonicUs(): number {

@@ -2,21 +2,13 @@
  * Bench child: one pass over an object through `openObject` — hashed with `sha256OfObject` (the
  * inspect route's pass) or read and discarded (the raw S3 read rate it is compared with).
  */
-import { S3Client } from '@aws-sdk/client-s3';
 import { openObject, sha256OfObject } from '../../functions/shared/upload/s3-source';
-import { measure, readInput, report, runMain } from './measure';
+import { dispatchS3Client, measure, readInput, report, runMain } from './measure';
 import type { ReadWorkerInput, ReadWorkerOutput } from './protocol';
 
 runMain(async () => {
   const input = readInput<ReadWorkerInput>();
-  const s3 = new S3Client({
-    endpoint: input.s3.endpoint,
-    region: input.s3.region,
-    credentials: { accessKeyId: input.s3.accessKeyId, secretAccessKey: input.s3.secretAccessKey },
-    forcePathStyle: true,
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  const s3 = dispatchS3Client(input.s3);
   if (input.mode === 'sha256') {
     const { value, metrics } = await measure(() =>
       sha256OfObject(s3, input.object, undefined, undefined, input.size),

@@ -2,22 +2,14 @@
  * Bench child: one delivery through the real uploader, `uploadPlan`, with an S3 client configured as
  * the dispatch handler configures its own. Only the transfer is timed.
  */
-import { S3Client } from '@aws-sdk/client-s3';
 import { uploadPlan } from '../../functions/shared/upload/upload-plan';
 import type { UploadPlan } from '../../functions/vendors/types';
-import { measure, readInput, report, runMain } from './measure';
+import { dispatchS3Client, measure, readInput, report, runMain } from './measure';
 import type { UploadWorkerInput, UploadWorkerOutput } from './protocol';
 
 runMain(async () => {
   const input = readInput<UploadWorkerInput>();
-  const s3 = new S3Client({
-    endpoint: input.s3.endpoint,
-    region: input.s3.region,
-    credentials: { accessKeyId: input.s3.accessKeyId, secretAccessKey: input.s3.secretAccessKey },
-    forcePathStyle: true,
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  const s3 = dispatchS3Client(input.s3);
   const plan: Extract<UploadPlan, { kind: 'single' | 'multipart' }> =
     input.plan.kind === 'single'
       ? {

@@ -3,53 +3,13 @@
  * uploader (`uploadPlan`, one S3 client for the process, as the dispatch handler keeps) and the
  * baseline copy, alternating. Each delivery is timed on its own; the first few of each kind warm up.
  */
-import http, { type IncomingMessage } from 'node:http';
-import { pipeline } from 'node:stream/promises';
-import { S3Client } from '@aws-sdk/client-s3';
 import { uploadPlan } from '../../functions/shared/upload/upload-plan';
-import { readInput, report, runMain } from './measure';
+import { baselineCopy, dispatchS3Client, readInput, report, runMain } from './measure';
 import type { WarmWorkerInput, WarmWorkerOutput } from './protocol';
-
-function get(url: string): Promise<IncomingMessage> {
-  return new Promise((resolve, reject) => {
-    http.get(url, resolve).once('error', reject);
-  });
-}
-
-async function baselineCopy(
-  getUrl: string,
-  put: { url: string; headers: Record<string, string> },
-  size: number,
-) {
-  const source = await get(getUrl);
-  if (source.statusCode !== 200) {
-    source.resume();
-    throw new Error(`GET answered ${source.statusCode}`);
-  }
-  const request = http.request(put.url, {
-    method: 'PUT',
-    headers: { ...put.headers, 'content-length': String(size) },
-  });
-  const answered = new Promise<IncomingMessage>((resolve, reject) => {
-    request.once('response', resolve);
-    request.once('error', reject);
-  });
-  await pipeline(source, request);
-  const response = await answered;
-  response.resume();
-  if (response.statusCode !== 200) throw new Error(`PUT answered ${response.statusCode}`);
-}
 
 runMain(async () => {
   const input = readInput<WarmWorkerInput>();
-  const s3 = new S3Client({
-    endpoint: input.s3.endpoint,
-    region: input.s3.region,
-    credentials: { accessKeyId: input.s3.accessKeyId, secretAccessKey: input.s3.secretAccessKey },
-    forcePathStyle: true,
-    responseChecksumValidation: 'WHEN_REQUIRED',
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+  const s3 = dispatchS3Client(input.s3);
   const pipelineMs: number[] = [];
   const baselineMs: number[] = [];
   for (const delivery of input.deliveries) {
