@@ -30,20 +30,24 @@ export interface CommonEnvironmentValues {
   readonly eventBusName: string;
   readonly stackName: string;
   readonly results: ResultSettings;
-}
-
-export type DispatchEnvironmentValues = CommonEnvironmentValues;
-
-export interface CompletionEnvironmentValues extends CommonEnvironmentValues {
-  readonly completionDlqUrl: string;
+  /** Both functions complete (dispatch right after its upload) and schedule the first status check. */
   readonly statusPollFirstSeconds: number;
   readonly statusPollMaxSeconds: number;
+  /** Both park a completion that failed for good (dispatch when it completes at once). */
+  readonly completionDlqUrl: string;
 }
+
+export interface DispatchEnvironmentValues extends CommonEnvironmentValues {
+  readonly completeInline: boolean;
+}
+
+export type CompletionEnvironmentValues = CommonEnvironmentValues;
 
 function common(v: CommonEnvironmentValues): Record<string, string> {
   return {
     [Env.STAGE]: v.stage,
     [Env.COMPLETION_QUEUE_URL]: v.completionQueueUrl,
+    [Env.COMPLETION_DLQ_URL]: v.completionDlqUrl,
     [Env.MAX_RECEIVE_COUNT]: String(v.maxReceiveCount),
     [Env.RECORD_CONCURRENCY]: String(v.recordConcurrency),
     [Env.STATE_TABLE]: v.stateTableName,
@@ -63,6 +67,8 @@ function common(v: CommonEnvironmentValues): Record<string, string> {
     [Env.RESULTS_PREFIX]: v.results.prefix,
     [Env.ERROR_FILE_MAX_BYTES]: String(v.results.maxErrorFileBytes),
     [Env.TAG_OBJECTS]: String(v.results.tagObjects),
+    [Env.STATUS_POLL_FIRST_SECONDS]: String(v.statusPollFirstSeconds),
+    [Env.STATUS_POLL_MAX_SECONDS]: String(v.statusPollMaxSeconds),
     [Env.POWERTOOLS_SERVICE_NAME]: SERVICE_NAME,
     [Env.POWERTOOLS_METRICS_NAMESPACE]: METRICS_NAMESPACE,
     [Env.POWERTOOLS_LOG_LEVEL]: v.logLevel,
@@ -72,15 +78,10 @@ function common(v: CommonEnvironmentValues): Record<string, string> {
 
 /** Environment of the dispatch function (see `DispatchEnvSchema`). */
 export function dispatchEnvironment(v: DispatchEnvironmentValues): Record<string, string> {
-  return common(v);
+  return { ...common(v), [Env.COMPLETE_INLINE]: String(v.completeInline) };
 }
 
 /** Environment of the completion function (see `CompletionEnvSchema`). */
 export function completionEnvironment(v: CompletionEnvironmentValues): Record<string, string> {
-  return {
-    ...common(v),
-    [Env.COMPLETION_DLQ_URL]: v.completionDlqUrl,
-    [Env.STATUS_POLL_FIRST_SECONDS]: String(v.statusPollFirstSeconds),
-    [Env.STATUS_POLL_MAX_SECONDS]: String(v.statusPollMaxSeconds),
-  };
+  return common(v);
 }

@@ -168,6 +168,7 @@ export class VendorIngestStack extends Stack {
     const common: Omit<CommonEnvironmentValues, 'maxReceiveCount' | 'recordConcurrency'> = {
       stage,
       completionQueueUrl: this.completionQueues.queue.queueUrl,
+      completionDlqUrl: this.completionQueues.deadLetterQueue.queueUrl,
       stateTableName: this.state.table.tableName,
       secretCacheSeconds: config.secretCacheSeconds,
       vendorTimeoutMs: config.vendorTimeoutMs,
@@ -180,6 +181,8 @@ export class VendorIngestStack extends Stack {
       eventBusName: this.events.busName,
       stackName: this.stackName,
       results: config.results,
+      statusPollFirstSeconds: config.statusPollFirstSeconds,
+      statusPollMaxSeconds: config.statusPollMaxSeconds,
     };
     const routesFile = this.writeRoutesDocument(deployment);
     const functionProps = (settings: FunctionSettings) => ({
@@ -200,6 +203,7 @@ export class VendorIngestStack extends Stack {
         ...common,
         maxReceiveCount: config.dispatch.maxReceiveCount,
         recordConcurrency: config.dispatch.recordConcurrency,
+        completeInline: config.completeInline,
       }),
     });
     this.completion = new PipelineFunction(this, 'Completion', {
@@ -211,9 +215,6 @@ export class VendorIngestStack extends Stack {
         ...common,
         maxReceiveCount: config.completion.maxReceiveCount,
         recordConcurrency: config.completion.recordConcurrency,
-        completionDlqUrl: this.completionQueues.deadLetterQueue.queueUrl,
-        statusPollFirstSeconds: config.statusPollFirstSeconds,
-        statusPollMaxSeconds: config.statusPollMaxSeconds,
       }),
     });
     const dispatchFn = this.dispatch.function;
@@ -237,6 +238,8 @@ export class VendorIngestStack extends Stack {
       grantSend(queues.queue, dispatchFn);
     }
     grantSend(this.completionQueues.queue, dispatchFn);
+    // A completion made at once and refused for good is parked where the completion function parks it.
+    grantSend(this.completionQueues.deadLetterQueue, dispatchFn);
 
     // Completion: consume its queue, re-enqueue delayed status checks on it, park failures.
     this.completion.consume(this.completionQueues.queue, {

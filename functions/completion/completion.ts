@@ -1,6 +1,4 @@
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import type { CoreDeps } from '../shared/aws-runtime';
 import {
   AmbiguousOutcomeError,
   ErrorCode,
@@ -12,7 +10,6 @@ import {
   pipelineError,
   RetryableError,
 } from '../shared/errors';
-import { fileDescriptorOf } from '../shared/file-descriptor';
 import type { InvocationInfo } from '../shared/invocation';
 import {
   type CompletionMessageV1,
@@ -20,36 +17,32 @@ import {
   type StatusCheckMessageV1,
 } from '../shared/messages';
 import { type CoreLogger, MetricName } from '../shared/observability';
-import { announceLongWait, errorFileKeyOf, type OutcomeExtras, type RowStats } from '../shared/outcome';
+import { announceLongWait, errorFileKeyOf, type RowStats } from '../shared/outcome';
 import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import { redactor } from '../shared/redact';
 import type { ResolvedRoute } from '../shared/routes/schema';
-import {
-  type DeliveryKey,
-  DeliveryState,
-  deliveryKeyOf,
-  type TransitionResult,
-} from '../shared/state/ledger';
+import { type DeliveryKey, DeliveryState, deliveryKeyOf } from '../shared/state/ledger';
 import { type CopiedFile, copyToS3 } from '../shared/upload/copy-to-s3';
+import {
+  type AcceptedCompletion,
+  announceDecided,
+  type CompletionCallDeps,
+  callVendorCompletion,
+  fileOfMessage,
+  type HeldCompletion,
+  noteFor,
+  recordCompleted,
+  retriesAmbiguous,
+  scheduleFirstCheck,
+  sendStatusCheck,
+  willPoll,
+} from '../shared/vendor-completion';
 import { prepareVendor } from '../shared/vendor-context';
-import type { CompletionInput, CompletionResult, FileDescriptor, VendorRefs } from '../vendors/types';
 
-/** What completion needs: the core both functions share (its completion queue URL is its own queue: delayed status checks are sent back to it), and its own settings. */
-export interface CompletionDeps extends CoreDeps {
+/** What completion needs: the core both functions share (its completion queue URL is its own queue: delayed status checks are sent back to it), the completion settings, and its own. */
+export interface CompletionDeps extends CompletionCallDeps {
   /** Largest vendor error file copied, bytes. */
   readonly errorFileMaxBytes: number;
-  /** First status check after completion, seconds (then doubling, capped at 900 — SQS's max delay). */
-  readonly statusFirstDelaySeconds: number;
-  /** Stop polling a job after this many seconds. */
-  readonly statusMaxSeconds: number;
-}
-
-/** The file the completion message describes, as dispatch described it to the adapter. */
-function fileOf(message: CompletionMessageV1): FileDescriptor {
-  return fileDescriptorOf(message.object, {
-    contentType: message.contentType,
-    sha256Base64: message.sha256Base64,
-  });
 }
 
 function routeFor(deps: CompletionDeps, routeId: string): ResolvedRoute {
@@ -121,8 +114,7 @@ async function complete(
   }
   // The lease comes first: a failure before the vendor call (a secret gone, options broken) is then
   // recorded in the ledger like any other, and a duplicate message never even reads the secret.
-  const retryAmbiguous =
-    route.retryAmbiguousCompletion ?? deps.vendors.adapters(route.vendor)?.completionIdempotent ?? false;
+  const retryAmbiguous = retriesAmbiguous(deps, route);
   const owner = invocation.requestId;
 
   const begin = await deps.ledger.beginCompletion(key, {
@@ -188,31 +180,21 @@ async function complete(
       break;
   }
 
-  let result: CompletionResult;
-  let hasStatus = false;
+  const held: HeldCompletion = {
+    message,
+    route,
+    key,
+    owner,
+    refs: { ...message.refs, ...(begin.record.refs ?? {}) },
+    decidedBy: ctx.messageId,
+    deadline: invocation.deadline,
+    log,
+  };
+  let accepted: AcceptedCompletion;
   try {
-    const { adapter, ctx: vendorCtx } = await prepareVendor(
-      deps.vendors,
-      route,
-      message.segments,
-      log,
-      invocation.deadline,
-    );
-    hasStatus = adapter.status !== undefined;
-    const input: CompletionInput = {
-      file: fileOf(message),
-      upload: message.upload,
-      refs: { ...message.refs, ...(begin.record.refs ?? {}) },
-    };
-    deps.failpoint('completion:before-call', message.object.key);
     try {
-      result = await adapter.complete(input, {
-        ...vendorCtx,
-        checkpoint: (refs: VendorRefs) => deps.ledger.checkpoint(key, owner, refs),
-      });
-      await deps.guard.record(route, undefined, log);
+      accepted = await callVendorCompletion(deps, held);
     } catch (error) {
-      await deps.guard.record(route, error, log);
       if (error instanceof AmbiguousOutcomeError && !retryAmbiguous) {
         const text = `completion call sent, no answer (${redactor.text(error.message)}); ${route.vendor} has no idempotency key, so it is not retried automatically`;
         const parked = await deps.ledger.markUncertain(key, text, ctx.messageId);
@@ -243,69 +225,7 @@ async function complete(
     });
     throw error;
   }
-  deps.failpoint('completion:after-call', message.object.key);
-  const polled = route.pollStatus && hasStatus;
-  const completed = await deps.ledger.markCompleted(key, owner, {
-    refs: result.refs,
-    vendorState: result.vendorState,
-    // A vendor job status follows: the outcome waits for the vendor's verdict.
-    ...(polled ? { vendorPhase: 'running' } : { outcome: 'succeeded' }),
-    decidedBy: ctx.messageId,
-  });
-  deps.metrics.count(MetricName.FilesCompleted, route.vendor);
-  log.info('completed', { refs: result.refs, vendorState: result.vendorState });
-
-  if (polled) {
-    // The verdict comes from the vendor's job. If this send fails, the message comes back (received
-    // again, completed) and the check is scheduled then.
-    await scheduleFirstCheck(deps, message, route);
-  } else {
-    await deps.announcer.outcome(completed, 'succeeded', log, noteFor(deps, route));
-  }
-}
-
-/** Vendors with a job status are followed until their verdict, unless the route turns polling off. */
-function willPoll(deps: CompletionDeps, route: ResolvedRoute): boolean {
-  return route.pollStatus && deps.vendors.adapters(route.vendor)?.status !== undefined;
-}
-
-/** Why a delivery's outcome is decided at the completion answer, for the result document. */
-function noteFor(deps: CompletionDeps, route: ResolvedRoute): { note?: string } {
-  if (deps.vendors.adapters(route.vendor)?.status === undefined)
-    return { note: `${route.vendor} publishes no job status: the delivery ends at its completion answer` };
-  if (!route.pollStatus)
-    return {
-      note: `status polling is off for route ${route.id}: the delivery ends at its completion answer`,
-    };
-  return {};
-}
-
-async function scheduleFirstCheck(
-  deps: CompletionDeps,
-  message: CompletionMessageV1,
-  route: ResolvedRoute,
-): Promise<void> {
-  const check: StatusCheckMessageV1 = {
-    v: 1,
-    type: 'status',
-    deliveryId: message.deliveryId,
-    routeId: route.id,
-    check: 0,
-    deadline: new Date(Date.now() + deps.statusMaxSeconds * 1000).toISOString(),
-    completion: message,
-  };
-  await sendStatusCheck(deps, check, deps.statusFirstDelaySeconds);
-}
-
-/** Announces the outcome a ledger write decided, if it decided one. */
-async function announceDecided(
-  deps: Pick<CompletionDeps, 'announcer'>,
-  result: TransitionResult,
-  log: CoreLogger,
-  extras?: OutcomeExtras,
-): Promise<void> {
-  if (result.written && result.decided)
-    await deps.announcer.outcome(result.record, result.decided, log, extras);
+  await recordCompleted(deps, held, accepted);
 }
 
 /**
@@ -332,20 +252,6 @@ async function recordWait(
   } catch (ledgerError) {
     log.warn('could not record the wait in the ledger', { error: errorMessageOf(ledgerError) });
   }
-}
-
-async function sendStatusCheck(
-  deps: CompletionDeps,
-  check: StatusCheckMessageV1,
-  delaySeconds: number,
-): Promise<void> {
-  await deps.sqs.send(
-    new SendMessageCommand({
-      QueueUrl: deps.completionQueueUrl,
-      MessageBody: JSON.stringify(check),
-      DelaySeconds: Math.min(900, Math.max(0, Math.round(delaySeconds))),
-    }),
-  );
 }
 
 async function checkStatus(
@@ -395,7 +301,7 @@ async function checkStatus(
   try {
     status = await adapter.status(
       {
-        file: fileOf(completion),
+        file: fileOfMessage(completion),
         upload: completion.upload,
         refs: { ...completion.refs, ...(record.refs ?? {}) },
         result: record.refs ?? {},

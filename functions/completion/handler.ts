@@ -8,8 +8,6 @@ const runtime = runtimeFromEnv(env);
 const deps: CompletionDeps = {
   ...coreDepsFrom(runtime, env),
   errorFileMaxBytes: env[Env.ERROR_FILE_MAX_BYTES],
-  statusFirstDelaySeconds: env[Env.STATUS_POLL_FIRST_SECONDS],
-  statusMaxSeconds: env[Env.STATUS_POLL_MAX_SECONDS],
 };
 
 /** Completion queue → the vendor's complete / trigger-ingestion call (and later status checks). */

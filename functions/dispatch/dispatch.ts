@@ -2,6 +2,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import type { CoreDeps } from '../shared/aws-runtime';
 import {
+  AmbiguousOutcomeError,
   ErrorCode,
   errorCodeOf,
   errorMessageOf,
@@ -18,10 +19,10 @@ import type { InvocationInfo } from '../shared/invocation';
 import { type CompletionMessageV1, CompletionMessageV1Schema, type ObjectRef } from '../shared/messages';
 import { type CoreLogger, MetricName } from '../shared/observability';
 import { announceLongWait } from '../shared/outcome';
-import { isFinal, type RecordContext } from '../shared/queue/sqs-batch';
+import { dlqAttributes, isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
-import { DeliveryState, deliveryIdOf, deliveryKeyOf, type TransitionResult } from '../shared/state/ledger';
+import { DeliveryState, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
 import {
   headObject,
   type IdentifiedVersion,
@@ -30,11 +31,18 @@ import {
   sha256OfObject,
 } from '../shared/upload/s3-source';
 import { uploadPlan } from '../shared/upload/upload-plan';
+import {
+  type AcceptedCompletion,
+  announceDecided,
+  callVendorCompletion,
+  type HeldCompletion,
+  recordCompleted,
+  retriesAmbiguous,
+} from '../shared/vendor-completion';
 import { prepareVendor } from '../shared/vendor-context';
 import { breakerKeyOf } from '../shared/vendor-guard';
 import type { FileDescriptor, UploadResult } from '../vendors/types';
 
-/** Everything the dispatch core needs; the handler wires real clients, tests pass fakes. */
 /** What dispatch needs: the core both functions share, and its own upload settings. */
 export interface DispatchDeps extends CoreDeps {
   /** How many times to ask for a fresh URL when one expires within an invocation. */
@@ -43,6 +51,15 @@ export interface DispatchDeps extends CoreDeps {
   readonly progressEveryBytes?: number;
   /** Abort an upload, or an S3 read, whose bytes stop moving for this long, ms. */
   readonly stallMs?: number;
+  /** Call the vendor's completion right after the upload (the completion queue takes over failures). */
+  readonly completeInline?: boolean;
+  /**
+   * Complete at once only with at least this much of the invocation left, ms (a completion may take two
+   * vendor calls); with less, the completion queue does it, so a deadline never cuts a completion call.
+   */
+  readonly completeInlineMinMs?: number;
+  /** Where a completion refused for good is parked: the completion function's DLQ. */
+  readonly completionDlqUrl: string;
 }
 
 /**
@@ -224,9 +241,13 @@ export async function deliverObject(
     case 'busy':
       // Come back when the holder's lease ends: sooner only burns receives (and could park the
       // message) while a live worker finishes or a dead one's lease runs out.
-      throw new RetryableError(ErrorCode.LEASE_HELD, `${deliveryId} is being dispatched by another worker`, {
-        retryAfterMs: Math.max(0, (begin.record.leaseUntil ?? 0) - Date.now()),
-      });
+      throw new RetryableError(
+        ErrorCode.LEASE_HELD,
+        `${deliveryId} is held by another worker (${begin.record.state})`,
+        {
+          retryAfterMs: Math.max(0, (begin.record.leaseUntil ?? 0) - Date.now()),
+        },
+      );
     case 'resend-completion': {
       if (!begin.record.completionMessage)
         throw new PermanentError(ErrorCode.STATE_INCONSISTENT, 'uploaded delivery has no completion message');
@@ -417,7 +438,20 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
     uploadedAt: new Date().toISOString(),
   });
   const body = JSON.stringify(message);
-  await deps.ledger.markUploaded(key, d.owner, { refs, completionMessage: body });
+  const leftMs = invocation.deadline() - Date.now();
+  const inline = (deps.completeInline ?? false) && leftMs >= (deps.completeInlineMinMs ?? 0);
+  if (deps.completeInline && !inline)
+    log.info('completing through the completion queue: too little of the invocation left', { leftMs });
+  if (inline) {
+    // One write for "uploaded" and "completing": the lease stays ours for the vendor's completion call.
+    await deps.ledger.markCompleting(key, d.owner, {
+      refs,
+      completionMessage: body,
+      leaseMs: invocation.leaseMs(),
+    });
+  } else {
+    await deps.ledger.markUploaded(key, d.owner, { refs, completionMessage: body });
+  }
   deps.metrics.count(MetricName.FilesUploaded, d.vendor);
   deps.metrics.record(MetricName.BytesUploaded, d.vendor, head.size, 'Bytes');
   deps.metrics.record(MetricName.UploadDurationMs, d.vendor, durationMs, 'Milliseconds');
@@ -429,8 +463,75 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
     refs,
   });
 
+  if (inline) {
+    await completeInline(deps, {
+      message,
+      body,
+      route,
+      key,
+      owner: d.owner,
+      refs,
+      decidedBy: d.decidedBy,
+      deadline: invocation.deadline,
+      log,
+      prepared: { adapter, ctx },
+    });
+    return;
+  }
   deps.failpoint('dispatch:before-enqueue', object.key);
   await enqueueCompletion(deps, d.deliveryId, body);
+}
+
+/**
+ * The vendor's completion call, made by the dispatch that uploaded (no completion message, no second
+ * secret read, no second lease write). Anything but an accepted call goes to the completion queue,
+ * whose retries, breaker waits, uncertain-outcome parking and DLQ are the one place completion
+ * failures are handled: an unanswered call of a vendor without an idempotency key stays COMPLETING
+ * with its lease lapsed (the completion function parks it), any other failure returns it to UPLOADED.
+ * The intake message is done either way: its upload stands.
+ */
+async function completeInline(deps: DispatchDeps, held: HeldCompletion & { body: string }): Promise<void> {
+  const { route, key, owner, log } = held;
+  let accepted: AcceptedCompletion;
+  try {
+    accepted = await callVendorCompletion(deps, held);
+  } catch (error) {
+    const failure = { code: errorCodeOf(error), message: errorMessageOf(error) };
+    if (!isRetryable(error)) {
+      // Refused for good (a 4xx): decided here as the completion function would decide it, without
+      // a second call that would be refused again; parked in the completion DLQ for the runbook.
+      const failed = await deps.ledger.failCompletion(key, owner, {
+        ...failure,
+        final: true,
+        outcome: outcomeOfCode(failure.code),
+        decidedBy: held.decidedBy,
+      });
+      await announceDecided(deps, failed, log);
+      deps.metrics.count(MetricName.FilesFailed, route.vendor, 1, failure.code);
+      log.warn('completion failed', { errorCode: failure.code, error: failure.message });
+      await deps.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: deps.completionDlqUrl,
+          MessageBody: held.body,
+          MessageAttributes: dlqAttributes(error, deps.completionQueueUrl),
+        }),
+      );
+      log.error('permanent failure; parked in DLQ', { errorCode: failure.code, error: failure.message });
+      return;
+    }
+    if (error instanceof AmbiguousOutcomeError && !retriesAmbiguous(deps, route))
+      await deps.ledger.handOverCompletion(key, owner, failure);
+    else await deps.ledger.failCompletion(key, owner, { ...failure, final: false });
+    deps.metrics.count(MetricName.Retries, route.vendor);
+    log.warn('completion call failed; handed to the completion queue', {
+      errorCode: failure.code,
+      error: failure.message,
+    });
+    deps.failpoint('dispatch:before-enqueue', held.message.object.key);
+    await enqueueCompletion(deps, held.message.deliveryId, held.body);
+    return;
+  }
+  await recordCompleted(deps, held, accepted);
 }
 
 /**
@@ -460,13 +561,4 @@ function headerValue(headers: Readonly<Record<string, string>>, name: string): s
  */
 function isFirstReceipt(ctx: RecordContext): boolean {
   return ctx.attempt === 1 && ctx.waitingSince === undefined && !ctx.redrive;
-}
-
-/** Announces the outcome a ledger write decided, if it decided one. */
-async function announceDecided(
-  deps: Pick<DispatchDeps, 'announcer'>,
-  result: TransitionResult,
-  log: CoreLogger,
-): Promise<void> {
-  if (result.written && result.decided) await deps.announcer.outcome(result.record, result.decided, log);
 }

@@ -10,6 +10,9 @@ const deps: DispatchDeps = {
   ...coreDepsFrom(runtime, env),
   progressEveryBytes: env[Env.PROGRESS_EVERY_BYTES],
   stallMs: env[Env.STALL_TIMEOUT_SECONDS] * 1000,
+  completeInline: env[Env.COMPLETE_INLINE],
+  completeInlineMinMs: 2 * env[Env.VENDOR_TIMEOUT_MS] + 1_000,
+  completionDlqUrl: env[Env.COMPLETION_DLQ_URL],
 };
 
 /** Intake queue → vendor upload → completion message. Partial batch responses. */

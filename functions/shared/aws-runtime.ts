@@ -254,6 +254,10 @@ export interface CoreDeps {
   readonly attentionAfterMs: number;
   /** Test-only crash points (`VENDOR_INGEST_FAILPOINTS`); a no-op in a deployed stack. */
   readonly failpoint: FailpointHook;
+  /** First vendor status check after completion, seconds (then doubling, capped at 900 — SQS's max delay). */
+  readonly statusFirstDelaySeconds: number;
+  /** Stop polling a vendor job after this many seconds. */
+  readonly statusMaxSeconds: number;
 }
 
 /** The core dependencies both handlers build at cold start. */
@@ -270,6 +274,8 @@ export function coreDepsFrom(runtime: AwsRuntime, env: CommonEnv): CoreDeps {
     announcer: runtime.announcer,
     attentionAfterMs: env[Env.ATTENTION_AFTER_SECONDS] * 1000,
     failpoint: failpointsFrom(env[Env.FAILPOINTS]),
+    statusFirstDelaySeconds: env[Env.STATUS_POLL_FIRST_SECONDS],
+    statusMaxSeconds: env[Env.STATUS_POLL_MAX_SECONDS],
   };
 }
 

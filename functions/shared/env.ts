@@ -30,6 +30,8 @@ export const Env = {
   RECORD_CONCURRENCY: 'RECORD_CONCURRENCY',
   /** Log upload progress every this many bytes (0: never). The local pipeline uses it for its progress bars. */
   PROGRESS_EVERY_BYTES: 'PROGRESS_EVERY_BYTES',
+  /** Dispatch calls the vendor's completion right after its upload (see the stage's `completeInline`). */
+  COMPLETE_INLINE: 'COMPLETE_INLINE',
   /** First vendor status check after completion, seconds; then doubling up to 900. */
   STATUS_POLL_FIRST_SECONDS: 'STATUS_POLL_FIRST_SECONDS',
   /** Stop polling a vendor job after this many seconds. */
@@ -79,6 +81,8 @@ const boolish = z
 const CommonEnvSchema = z.object({
   [Env.STAGE]: z.string().min(1),
   [Env.COMPLETION_QUEUE_URL]: z.url(),
+  /** Where a completion that failed for good is parked (by completion, and by dispatch completing at once). */
+  [Env.COMPLETION_DLQ_URL]: z.url(),
   [Env.MAX_RECEIVE_COUNT]: z.coerce.number().int().min(1),
   [Env.RECORD_CONCURRENCY]: z.coerce.number().int().min(1).max(10),
   [Env.STATE_TABLE]: z.string().min(1),
@@ -98,6 +102,8 @@ const CommonEnvSchema = z.object({
   [Env.RESULTS_PREFIX]: z.string().min(1),
   [Env.ERROR_FILE_MAX_BYTES]: z.coerce.number().int().min(1),
   [Env.TAG_OBJECTS]: z.enum(['true', 'false']).transform((v) => v === 'true'),
+  [Env.STATUS_POLL_FIRST_SECONDS]: z.coerce.number().min(0).max(900),
+  [Env.STATUS_POLL_MAX_SECONDS]: z.coerce.number().min(0),
   [Env.LAMBDA_TASK_ROOT]: z.string().min(1).optional(),
   [Env.S3_FORCE_PATH_STYLE]: boolish,
   [Env.FAILPOINTS]: z.string().optional(),
@@ -109,14 +115,11 @@ export type CommonEnv = z.infer<typeof CommonEnvSchema>;
 /** Environment of the dispatch function, validated at cold start. */
 export const DispatchEnvSchema = CommonEnvSchema.extend({
   [Env.PROGRESS_EVERY_BYTES]: z.coerce.number().int().min(0).default(0),
+  [Env.COMPLETE_INLINE]: z.enum(['true', 'false']).transform((v) => v === 'true'),
 });
 
 /** Environment of the completion function, validated at cold start. */
-export const CompletionEnvSchema = CommonEnvSchema.extend({
-  [Env.COMPLETION_DLQ_URL]: z.url(),
-  [Env.STATUS_POLL_FIRST_SECONDS]: z.coerce.number().min(0).max(900),
-  [Env.STATUS_POLL_MAX_SECONDS]: z.coerce.number().min(0),
-});
+export const CompletionEnvSchema = CommonEnvSchema;
 
 /** Parses the environment, listing every problem at once. */
 export function parseEnv<T extends z.ZodType>(

@@ -226,6 +226,12 @@ export const StageConfigSchema = z
     results: ResultSettingsSchema.prefault({}),
     /** An upload (or its S3 source) whose bytes stop flowing this long is aborted and retried, seconds. */
     stallTimeoutSeconds: z.int().min(1).max(900).default(60),
+    /**
+     * Dispatch calls the vendor's completion itself right after the upload (one ledger write for
+     * "uploaded, completing", no completion message); anything but an accepted call hands the delivery
+     * to the completion queue as before. `false`: every completion goes through the completion queue.
+     */
+    completeInline: z.boolean().default(true),
     /** First check of a vendor job's status after completion, seconds; the delay then doubles up to 900. */
     statusPollFirstSeconds: z.number().min(0).max(900).default(60),
     /** Stop following a vendor job after this many seconds. */

@@ -418,13 +418,21 @@ describe('fault matrix', () => {
     await s.invariant(e2e, [file]);
   });
 
-  // Proves: a dispatch process killed after recording the upload but before sending the completion
-  // message is recovered from the ledger (the message is re-sent, the file is not uploaded again).
+  // Proves: a dispatch process killed after its completion call failed (recorded UPLOADED) but before
+  // it sent the hand-over message is recovered from the ledger: the intake message comes back, the
+  // stored completion message is sent, the file is not uploaded again and is completed once.
   matrix.scenario(
-    '12a. dispatch killed between upload and completion message → recovered, one completion',
+    '12a. dispatch killed between a failed completion call and its hand-over message → recovered, one completion',
     async (s) => {
       const file = await s.drop(crash, sales, 'kill-before-enqueue.csv', invoiceCsv(5, 'kbe'), {
         failpoint: { point: 'dispatch:before-enqueue', once: true },
+      });
+      crash.pipeline.sandbox.faults.inject({
+        vendor: 'cleartax-gst',
+        operation: 'complete',
+        times: 1,
+        match: { fileName: file.fileName },
+        action: { kind: 'status', status: 500 },
       });
       const record = await settledState(crash, file.key);
       expect(record.state).toBe(DeliveryState.COMPLETED);
@@ -432,6 +440,12 @@ describe('fault matrix', () => {
       expect(
         calls(crash, { vendor: 'cleartax-gst', operation: 'presign', fileName: file.fileName }),
       ).toHaveLength(1);
+      expect(
+        calls(crash, { vendor: 'cleartax-gst', operation: 'complete', fileName: file.fileName }).map((c) =>
+          c.status < 300 ? 'accepted' : c.status,
+        ),
+      ).toEqual([500, 'accepted']);
+      expect(crash.pipeline.sandbox.log.completions('cleartax-gst', file.fileName)).toHaveLength(1);
       expect(
         logAbout(crash, file.fileName).some(
           (l) => l.message === 'uploaded version seen again: sending its stored completion message',
@@ -454,10 +468,11 @@ describe('fault matrix', () => {
     await s.invariant(crash, [file]);
   });
 
-  // Proves: a completion process killed after the vendor acted is never followed by a second call to a
-  // vendor without idempotency; the delivery is parked COMPLETION_UNCERTAIN with one completion.
+  // Proves: a process killed after the vendor's completion call acted (here the dispatch, which
+  // completes at once; a completion worker's crash leaves the same ledger state) is never followed by a
+  // second call to a vendor without idempotency; the delivery is parked COMPLETION_UNCERTAIN.
   matrix.scenario(
-    '13a. completion killed after the vendor call (cleartax-gst) → no second call, COMPLETION_UNCERTAIN',
+    '13a. killed after the completion call (cleartax-gst) → no second call, COMPLETION_UNCERTAIN',
     async (s) => {
       const file = await s.drop(crash, sales, 'kill-after-call.csv', invoiceCsv(5, 'kac'), {
         expectFailure: true,
@@ -483,7 +498,7 @@ describe('fault matrix', () => {
   // is parked COMPLETION_UNCERTAIN too — here with no completion at the vendor at all, which is
   // exactly why an operator has to look before resolving.
   matrix.scenario(
-    '13b. completion killed before the vendor call (clevertap) → COMPLETION_UNCERTAIN, no call',
+    '13b. killed before the completion call (clevertap) → COMPLETION_UNCERTAIN, no call',
     async (s) => {
       const file = await s.drop(crash, 'clevertap/1001/', 'kill-before-call.csv', catalogCsv(5, 'kbc'), {
         expectFailure: true,
@@ -504,19 +519,16 @@ describe('fault matrix', () => {
   );
 
   // Proves: the same kill on an idempotent route (Inspect) is simply taken over and completed once.
-  matrix.scenario(
-    '13c. completion killed before the vendor call (inspect, idempotent) → COMPLETED',
-    async (s) => {
-      const file = await s.drop(crash, inspect, 'kill-before-call.jpg', fakeJpeg('kill-before-call'), {
-        failpoint: { point: 'completion:before-call', once: true },
-      });
-      const record = await settledState(crash, file.key);
-      expect(record.state).toBe(DeliveryState.COMPLETED);
-      expect(record.completionAttempts).toBeGreaterThanOrEqual(2);
-      expect(crash.pipeline.sandbox.log.completions('inspect', file.fileName)).toHaveLength(1);
-      await s.invariant(crash, [file]);
-    },
-  );
+  matrix.scenario('13c. killed before the completion call (inspect, idempotent) → COMPLETED', async (s) => {
+    const file = await s.drop(crash, inspect, 'kill-before-call.jpg', fakeJpeg('kill-before-call'), {
+      failpoint: { point: 'completion:before-call', once: true },
+    });
+    const record = await settledState(crash, file.key);
+    expect(record.state).toBe(DeliveryState.COMPLETED);
+    expect(record.completionAttempts).toBeGreaterThanOrEqual(2);
+    expect(crash.pipeline.sandbox.log.completions('inspect', file.fileName)).toHaveLength(1);
+    await s.invariant(crash, [file]);
+  });
 
   // Proves: S3's at-least-once notifications are absorbed by the ledger: the same event delivered three
   // times (one copy while the first is in flight, one after it is done) gives one upload, one completion.

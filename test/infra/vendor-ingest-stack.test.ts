@@ -338,6 +338,7 @@ describe('VendorIngestStack (dev stage)', () => {
       const shared = [
         Env.STAGE,
         Env.COMPLETION_QUEUE_URL,
+        Env.COMPLETION_DLQ_URL,
         Env.MAX_RECEIVE_COUNT,
         Env.RECORD_CONCURRENCY,
         Env.STATE_TABLE,
@@ -357,6 +358,8 @@ describe('VendorIngestStack (dev stage)', () => {
         Env.RESULTS_PREFIX,
         Env.ERROR_FILE_MAX_BYTES,
         Env.TAG_OBJECTS,
+        Env.STATUS_POLL_FIRST_SECONDS,
+        Env.STATUS_POLL_MAX_SECONDS,
         Env.POWERTOOLS_SERVICE_NAME,
         Env.POWERTOOLS_METRICS_NAMESPACE,
         'POWERTOOLS_LOG_LEVEL',
@@ -368,15 +371,8 @@ describe('VendorIngestStack (dev stage)', () => {
       const completionEnv = functionEnv(id(stack.completion.function));
 
       // Assess
-      expect(Object.keys(dispatchEnv).sort()).toEqual([...shared].sort());
-      expect(Object.keys(completionEnv).sort()).toEqual(
-        [
-          ...shared,
-          Env.COMPLETION_DLQ_URL,
-          Env.STATUS_POLL_FIRST_SECONDS,
-          Env.STATUS_POLL_MAX_SECONDS,
-        ].sort(),
-      );
+      expect(Object.keys(dispatchEnv).sort()).toEqual([...shared, Env.COMPLETE_INLINE].sort());
+      expect(Object.keys(completionEnv).sort()).toEqual([...shared].sort());
       for (const env of [dispatchEnv, completionEnv]) {
         expect(env).toMatchObject({
           [Env.POWERTOOLS_SERVICE_NAME]: 'vendor-ingest',
@@ -542,7 +538,7 @@ describe('VendorIngestStack (dev stage)', () => {
     const expectExactly = (actual: string[], expected: string[]) =>
       expect(actual).toEqual([...new Set(expected)].sort());
 
-    it('lets dispatch read routed objects, consume and re-send to its intake queues, send to completion and its DLQs, write back outcomes, and nothing else', () => {
+    it('lets dispatch read routed objects, consume and re-send to its intake queues, send to completion, its DLQ and their own DLQs, write back outcomes, and nothing else', () => {
       // Prepare
       const bucket = id(stack.ingest.bucket);
       const intake = deployment.routes.map((r) => intakeOf(r.id));
@@ -565,8 +561,10 @@ describe('VendorIngestStack (dev stage)', () => {
           intake.map((q) => getAtt(id(q.queue))),
         ),
         // Its intake queues too: a file waiting out a vendor outage is re-sent there with a delay.
+        // The completion DLQ: a completion made at once and refused for good is parked there.
         ...grants(SEND, [
           getAtt(id(stack.completionQueues.queue)),
+          getAtt(id(stack.completionQueues.deadLetterQueue)),
           ...intake.map((q) => getAtt(id(q.deadLetterQueue))),
           ...intake.map((q) => getAtt(id(q.queue))),
         ]),

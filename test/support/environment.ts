@@ -31,6 +31,7 @@ export const HANDLER_VARIABLES = [
   Env.RESULTS_PREFIX,
   Env.ERROR_FILE_MAX_BYTES,
   Env.TAG_OBJECTS,
+  Env.COMPLETE_INLINE,
 ] as const;
 
 /** Stubs `vars` on top of an environment where every handler variable is unset. */

@@ -368,6 +368,7 @@ export const TEST_ACCOUNT = '123456789012';
 export const INTAKE_QUEUE_ARN = `arn:aws:sqs:${TEST_REGION}:${TEST_ACCOUNT}:vendor-ingest-intake`;
 export const COMPLETION_QUEUE_ARN = `arn:aws:sqs:${TEST_REGION}:${TEST_ACCOUNT}:vendor-ingest-completion`;
 export const COMPLETION_QUEUE_URL = `https://sqs.${TEST_REGION}.amazonaws.com/${TEST_ACCOUNT}/vendor-ingest-completion`;
+export const COMPLETION_DLQ_URL = `${COMPLETION_QUEUE_URL}-dlq`;
 
 export interface SqsRecordOptions {
   readonly messageId?: string;

@@ -297,6 +297,25 @@ async function requeue(
   return true;
 }
 
+/**
+ * What a parked message carries besides its body: why it failed (code, text, vendor code), whether a
+ * redrive may help, where it came from and when. The runbook and `redrive` read these.
+ */
+export function dlqAttributes(error: unknown, sourceQueue: string): Record<string, MessageAttributeValue> {
+  const code = errorCodeOf(error);
+  const message = errorMessageOf(error).slice(0, MAX_ATTRIBUTE_TEXT);
+  const attributes: Record<string, MessageAttributeValue> = {
+    [DlqAttribute.ERROR_CODE]: attr(code),
+    [DlqAttribute.ERROR_MESSAGE]: attr(message || code),
+    [DlqAttribute.RETRYABLE]: attr(String(isRetryable(error))),
+    [DlqAttribute.SOURCE_QUEUE]: attr(sourceQueue),
+    [DlqAttribute.FAILED_AT]: attr(new Date().toISOString()),
+  };
+  if (error instanceof PipelineError && error.vendorCode)
+    attributes[DlqAttribute.VENDOR_CODE] = attr(error.vendorCode);
+  return attributes;
+}
+
 async function park(
   record: SQSRecord,
   error: unknown,
@@ -323,16 +342,7 @@ async function park(
     [WaitAttribute.WAITING_FOR]: _for,
     ...kept
   } = originalAttributes(record);
-  const attributes: Record<string, MessageAttributeValue> = {
-    ...kept,
-    [DlqAttribute.ERROR_CODE]: attr(code),
-    [DlqAttribute.ERROR_MESSAGE]: attr(message || code),
-    [DlqAttribute.RETRYABLE]: attr(String(isRetryable(error))),
-    [DlqAttribute.SOURCE_QUEUE]: attr(record.eventSourceARN),
-    [DlqAttribute.FAILED_AT]: attr(new Date().toISOString()),
-  };
-  if (error instanceof PipelineError && error.vendorCode)
-    attributes[DlqAttribute.VENDOR_CODE] = attr(error.vendorCode);
+  const attributes = { ...kept, ...dlqAttributes(error, record.eventSourceARN) };
   try {
     await options.sqs.send(
       new SendMessageCommand({ QueueUrl: dlqUrl, MessageBody: record.body, MessageAttributes: attributes }),

@@ -360,6 +360,13 @@ export class DeliveryLedger {
         // Its completion message is on its way, or its sender died before sending it: send it again
         // (a duplicate message is harmless, the completion lease admits one).
         return { outcome: 'resend-completion', record };
+      case DeliveryState.COMPLETING:
+        // A live holder finishes it. Without one (the dispatch that completed at once died, or a
+        // completion worker did), the completion queue's rules for a COMPLETING item decide: its
+        // stored message goes there.
+        return (record.leaseUntil ?? 0) >= this.now()
+          ? { outcome: 'busy', record }
+          : { outcome: 'resend-completion', record };
       default:
         return { outcome: 'done', record };
     }
@@ -427,6 +434,44 @@ export class DeliveryLedger {
       'recording the upload',
     );
     return out.record;
+  }
+
+  /**
+   * Bytes are at the vendor and this dispatch completes at once: COMPLETING with the completion
+   * message stored, the lease kept (renewed for `leaseMs`). One write for `dispatch.uploaded` and
+   * `completion.begin`.
+   */
+  async markCompleting(
+    key: DeliveryKey,
+    owner: string,
+    data: { refs: VendorRefs; completionMessage: string; leaseMs: number },
+  ): Promise<DeliveryRecord> {
+    const out = await this.held(
+      'dispatch.completing',
+      key,
+      {
+        owner,
+        leaseMs: data.leaseMs,
+        values: { refs: data.refs, completionMessage: data.completionMessage, uploadedAt: this.iso() },
+      },
+      'recording the upload',
+    );
+    return out.record;
+  }
+
+  /**
+   * A completion call sent and not answered, by a holder that hands the delivery to the completion
+   * queue: the lease lapses, so the next completion attempt decides at once (retry or uncertain).
+   */
+  async handOverCompletion(
+    key: DeliveryKey,
+    owner: string,
+    failure: { code: string; message: string },
+  ): Promise<TransitionResult> {
+    return this.transition('completion.handover', key, {
+      owner,
+      values: { reason: failure.code, lastError: failure.message },
+    });
   }
 
   /** The vendor already holds these bytes (e.g. inspect's 200): nothing to upload or complete. */

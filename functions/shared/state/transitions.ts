@@ -10,6 +10,7 @@ import type { UpdateBuilder } from './dynamo';
  *
  * ```
  * RECEIVED → UPLOADING → UPLOADED → COMPLETING → COMPLETED
+ *                  ↘ ─────────────────↗ (dispatch completes at once: one write)
  *      ↘ FAILED (reason)      ↘ DUPLICATE (vendor already had the bytes)
  *                                  COMPLETING ⇢ COMPLETION_UNCERTAIN (sent, no answer, vendor not idempotent)
  * ```
@@ -166,6 +167,21 @@ export const TRANSITIONS = {
     set: ['refs', 'completionMessage', 'uploadedAt'],
     remove: ['lastError', 'reason'],
   },
+  /**
+   * Bytes are at the vendor and dispatch calls the vendor's completion itself, at once: UPLOADED and
+   * `completion.begin` as one write (the lease stays with the uploader, renewed). The completion
+   * message is stored as with `dispatch.uploaded`, so whoever finds this item later without a live
+   * lease hands it to the completion queue, whose rules for a COMPLETING item then apply.
+   */
+  'dispatch.completing': {
+    guards: [{ states: [DeliveryState.UPLOADING], lease: 'held' }],
+    to: DeliveryState.COMPLETING,
+    lease: 'extend',
+    set: ['refs', 'completionMessage', 'uploadedAt'],
+    remove: ['lastError', 'reason'],
+    count: 'completionAttempts',
+    outcome: 'clear',
+  },
   /** The vendor already holds these bytes (Inspect's 200): nothing to upload or complete. */
   'dispatch.duplicate': {
     guards: [{ states: [DeliveryState.UPLOADING], lease: 'held' }],
@@ -252,6 +268,16 @@ export const TRANSITIONS = {
     guards: [{ states: [DeliveryState.COMPLETING], lease: 'held' }],
     to: DeliveryState.UPLOADED,
     lease: 'release',
+    set: ['reason', 'lastError'],
+  },
+  /**
+   * Dispatch's completion call was sent and not answered: the lease lapses and the completion queue
+   * takes over, deciding as for any COMPLETING item whose holder is gone (retry when the route may,
+   * else COMPLETION_UNCERTAIN).
+   */
+  'completion.handover': {
+    guards: [{ states: [DeliveryState.COMPLETING], lease: 'held' }],
+    lease: 'lapse',
     set: ['reason', 'lastError'],
   },
   'completion.fail': {

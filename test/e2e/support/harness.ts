@@ -18,7 +18,10 @@ import { scratchDir } from '../../support/scratch';
 /** Settings that keep the fault scenarios fast: short timeouts, short visibility, few receives. */
 export const FAST: NonNullable<LocalPipelineOptions['overrides']> = {
   dispatch: {
-    timeoutSeconds: 5,
+    // Long enough to complete at once after an upload (two vendor calls of vendorTimeoutMs + 1 s), as
+    // a deployed dispatch does; the short visibility keeps crash recovery quick (the lease holds
+    // a redelivered copy back while a live worker finishes).
+    timeoutSeconds: 10,
     visibilityTimeoutSeconds: 6,
     maxReceiveCount: 3,
     maxConcurrency: 4,

@@ -103,21 +103,22 @@ describe('dispatchMessage delivering a file', () => {
     await w.run(s3NotificationRecord([notified]));
 
     await w.run(s3NotificationRecord([notified]));
-    // Once the completion has begun, a duplicate is done with at once.
+    // While a completion worker holds the version, a duplicate comes back when its lease ends.
     await w.ledger.beginCompletion(deliveryKeyOf({ ...notified, bucket: TEST_BUCKET }), {
       owner: 'completion',
-      leaseMs: 1000,
+      leaseMs: 60_000,
       retryAmbiguous: false,
       redrive: false,
     });
-    await w.run(s3NotificationRecord([notified]));
+    const held = await w.run(s3NotificationRecord([notified])).catch((error: unknown) => error);
 
     expect(h.target.requests).toHaveLength(1);
     expect(w.vendor.presigns).toHaveLength(1);
     const sent = h.sentBodies();
     expect(sent).toHaveLength(2);
     expect(sent[1]).toBe(sent[0]);
-    expect(w.metrics.total(MetricName.DuplicateNotifications)).toBe(1);
+    expect(held).toMatchObject({ code: ErrorCode.LEASE_HELD });
+    expect((held as { retryAfterMs?: number }).retryAfterMs).toBeGreaterThan(50_000);
   });
 
   it('delivers every object of a body carrying two Records, with URL-encoded keys decoded', async () => {

@@ -7,9 +7,11 @@ import { LedgerAdmin } from '../../../cli/ledger-admin';
 import { type DispatchDeps, dispatchMessage } from '../../../functions/dispatch/dispatch';
 import type { InvocationInfo } from '../../../functions/shared/invocation';
 import type { RecordContext } from '../../../functions/shared/queue/sqs-batch';
+import type { ResolvedRoute } from '../../../functions/shared/routes/schema';
 import { DeliveryLedger } from '../../../functions/shared/state/ledger';
 import {
   anInvocation,
+  COMPLETION_DLQ_URL,
   COMPLETION_QUEUE_URL,
   FakeS3Objects,
   FakeVendor,
@@ -84,8 +86,18 @@ export function useDispatchHarness() {
     shared.target.resetStats();
   });
 
-  function world(options: Partial<FakeVendorOptions> & { failpoint?: DispatchDeps['failpoint'] } = {}) {
-    const { failpoint, ...vendorOptions } = options;
+  function world(
+    options: Partial<FakeVendorOptions> & {
+      failpoint?: DispatchDeps['failpoint'];
+      /** Dispatch calls the vendor's completion itself (the stage default); off: it enqueues. */
+      completeInline?: boolean;
+      /** Invocation time a completion at once needs, ms (default: none). */
+      completeInlineMinMs?: number;
+      /** Route settings over the test route's. */
+      route?: Partial<ResolvedRoute>;
+    } = {},
+  ) {
+    const { failpoint, completeInline = false, completeInlineMinMs, route, ...vendorOptions } = options;
     const vendor = new FakeVendor({ target: shared.target, ...vendorOptions });
     const vendors = fakeVendorRuntime({
       adapters: [vendor.adapter],
@@ -103,14 +115,25 @@ export function useDispatchHarness() {
       sqs,
       ledger,
       routes: testRoutes(
-        testRoute(shared.target, { id: ROUTE_ID, prefix: PREFIX, vendor: vendor.name, secretId: SECRET_ID }),
+        testRoute(shared.target, {
+          id: ROUTE_ID,
+          prefix: PREFIX,
+          vendor: vendor.name,
+          secretId: SECRET_ID,
+          ...route,
+        }),
       ),
       vendors,
       completionQueueUrl: COMPLETION_QUEUE_URL,
+      completionDlqUrl: COMPLETION_DLQ_URL,
       metrics,
       guard: testGuard(moto.aws.doc, shared.tableName, metrics),
       announcer,
       attentionAfterMs: 3_600_000,
+      statusFirstDelaySeconds: 60,
+      statusMaxSeconds: 3600,
+      completeInline,
+      ...(completeInlineMinMs === undefined ? {} : { completeInlineMinMs }),
       failpoint: failpoint ?? noFailpoints,
     };
     const run = (record: SQSRecord, ctx = firstReceive, invocation: InvocationInfo = anInvocation()) =>

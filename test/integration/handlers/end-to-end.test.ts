@@ -61,60 +61,98 @@ afterEach(() => {
 });
 
 describe('dispatch and completion handlers on moto', () => {
-  it('deliver a dropped file end to end, logging correlation keys and never the secret', async () => {
-    const key = `handler-test/photos/${ASSET}/site photo 1.png`;
-    const data = testBytes(200_000, 5);
-    const eTag = await dropFile(moto, pipeline, key, data, 'image/png');
-    const intakeEvent = { Records: await receiveRecords(moto.aws, pipeline.intake) };
-    const dispatch = await import('../../../functions/dispatch/handler');
-    const completion = await import('../../../functions/completion/handler');
-    const ledger = new LedgerAdmin({ doc: moto.aws.doc, tableName: pipeline.tableName });
-    const output = captureOutput();
-    let dispatched: SQSBatchResponse;
-    let completed: SQSBatchResponse;
-    let completionEvent: SQSEvent;
-    try {
-      dispatched = await dispatch.handler(intakeEvent, lambdaContext('dispatch'));
-      await acknowledge(moto.aws, pipeline.intake, intakeEvent.Records, dispatched);
-      completionEvent = { Records: await receiveRecords(moto.aws, pipeline.completion) };
-      completed = await completion.handler(completionEvent, lambdaContext('completion'));
-      await acknowledge(moto.aws, pipeline.completion, completionEvent.Records, completed);
-    } finally {
-      output.restore();
-    }
+  it.each([
+    ['completing at once in the dispatch (the shipped default)', true],
+    ['handing the completion to the completion queue', false],
+  ])(
+    'deliver a dropped file end to end, %s, logging correlation keys and never the secret',
+    async (_name, inline) => {
+      vi.stubEnv(Env.COMPLETE_INLINE, String(inline));
+      const key = `handler-test/photos/${ASSET}/site photo ${inline ? 1 : 2}.png`;
+      const data = testBytes(200_000, inline ? 5 : 6);
+      const eTag = await dropFile(moto, pipeline, key, data, 'image/png');
+      const intakeEvent = { Records: await receiveRecords(moto.aws, pipeline.intake) };
+      const dispatch = await import('../../../functions/dispatch/handler');
+      const completion = await import('../../../functions/completion/handler');
+      const ledger = new LedgerAdmin({ doc: moto.aws.doc, tableName: pipeline.tableName });
+      const callsBefore = api.calls.length;
+      const requestsBefore = target.requests.length;
+      const output = captureOutput();
+      let dispatched: SQSBatchResponse;
+      let completed: SQSBatchResponse | undefined;
+      let completionEvent: SQSEvent;
+      try {
+        dispatched = await dispatch.handler(intakeEvent, lambdaContext('dispatch'));
+        await acknowledge(moto.aws, pipeline.intake, intakeEvent.Records, dispatched);
+        completionEvent = { Records: await receiveRecords(moto.aws, pipeline.completion) };
+        if (completionEvent.Records.length > 0) {
+          completed = await completion.handler(completionEvent, lambdaContext('completion'));
+          await acknowledge(moto.aws, pipeline.completion, completionEvent.Records, completed);
+        }
+      } finally {
+        output.restore();
+      }
 
-    expect(intakeEvent.Records).toHaveLength(1);
-    expect(dispatched).toEqual({ batchItemFailures: [] });
-    expect(target.requests).toEqual([
-      expect.objectContaining({ bytes: data.length, sha256: sha256Hex(data), outcome: 'stored' }),
-    ]);
-    expect(completionEvent.Records).toHaveLength(1);
-    const message = CompletionMessageV1Schema.parse(JSON.parse(completionEvent.Records[0]?.body ?? ''));
-    expect(message).toMatchObject({ routeId: 'inspect-photos', vendor: 'inspect', object: { key, eTag } });
-    expect(completed).toEqual({ batchItemFailures: [] });
-    expect(api.calls.map((c) => c.path)).toEqual([
-      '/api/inspect/v1/file/upload/presigned',
-      '/api/inspect/v1/file/upload/complete',
-    ]);
-    expect(api.calls[1]?.body).toEqual({ id: 'file-1' });
-    const versions = await ledger.listByKey(pipeline.bucket, key);
-    expect(versions).toHaveLength(1);
-    expect(versions[0]).toMatchObject({ state: DeliveryState.COMPLETED, refs: { fileId: 'file-1' } });
+      expect(intakeEvent.Records).toHaveLength(1);
+      expect(dispatched).toEqual({ batchItemFailures: [] });
+      expect(target.requests.slice(requestsBefore)).toEqual([
+        expect.objectContaining({ bytes: data.length, sha256: sha256Hex(data), outcome: 'stored' }),
+      ]);
+      if (inline) {
+        // Inspect has no status check: nothing is left for the completion queue.
+        expect(completionEvent.Records).toHaveLength(0);
+      } else {
+        expect(completionEvent.Records).toHaveLength(1);
+        const message = CompletionMessageV1Schema.parse(JSON.parse(completionEvent.Records[0]?.body ?? ''));
+        expect(message).toMatchObject({
+          routeId: 'inspect-photos',
+          vendor: 'inspect',
+          object: { key, eTag },
+        });
+        expect(completed).toEqual({ batchItemFailures: [] });
+      }
+      const calls = api.calls.slice(callsBefore);
+      expect(calls.map((c) => c.path)).toEqual([
+        '/api/inspect/v1/file/upload/presigned',
+        '/api/inspect/v1/file/upload/complete',
+      ]);
+      const fileId = (calls[1]?.body as { id?: string } | undefined)?.id;
+      expect(fileId).toMatch(/^file-\d+$/);
+      const versions = await ledger.listByKey(pipeline.bucket, key);
+      expect(versions).toHaveLength(1);
+      expect(versions[0]).toMatchObject({ state: DeliveryState.COMPLETED, refs: { fileId } });
+      const states = (versions[0]?.history ?? []).map((h) => h.state);
+      expect(states).toEqual(
+        inline
+          ? [DeliveryState.UPLOADING, DeliveryState.COMPLETING, DeliveryState.COMPLETED]
+          : [
+              DeliveryState.UPLOADING,
+              DeliveryState.UPLOADED,
+              DeliveryState.COMPLETING,
+              DeliveryState.COMPLETED,
+            ],
+      );
 
-    const lines = jsonLines(output.stdout());
-    const uploaded = lines.find((l) => l.message === 'uploaded');
-    expect(uploaded).toMatchObject({
-      bucket: pipeline.bucket,
-      key,
-      route: 'inspect-photos',
-      vendor: 'inspect',
-    });
-    const done = lines.find((l) => l.message === 'completed');
-    expect(done).toMatchObject({ bucket: pipeline.bucket, key, route: 'inspect-photos', vendor: 'inspect' });
-    const everything = output.stdout() + output.stderr();
-    expect(everything).not.toContain(TOKEN);
-    expect(everything).not.toContain(FAKE_SIGNATURE);
-  });
+      const lines = jsonLines(output.stdout());
+      const uploaded = lines.find((l) => l.message === 'uploaded');
+      expect(uploaded).toMatchObject({
+        bucket: pipeline.bucket,
+        key,
+        route: 'inspect-photos',
+        vendor: 'inspect',
+      });
+      const done = lines.find((l) => l.message === 'completed');
+      expect(done).toMatchObject({
+        bucket: pipeline.bucket,
+        key,
+        route: 'inspect-photos',
+        vendor: 'inspect',
+      });
+      const everything = output.stdout() + output.stderr();
+      expect(everything).not.toContain(TOKEN);
+      expect(everything).not.toContain(FAKE_SIGNATURE);
+    },
+  );
 
   it.each([
     ['an unrouted file', `elsewhere/${ASSET}.csv`, 'NO_ROUTE'],

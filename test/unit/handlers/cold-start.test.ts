@@ -42,6 +42,7 @@ const VALID: Readonly<Record<string, string>> = {
   [Env.TAG_OBJECTS]: 'true',
   [Env.STATUS_POLL_FIRST_SECONDS]: '60',
   [Env.STATUS_POLL_MAX_SECONDS]: '21600',
+  [Env.COMPLETE_INLINE]: 'true',
 };
 
 function without(...names: string[]): Record<string, string> {

@@ -72,8 +72,8 @@ describe('DeliveryLedger dispatch leases', () => {
     expect(takeover.outcome === 'acquired' && takeover.record.attempts).toBe(2);
   });
 
-  it('answers done to a duplicate notification once the completion has begun', async () => {
-    const { ledger } = await ledgerWithClock();
+  it('holds a duplicate notification back while a live worker completes, and resends the completion once its lease lapsed', async () => {
+    const { ledger, time } = await ledgerWithClock();
     const object = anObject();
     const key = deliveryKeyOf(object);
     await begin(ledger, object, 'A');
@@ -83,10 +83,77 @@ describe('DeliveryLedger dispatch leases', () => {
     });
     await ledger.beginCompletion(key, { owner: 'C', leaseMs: 30_000, retryAmbiguous: false, redrive: false });
 
-    const duplicate = await begin(ledger, object, 'B');
+    const whileHeld = await begin(ledger, object, 'B');
+    time.advance(30_001);
+    const afterCrash = await begin(ledger, object, 'B');
 
-    expect(duplicate.outcome).toBe('done');
-    expect(duplicate.record.state).toBe(DeliveryState.COMPLETING);
+    expect(whileHeld.outcome).toBe('busy');
+    expect(whileHeld.record.state).toBe(DeliveryState.COMPLETING);
+    expect(afterCrash.outcome).toBe('resend-completion');
+    expect(afterCrash.record.completionMessage).toBe('{"m":1}');
+  });
+
+  it('completes at once from the dispatch: COMPLETING under the same lease, refs and message kept for a hand-over', async () => {
+    const { ledger, time } = await ledgerWithClock();
+    const object = anObject();
+    const key = deliveryKeyOf(object);
+    await begin(ledger, object, 'A');
+
+    const completing = await ledger.markCompleting(key, 'A', {
+      refs: { uploadId: 'u1' },
+      completionMessage: '{"m":1}',
+      leaseMs: 60_000,
+    });
+    const intruder = ledger.markCompleting(key, 'B', {
+      refs: { uploadId: 'u2' },
+      completionMessage: '{"m":2}',
+      leaseMs: 60_000,
+    });
+    await expect(intruder).rejects.toThrow();
+    const duplicate = await begin(ledger, object, 'B');
+    time.advance(60_001);
+    const afterCrash = await begin(ledger, object, 'B');
+
+    expect(completing).toMatchObject({
+      state: DeliveryState.COMPLETING,
+      leaseOwner: 'A',
+      refs: { uploadId: 'u1' },
+      completionMessage: '{"m":1}',
+      completionAttempts: 1,
+    });
+    expect(duplicate.outcome).toBe('busy');
+    expect(afterCrash.outcome).toBe('resend-completion');
+  });
+
+  it('hands an inline completion over to the completion queue: lease lapsed, reason kept, taken by the next worker', async () => {
+    const { ledger } = await ledgerWithClock();
+    const object = anObject();
+    const key = deliveryKeyOf(object);
+    await begin(ledger, object, 'A');
+    await ledger.markCompleting(key, 'A', {
+      refs: { uploadId: 'u1' },
+      completionMessage: '{"m":1}',
+      leaseMs: 60_000,
+    });
+
+    const handedOver = await ledger.handOverCompletion(key, 'A', {
+      code: 'VENDOR_TIMEOUT',
+      message: 'socket hang up',
+    });
+    const next = await ledger.beginCompletion(key, {
+      owner: 'C',
+      leaseMs: 30_000,
+      retryAmbiguous: true,
+      redrive: false,
+    });
+
+    expect(handedOver.written).toBe(true);
+    expect(handedOver.written && handedOver.record).toMatchObject({
+      state: DeliveryState.COMPLETING,
+      reason: 'VENDOR_TIMEOUT',
+      lastError: 'socket hang up',
+    });
+    expect(next.outcome).toBe('acquired');
   });
 
   it('asks for the stored completion message to be sent again on any later receive of an uploaded version', async () => {
