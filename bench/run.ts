@@ -32,6 +32,8 @@ async function main(): Promise<void> {
     return;
   }
   if ('render' in parsed) {
+    // A results file of an earlier version renders too: fields since removed are ignored, and
+    // fields added since are optional (their figures are left out).
     const saved = JSON.parse(readFileSync(parsed.render, 'utf8')) as BenchResults;
     const { targets: _old, ...rest } = saved;
     const results: BenchResults = { ...rest, targets: evaluateTargets(rest) };

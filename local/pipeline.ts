@@ -44,6 +44,10 @@ export interface LocalOverrides {
   readonly retryBaseSeconds?: number;
   readonly retryMaxSeconds?: number;
   readonly vendorTimeoutMs?: number;
+  /** How long a warm function keeps a secret, s. */
+  readonly secretCacheSeconds?: number;
+  /** Dispatch calls the vendor's completion itself (the stage default) or always queues it. */
+  readonly completeInline?: boolean;
   /** First vendor status check after completion, s. */
   readonly statusPollFirstSeconds?: number;
   /** Stop following a vendor job after this long, s. */
@@ -132,6 +136,8 @@ export function synthContextFor(options: LocalPipelineOptions, sandboxUrl: strin
     ...(o.retryBaseSeconds !== undefined ? { retryBaseSeconds: o.retryBaseSeconds } : {}),
     ...(o.retryMaxSeconds !== undefined ? { retryMaxSeconds: o.retryMaxSeconds } : {}),
     ...(o.vendorTimeoutMs !== undefined ? { vendorTimeoutMs: o.vendorTimeoutMs } : {}),
+    ...(o.secretCacheSeconds !== undefined ? { secretCacheSeconds: o.secretCacheSeconds } : {}),
+    ...(o.completeInline !== undefined ? { completeInline: o.completeInline } : {}),
     ...(o.statusPollFirstSeconds !== undefined ? { statusPollFirstSeconds: o.statusPollFirstSeconds } : {}),
     ...(o.statusPollMaxSeconds !== undefined ? { statusPollMaxSeconds: o.statusPollMaxSeconds } : {}),
     ...(o.ledgerRetentionDays !== undefined ? { ledgerRetentionDays: o.ledgerRetentionDays } : {}),

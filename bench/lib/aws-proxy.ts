@@ -26,23 +26,55 @@ export interface AwsTimingProxy {
   close(): Promise<void>;
 }
 
-/** `DynamoDB_20120810.UpdateItem` → `DynamoDB UpdateItem`; `AmazonSQS.SendMessage` → `SQS SendMessage`. */
-function operationOf(req: IncomingMessage): string {
+/** What a DynamoDB item is, from its partition key's prefix: `d#` ledger, `sem#` semaphore, … */
+const ITEM_KINDS: Readonly<Record<string, string>> = {
+  d: 'ledger',
+  sem: 'semaphore',
+  breaker: 'breaker',
+  token: 'token',
+  mints: 'mint budget',
+};
+
+/** The item kind a DynamoDB request addresses (its `Key.pk`), if it names one key. */
+function itemKindOf(body: Buffer): string | undefined {
+  try {
+    const pk = (JSON.parse(body.toString('utf8')) as { Key?: { pk?: { S?: string } } }).Key?.pk?.S;
+    if (!pk) return undefined;
+    const prefix = pk.slice(0, Math.max(0, pk.indexOf('#')));
+    return ITEM_KINDS[prefix] ?? prefix;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `DynamoDB_20120810.UpdateItem` → `DynamoDB UpdateItem (ledger)` (the item kind from the key, when
+ * the body is given); `AmazonSQS.SendMessage` → `SQS SendMessage`; S3 by method, with the result
+ * documents (`_results/`) and tagging named apart: they are the announcement, not the delivery.
+ */
+function operationOf(req: IncomingMessage, body?: Buffer): string {
   const target = req.headers['x-amz-target'];
   if (typeof target === 'string') {
     const [service = '', op = ''] = target.split('.');
-    const name = service.startsWith('DynamoDB')
-      ? 'DynamoDB'
-      : service === 'AmazonSQS'
-        ? 'SQS'
-        : service === 'secretsmanager'
-          ? 'SecretsManager'
-          : service;
+    if (service.startsWith('DynamoDB')) {
+      const kind = body ? itemKindOf(body) : undefined;
+      return kind ? `DynamoDB ${op} (${kind})` : `DynamoDB ${op}`;
+    }
+    const name = service === 'AmazonSQS' ? 'SQS' : service === 'secretsmanager' ? 'SecretsManager' : service;
     return `${name} ${op}`;
   }
   const auth = req.headers.authorization ?? '';
   const service = /Credential=[^/]+\/[^/]+\/[^/]+\/([^/]+)\//.exec(auth)?.[1] ?? 'unknown';
-  return `${service === 's3' ? 'S3' : service} ${req.method ?? ''}`;
+  if (service !== 's3') return `${service} ${req.method ?? ''}`;
+  const url = req.url ?? '';
+  if (/[?&]tagging\b/.test(url)) return `S3 ${req.method ?? ''} tagging`;
+  if (req.method === 'PUT' && url.includes('/_results/')) return 'S3 PUT result document';
+  return `S3 ${req.method ?? ''}`;
+}
+
+/** Calls that tell the producer the outcome (events, result documents, tags), apart from the delivery's own. */
+export function isAnnouncement(operation: string): boolean {
+  return /^(events |EventBridge |AWSEvents )|^S3 PUT result document$|^S3 \w+ tagging$/.test(operation);
 }
 
 /**
@@ -61,8 +93,27 @@ export async function startAwsTimingProxy(
 
   const server = http.createServer((req: IncomingMessage, res: ServerResponse) => {
     const started = performance.now();
-    const operation = operationOf(req);
     const caller = callers.get(req.socket) ?? 'other';
+    const target = req.headers['x-amz-target'];
+    if (typeof target === 'string' && target.startsWith('DynamoDB')) {
+      // DynamoDB bodies are small JSON: read whole, so the item kind can be named.
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.once('end', () =>
+        relay(req, res, operationOf(req, Buffer.concat(chunks)), caller, started, chunks),
+      );
+      return;
+    }
+    relay(req, res, operationOf(req), caller, started);
+  });
+  const relay = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    operation: string,
+    caller: string,
+    started: number,
+    body?: Buffer[],
+  ) => {
     const statKey = `${caller}\u0000${operation}`;
     // The Host header goes through unchanged: moto builds queue URLs from it, so they name the proxy.
     const forward = http.request(
@@ -93,8 +144,9 @@ export async function startAwsTimingProxy(
       if (!res.headersSent) res.writeHead(502);
       res.end();
     });
-    req.pipe(forward);
-  });
+    if (body) forward.end(Buffer.concat(body));
+    else req.pipe(forward);
+  };
   server.on('connection', (socket: Socket) => {
     const { remotePort, localPort } = socket;
     callers.set(

@@ -9,8 +9,10 @@ import { pipelineBuildOptions } from '../lib/build-options';
 import type { BenchContext } from '../lib/context';
 import { progress } from '../lib/measured';
 import { type ProfileSummary, profileIn, summarizeProfile } from '../lib/profile';
+import { kb, table } from '../lib/render';
 import { packageOf } from '../lib/sourcemap';
 import { round, type Summary, summarize } from '../lib/stats';
+import type { TargetResult } from '../lib/targets';
 import { childEnv, runWorker } from '../lib/workers';
 import type { ImportWorkerInput, ImportWorkerOutput } from '../workers/protocol';
 import { PROFILE_DIR } from './profiles';
@@ -219,4 +221,82 @@ function roundSummary(s: Summary): Summary {
     max: round(s.max),
     spreadPct: round(s.spreadPct),
   };
+}
+
+/** Module init per function, and no unused SDK client in a bundle. */
+export function coldStartTargets(r: ColdStartSectionResult | undefined): TargetResult[] {
+  const targets: TargetResult[] = [];
+  const fns = r?.functions ?? [];
+  for (const fn of fns) {
+    targets.push({
+      id: `init-${fn.name}`,
+      target: `Module init ≤ 100 ms median (${fn.name})`,
+      status: fn.initMs.median <= 100 ? 'met' : 'missed',
+      detail: `${fn.initMs.median} ms median of ${fn.initMs.n} (range ${fn.initMs.min}–${fn.initMs.max}); ${fn.initNoSourceMapsMs.median} ms without --enable-source-maps`,
+    });
+  }
+  if (!r) {
+    targets.push({
+      id: 'init',
+      target: 'Module init ≤ 100 ms median per function',
+      status: 'not measured',
+      detail: 'coldstart section not run',
+    });
+  }
+  targets.push({
+    id: 'sdk-clients',
+    target: 'No unused SDK clients in a bundle',
+    status:
+      fns.length === 0
+        ? 'not measured'
+        : fns.every((f) => f.unexpectedClients.length === 0)
+          ? 'met'
+          : 'missed',
+    detail:
+      fns.length === 0
+        ? 'coldstart section not run'
+        : fns
+            .map(
+              (f) =>
+                `${f.name}: ${f.sdkClients.join(', ')}${f.unexpectedClients.length > 0 ? ` — unexpected: ${f.unexpectedClients.join(', ')}` : ''}${f.nestedClients.length > 0 ? ` (+ nested-clients ${f.nestedClients.join(', ')} from the credential chain)` : ''}`,
+            )
+            .join('; '),
+  });
+  return targets;
+}
+
+export function renderColdStart(r: ColdStartSectionResult | undefined): string[] {
+  if (!r) return [];
+  return [
+    '',
+    `### Cold-start proxy (deployed bundles, ${r.samples} fresh-process imports each)`,
+    '',
+    table(
+      [
+        'Function',
+        'Bundle',
+        'gzip',
+        'Source map',
+        'Init ms (deployed env)',
+        'Init ms without source maps',
+        'RSS after init MB',
+        'SDK clients',
+        'Largest parts of the bundle',
+      ],
+      r.functions.map((f) => [
+        f.name,
+        kb(f.bundleBytes),
+        kb(f.gzipBytes),
+        kb(f.sourceMapBytes),
+        `${f.initMs.median.toFixed(1)} (${f.initMs.min.toFixed(0)}–${f.initMs.max.toFixed(0)})`,
+        `${f.initNoSourceMapsMs.median.toFixed(1)} (${f.initNoSourceMapsMs.min.toFixed(0)}–${f.initNoSourceMapsMs.max.toFixed(0)})`,
+        f.rssAfterInitMb.toFixed(0),
+        f.sdkClients.join(', '),
+        f.topPackages
+          .slice(0, 4)
+          .map((p) => `${p.name} ${p.pct.toFixed(0)}%`)
+          .join(', '),
+      ]),
+    ),
+  ];
 }

@@ -1,7 +1,9 @@
 import type { BenchContext } from '../lib/context';
 import { type Measured, measured, progress, type RunRecord, runRecord } from '../lib/measured';
+import { pct, sm, table } from '../lib/render';
 import { round } from '../lib/stats';
-import { MB, sizeLabel } from '../lib/units';
+import type { TargetResult } from '../lib/targets';
+import { GB, MB, sizeLabel } from '../lib/units';
 import { runWorker } from '../lib/workers';
 import type { ReadWorkerInput, ReadWorkerOutput } from '../workers/protocol';
 import { transferTimeoutMs } from './upload';
@@ -72,4 +74,41 @@ export async function hashSection(ctx: BenchContext): Promise<HashSectionResult>
     });
   }
   return { sizes: results };
+}
+
+/** The hashing pass against the raw read at 100 MB and 1 GB. */
+export function hashTargets(r: HashSectionResult | undefined): TargetResult[] {
+  const bySize = new Map((r?.sizes ?? []).map((s) => [s.size, s]));
+  return [100 * MB, GB].map((size) => {
+    const s = bySize.get(size);
+    return {
+      id: `hash-${sizeLabel(size)}`,
+      target: `Hashing ≥ 0.9 × S3 read rate at ${sizeLabel(size)}`,
+      status: s === undefined ? 'not measured' : s.ratio >= 0.9 ? 'met' : 'missed',
+      detail:
+        s === undefined
+          ? `${sizeLabel(size)} not measured`
+          : `sha256OfObject ${s.sha256.mbPerSec.median} MB/s vs read ${s.read.mbPerSec.median} MB/s = ${pct(s.ratio)}`,
+    };
+  });
+}
+
+export function renderHash(r: HashSectionResult | undefined): string[] {
+  if (!r) return [];
+  return [
+    '',
+    '### Inspect hashing pass vs raw S3 read',
+    '',
+    table(
+      ['Size', 'sha256OfObject MB/s', 'Read + discard MB/s', 'Ratio', 'Hash CPU ms', 'Read CPU ms'],
+      r.sizes.map((s) => [
+        s.label,
+        sm(s.sha256.mbPerSec),
+        sm(s.read.mbPerSec),
+        s.ratio.toFixed(2),
+        sm(s.sha256.cpuMs, 0),
+        sm(s.read.cpuMs, 0),
+      ]),
+    ),
+  ];
 }

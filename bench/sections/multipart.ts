@@ -8,7 +8,9 @@ import type { BenchObject, TransferFixture } from '../lib/fixture';
 import { type Measured, measured, progress, type RunRecord, runRecord } from '../lib/measured';
 import { presignGet } from '../lib/presign-get';
 import { memoryOf, resetPeakRss } from '../lib/proc';
+import { pct, sm, table } from '../lib/render';
 import { median, round } from '../lib/stats';
+import type { TargetResult } from '../lib/targets';
 import { GB, MB, mbPerSecond, sizeLabel } from '../lib/units';
 import { runWorker, startServerWorker } from '../lib/workers';
 import type { RangeServerInput, S3Access, UploadWorkerInput, UploadWorkerOutput } from '../workers/protocol';
@@ -247,4 +249,117 @@ export async function multipartSection(ctx: BenchContext): Promise<MultipartSect
     await stub.stop();
   }
   return { size, label, partSizeBytes, parts, motoRangeProbe, sources };
+}
+
+/** Parallel parts never slower than single-stream (per part source), and their RSS bounded. */
+export function multipartTargets(r: MultipartSectionResult | undefined): TargetResult[] {
+  const targets: TargetResult[] = [];
+  for (const source of ['moto', 'range-stub'] as const) {
+    const s = r?.sources.find((x) => x.source === source);
+    const parallel = s?.parallel.filter((p) => p.partConcurrency >= 2) ?? [];
+    // "Slower" = the median is below single-stream by more than the run-to-run noise (the larger
+    // half-spread of the two): a 2% gap between two ±5% measurements is a tie, not a regression.
+    const tolerance = (p: (typeof parallel)[number]) =>
+      s ? Math.max(p.result.mbPerSec.spreadPct, s.single.mbPerSec.spreadPct) / 200 : 0;
+    const slower = parallel.filter((p) => p.vsSingle < 1 - tolerance(p));
+    // And the best parallelism must reach single-stream (≥ 1.0 × its median).
+    const best = Math.max(0, ...parallel.map((p) => p.vsSingle));
+    targets.push({
+      id: `multipart-speed-${source}`,
+      target: `Multipart with parallel parts ≥ 1.0 × single-stream, never slower (parts read from ${source === 'moto' ? 'moto' : 'the range-efficient stub'})`,
+      status: !s ? 'not measured' : slower.length === 0 && best >= 1 ? 'met' : 'missed',
+      detail: !s
+        ? 'multipart section not run'
+        : `single ${s.single.mbPerSec.median} MB/s; ${s.parallel
+            .map(
+              (p) =>
+                `×${p.partConcurrency} ${p.result.mbPerSec.median} MB/s (${pct(p.vsSingle)}${p.partConcurrency >= 2 && p.vsSingle < 1 && !slower.includes(p) ? `, a tie within ±${(tolerance(p) * 100).toFixed(0)}%` : ''})`,
+            )
+            .join(', ')}`,
+    });
+  }
+  const allParallel = r?.sources.flatMap((s) => s.parallel.map((p) => ({ source: s.source, ...p }))) ?? [];
+  const over = allParallel.filter((p) => p.overSingleMb > p.rssBoundMb);
+  targets.push({
+    id: 'multipart-rss',
+    target: 'Multipart RSS bounded by part size × parallelism (peak over the single-stream peak)',
+    status: allParallel.length === 0 ? 'not measured' : over.length === 0 ? 'met' : 'missed',
+    detail:
+      allParallel.length === 0
+        ? 'multipart section not run'
+        : allParallel
+            .map(
+              (p) =>
+                `${p.source} ×${p.partConcurrency}: ${p.overSingleMb >= 0 ? '+' : ''}${p.overSingleMb} MB over single-stream (bound ${p.rssBoundMb} MB)`,
+            )
+            .join('; '),
+  });
+  return targets;
+}
+
+export function renderMultipart(mp: MultipartSectionResult | undefined): string[] {
+  if (!mp) return [];
+  const out: string[] = [
+    '',
+    `### CleverTap multipart, ${mp.label} in ${mp.parts} parts of ${sizeLabel(mp.partSizeBytes)}`,
+    '',
+  ];
+  const rows: Array<Array<string | number>> = [];
+  for (const s of mp.sources) {
+    rows.push([
+      s.source,
+      'single stream',
+      sm(s.single.mbPerSec),
+      '1.00',
+      sm(s.single.wallMs, 0),
+      sm(s.single.cpuMs, 0),
+      sm(s.single.peakRssMb),
+      '',
+      '',
+      '',
+    ]);
+    for (const p of s.parallel) {
+      rows.push([
+        s.source,
+        `${p.partConcurrency} part${p.partConcurrency > 1 ? 's' : ''} in flight`,
+        sm(p.result.mbPerSec),
+        p.vsSingle.toFixed(2),
+        sm(p.result.wallMs, 0),
+        sm(p.result.cpuMs, 0),
+        sm(p.result.peakRssMb),
+        p.rssGrowthMb.toFixed(1),
+        p.overSingleMb.toFixed(1),
+        p.rssBoundMb.toFixed(0),
+      ]);
+    }
+  }
+  out.push(
+    table(
+      [
+        'Parts read from',
+        'Mode',
+        'MB/s',
+        'vs single',
+        'Wall ms',
+        'CPU ms',
+        'Peak RSS MB',
+        'Growth in run MB',
+        'Peak over single MB',
+        'Bound MB',
+      ],
+      rows,
+    ),
+  );
+  const probe = mp.motoRangeProbe;
+  if (probe) {
+    out.push(
+      '',
+      `moto timed directly: a ${sizeLabel(probe.rangeBytes)} ranged GET of the ${mp.label} object takes ${probe.rangeMs.toFixed(0)} ms ` +
+        `(${probe.rangeMbPerSec.toFixed(0)} MB/s), the whole object ${probe.fullMs.toFixed(0)} ms (${probe.fullMbPerSec.toFixed(0)} MB/s).`,
+    );
+  }
+  const motoPeak = mp.sources.find((s) => s.source === 'moto')?.motoPeakRssMb;
+  if (motoPeak !== undefined)
+    out.push('', `moto's peak RSS during the moto-sourced multipart runs: ${motoPeak.toFixed(0)} MB.`);
+  return out;
 }

@@ -3,8 +3,10 @@ import type { BenchObject, TransferFixture } from '../lib/fixture';
 import { motoMemory } from '../lib/fixture';
 import { type Measured, measured, progress, type RunRecord, runRecord } from '../lib/measured';
 import { presignGet } from '../lib/presign-get';
+import { pct, sm, table } from '../lib/render';
 import { round } from '../lib/stats';
-import { MB, sizeLabel } from '../lib/units';
+import type { TargetResult } from '../lib/targets';
+import { GB, MB, sizeLabel } from '../lib/units';
 import { runWorker } from '../lib/workers';
 import type {
   BaselineWorkerInput,
@@ -153,4 +155,83 @@ export async function uploadSection(ctx: BenchContext): Promise<UploadSectionRes
     sizes: results,
     motoMemory: memory ? { rssMb: round(memory.rssMb), peakRssMb: round(memory.peakRssMb) } : undefined,
   };
+}
+
+/** Throughput against the baseline at 1 MB, 100 MB and 1 GB, and the 1 GB RSS bound. */
+export function uploadTargets(r: UploadSectionResult | undefined): TargetResult[] {
+  const targets: TargetResult[] = [];
+  const bySize = new Map((r?.sizes ?? []).map((s) => [s.size, s]));
+  for (const [size, floor] of [
+    [MB, 0.85],
+    [100 * MB, 0.95],
+    [GB, 0.95],
+  ] as const) {
+    const s = bySize.get(size);
+    targets.push({
+      id: `throughput-${sizeLabel(size)}`,
+      target: `Throughput ≥ ${floor} × baseline at ${sizeLabel(size)}${size === MB ? ' (fresh process)' : ''}`,
+      status: s === undefined ? 'not measured' : s.throughputRatio >= floor ? 'met' : 'missed',
+      detail:
+        s === undefined
+          ? `${sizeLabel(size)} not in --sizes`
+          : `pipeline ${s.pipeline.mbPerSec.median} MB/s vs baseline ${s.baseline.mbPerSec.median} MB/s = ${pct(s.throughputRatio)}`,
+    });
+  }
+
+  const small = bySize.get(MB);
+  const big = bySize.get(GB);
+  targets.push({
+    id: 'rss-1GB',
+    target: '1 GB peak RSS ≤ 1 MB peak RSS + 64 MB (real uploader)',
+    status:
+      !small || !big
+        ? 'not measured'
+        : big.pipeline.peakRssMb.median <= small.pipeline.peakRssMb.median + 64
+          ? 'met'
+          : 'missed',
+    detail:
+      !small || !big
+        ? 'needs 1MB and 1GB in --sizes'
+        : `1 GB ${big.pipeline.peakRssMb.median} MB vs 1 MB ${small.pipeline.peakRssMb.median} MB: +${(big.pipeline.peakRssMb.median - small.pipeline.peakRssMb.median).toFixed(1)} MB (limit +64 MB)`,
+  });
+  return targets;
+}
+
+export function renderUpload(r: UploadSectionResult | undefined): string[] {
+  if (!r) return [];
+  const moto = r.motoMemory;
+  return [
+    '',
+    '### Single-stream delivery: real uploader vs baseline copy',
+    '',
+    table(
+      [
+        'Size',
+        'Pipeline MB/s',
+        'Baseline MB/s',
+        'Ratio',
+        'Pipeline wall ms',
+        'Baseline wall ms',
+        'Pipeline CPU ms',
+        'Baseline CPU ms',
+        'Pipeline peak RSS MB',
+        'Baseline peak RSS MB',
+      ],
+      r.sizes.map((s) => [
+        s.label,
+        sm(s.pipeline.mbPerSec),
+        sm(s.baseline.mbPerSec),
+        s.throughputRatio.toFixed(2),
+        sm(s.pipeline.wallMs, 0),
+        sm(s.baseline.wallMs, 0),
+        sm(s.pipeline.cpuMs, 0),
+        sm(s.baseline.cpuMs, 0),
+        sm(s.pipeline.peakRssMb),
+        sm(s.baseline.peakRssMb),
+      ]),
+    ),
+    '',
+    `moto took the objects in ${r.sizes.map((s) => `${s.label} ${(s.motoPutMs / 1000).toFixed(1)} s`).join(', ')}` +
+      (moto ? `; moto RSS now ${moto.rssMb.toFixed(0)} MB, peak ${moto.peakRssMb.toFixed(0)} MB.` : '.'),
+  ];
 }

@@ -1,8 +1,8 @@
 import type { BenchContext } from '../lib/context';
 import { progress } from '../lib/measured';
 import { presignGet } from '../lib/presign-get';
-import type { TargetResult } from '../lib/report';
 import { median, percentile, round } from '../lib/stats';
+import type { TargetResult } from '../lib/targets';
 import { MB, sizeLabel } from '../lib/units';
 import { runWorker } from '../lib/workers';
 import type { WarmWorkerInput, WarmWorkerOutput } from '../workers/protocol';
