@@ -22,7 +22,7 @@ import { announceLongWait } from '../shared/outcome';
 import { dlqAttributes, isFinal, type RecordContext } from '../shared/queue/sqs-batch';
 import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
-import { DeliveryState, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
+import { type DeliveryRecord, DeliveryState, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
 import {
   headObject,
   type IdentifiedVersion,
@@ -38,6 +38,8 @@ import {
   type HeldCompletion,
   recordCompleted,
   retriesAmbiguous,
+  scheduleFirstCheck,
+  willPoll,
 } from '../shared/vendor-completion';
 import { prepareVendor } from '../shared/vendor-context';
 import { breakerKeyOf } from '../shared/vendor-guard';
@@ -233,6 +235,20 @@ export async function deliverObject(
             (begin.record.reason ?? ErrorCode.INTERNAL) as ErrorCode,
             begin.record.lastError ?? 'failed',
           );
+        return;
+      }
+      if (
+        ctx.receiveCount > 1 &&
+        completedAtOnce(begin.record) &&
+        begin.record.outcome === undefined &&
+        begin.record.completionMessage &&
+        willPoll(deps, route)
+      ) {
+        // This dispatch completed at once and failed before its first status check surely left (the
+        // message came back): schedule it again, as the completion function does for its own messages.
+        const message = CompletionMessageV1Schema.parse(JSON.parse(begin.record.completionMessage));
+        await scheduleFirstCheck(deps, message, route);
+        log.info('completed earlier; the first vendor status check is scheduled again');
         return;
       }
       deps.metrics.count(MetricName.DuplicateNotifications, vendor);
@@ -532,6 +548,20 @@ async function completeInline(deps: DispatchDeps, held: HeldCompletion & { body:
     return;
   }
   await recordCompleted(deps, held, accepted);
+}
+
+/**
+ * A delivery a dispatch completed at once: COMPLETED without ever having been UPLOADED (its upload and
+ * the start of its completion were one step).
+ */
+function completedAtOnce(record: DeliveryRecord): boolean {
+  // A trimmed history (dozens of transitions) cannot tell: treated as not completed at once.
+  return (
+    record.state === DeliveryState.COMPLETED &&
+    !record.historyDropped &&
+    (record.history ?? []).some((entry) => entry.state === DeliveryState.COMPLETING) &&
+    !(record.history ?? []).some((entry) => entry.state === DeliveryState.UPLOADED)
+  );
 }
 
 /**

@@ -16,7 +16,7 @@ import {
   TEST_BUCKET,
   testBytes,
 } from '../../support/fakes';
-import { rejectionOf, uniqueKey, useDispatchHarness } from './harness';
+import { firstReceive, rejectionOf, uniqueKey, useDispatchHarness } from './harness';
 
 const h = useDispatchHarness();
 
@@ -82,6 +82,50 @@ describe('dispatchMessage completing at once (completeInline)', () => {
       vendorPhase: 'running',
       vendorState: 'PROCESSING',
     });
+  });
+
+  it('schedules the first status check again when its message comes back after the check could not be sent', async () => {
+    const w = h.world({ completeInline: true, withStatus: true, route: { pollStatus: true } });
+    const { ledgerKey, record } = dropped(w);
+    h.sqsMock
+      .on(SendMessageCommand)
+      .rejectsOnce(new Error('SQS throttled'))
+      .resolves({ MessageId: 'sent-2' });
+
+    const failed = await rejectionOf(w.run(record));
+    const afterFailure = await w.ledger.get(ledgerKey);
+    await w.run(record, { ...firstReceive, receiveCount: 2 });
+
+    expect(failed).toBeInstanceOf(Error);
+    expect(afterFailure).toMatchObject({ state: DeliveryState.COMPLETED, vendorPhase: 'running' });
+    const sends = h.sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(sends).toHaveLength(2);
+    expect(StatusCheckMessageV1Schema.parse(JSON.parse(sends[1]?.MessageBody ?? ''))).toMatchObject({
+      check: 0,
+    });
+    expect(w.vendor.completes).toHaveLength(1);
+  });
+
+  it('does not schedule a status check for a delivery the completion queue completed', async () => {
+    const w = h.world({ completeInline: false, withStatus: true, route: { pollStatus: true } });
+    const { ledgerKey, record } = dropped(w);
+    await w.run(record);
+    await w.ledger.beginCompletion(ledgerKey, {
+      owner: 'c',
+      leaseMs: 30_000,
+      retryAmbiguous: false,
+      redrive: false,
+    });
+    await w.ledger.markCompleted(ledgerKey, 'c', {
+      refs: { jobId: 'job-9' },
+      vendorState: 'QUEUED',
+      vendorPhase: 'running',
+    });
+
+    await w.run(record, { ...firstReceive, receiveCount: 2 });
+
+    expect(h.sentBodies()).toHaveLength(1);
+    expect(w.metrics.total(MetricName.DuplicateNotifications)).toBe(1);
   });
 
   it('hands a definite vendor failure to the completion queue: UPLOADED, the stored message sent, the intake message done', async () => {
