@@ -500,11 +500,11 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
 
 /**
  * The vendor's completion call, made by the dispatch that uploaded (no completion message, no second
- * secret read, no second lease write). Anything but an accepted call goes to the completion queue,
- * whose retries, breaker waits, uncertain-outcome parking and DLQ are the one place completion
- * failures are handled: an unanswered call of a vendor without an idempotency key stays COMPLETING
- * with its lease lapsed (the completion function parks it), any other failure returns it to UPLOADED.
- * The intake message is done either way: its upload stands.
+ * secret read, no second lease write). A refusal (permanent) is decided here as the completion
+ * function would decide it, parked in its DLQ. Any other failure goes to the completion queue, whose
+ * retries, breaker waits and uncertain-outcome parking apply: an unanswered call of a vendor without
+ * an idempotency key stays COMPLETING with its lease lapsed (the completion function parks it), the
+ * rest return to UPLOADED. The intake message is done either way: its upload stands.
  */
 async function completeInline(deps: DispatchDeps, held: HeldCompletion & { body: string }): Promise<void> {
   const { route, key, owner, log } = held;
