@@ -30,12 +30,12 @@ import {
   callVendorCompletion,
   fileOfMessage,
   type HeldCompletion,
+  mayHaveLostFirstCheck,
   noteFor,
   recordCompleted,
   retriesAmbiguous,
   scheduleFirstCheck,
   sendStatusCheck,
-  willPoll,
 } from '../shared/vendor-completion';
 import { prepareVendor } from '../shared/vendor-context';
 
@@ -138,12 +138,7 @@ async function complete(
           );
         return;
       }
-      if (
-        record.state === DeliveryState.COMPLETED &&
-        record.outcome === undefined &&
-        ctx.receiveCount > 1 &&
-        willPoll(deps, route)
-      ) {
+      if (mayHaveLostFirstCheck(deps, record, ctx, route)) {
         // Received before and completed, but its first status check may never have been sent.
         await scheduleFirstCheck(deps, message, route);
         log.info('completed earlier; the first vendor status check is scheduled again');

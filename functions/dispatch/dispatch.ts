@@ -36,10 +36,10 @@ import {
   announceDecided,
   callVendorCompletion,
   type HeldCompletion,
+  mayHaveLostFirstCheck,
   recordCompleted,
   retriesAmbiguous,
   scheduleFirstCheck,
-  willPoll,
 } from '../shared/vendor-completion';
 import { prepareVendor } from '../shared/vendor-context';
 import { breakerKeyOf } from '../shared/vendor-guard';
@@ -238,11 +238,9 @@ export async function deliverObject(
         return;
       }
       if (
-        ctx.receiveCount > 1 &&
+        mayHaveLostFirstCheck(deps, begin.record, ctx, route) &&
         completedAtOnce(begin.record) &&
-        begin.record.outcome === undefined &&
-        begin.record.completionMessage &&
-        willPoll(deps, route)
+        begin.record.completionMessage
       ) {
         // This dispatch completed at once and failed before its first status check surely left (the
         // message came back): schedule it again, as the completion function does for its own messages.

@@ -5,8 +5,9 @@ import { fileDescriptorOf } from './file-descriptor';
 import type { CompletionMessageV1, StatusCheckMessageV1 } from './messages';
 import { type CoreLogger, MetricName } from './observability';
 import type { OutcomeExtras } from './outcome';
+import type { RecordContext } from './queue/sqs-batch';
 import type { ResolvedRoute } from './routes/schema';
-import type { DeliveryKey, TransitionResult } from './state/ledger';
+import { type DeliveryKey, type DeliveryRecord, DeliveryState, type TransitionResult } from './state/ledger';
 import { type PreparedVendor, prepareVendor } from './vendor-context';
 
 /**
@@ -104,6 +105,24 @@ export async function recordCompleted(
   log.info('completed', { refs: accepted.result.refs, vendorState: accepted.result.vendorState });
   if (polled) await scheduleFirstCheck(deps, held.message, route);
   else await deps.announcer.outcome(completed, 'succeeded', log, noteFor(deps, route));
+}
+
+/**
+ * A completed, polled delivery whose verdict is undecided, seen again by a message received before: the
+ * worker that completed it may have died before its first status check left, so it is sent again.
+ */
+export function mayHaveLostFirstCheck(
+  deps: Pick<CoreDeps, 'vendors'>,
+  record: DeliveryRecord,
+  ctx: Pick<RecordContext, 'receiveCount'>,
+  route: ResolvedRoute,
+): boolean {
+  return (
+    record.state === DeliveryState.COMPLETED &&
+    record.outcome === undefined &&
+    ctx.receiveCount > 1 &&
+    willPoll(deps, route)
+  );
 }
 
 /** Vendors with a job status are followed until their verdict, unless the route turns polling off. */

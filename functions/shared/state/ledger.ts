@@ -424,16 +424,7 @@ export class DeliveryLedger {
     owner: string,
     data: { refs: VendorRefs; completionMessage: string },
   ): Promise<DeliveryRecord> {
-    const out = await this.held(
-      'dispatch.uploaded',
-      key,
-      {
-        owner,
-        values: { refs: data.refs, completionMessage: data.completionMessage, uploadedAt: this.iso() },
-      },
-      'recording the upload',
-    );
-    return out.record;
+    return this.recordUpload('dispatch.uploaded', key, owner, data);
   }
 
   /**
@@ -446,12 +437,22 @@ export class DeliveryLedger {
     owner: string,
     data: { refs: VendorRefs; completionMessage: string; leaseMs: number },
   ): Promise<DeliveryRecord> {
+    return this.recordUpload('dispatch.completing', key, owner, data);
+  }
+
+  /** The upload's refs and completion message, under the held dispatch lease (renewed with `leaseMs`). */
+  private async recordUpload(
+    name: 'dispatch.uploaded' | 'dispatch.completing',
+    key: DeliveryKey,
+    owner: string,
+    data: { refs: VendorRefs; completionMessage: string; leaseMs?: number },
+  ): Promise<DeliveryRecord> {
     const out = await this.held(
-      'dispatch.completing',
+      name,
       key,
       {
         owner,
-        leaseMs: data.leaseMs,
+        ...(data.leaseMs === undefined ? {} : { leaseMs: data.leaseMs }),
         values: { refs: data.refs, completionMessage: data.completionMessage, uploadedAt: this.iso() },
       },
       'recording the upload',
