@@ -10,10 +10,8 @@ runMain(async () => {
   const input = readInput<ReadWorkerInput>();
   const s3 = dispatchS3Client(input.s3);
   if (input.mode === 'sha256') {
-    const { value, metrics } = await measure(() =>
-      sha256OfObject(s3, input.object, undefined, undefined, input.size),
-    );
-    const output: ReadWorkerOutput = { ...metrics, bytes: -1, sha256Base64: value };
+    const { value, metrics } = await measure(() => sha256OfObject(s3, input.object, { size: input.size }));
+    const output: ReadWorkerOutput = { ...metrics, bytes: -1, sha256Base64: value.sha256Base64 };
     report(output);
   } else {
     const { value, metrics } = await measure(async () => {

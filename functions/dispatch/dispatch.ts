@@ -24,10 +24,12 @@ import type { RouteMatcher } from '../shared/routes/match';
 import { type ObjectCreated, parseS3NotificationBody } from '../shared/s3-event';
 import { type DeliveryRecord, DeliveryState, deliveryIdOf, deliveryKeyOf } from '../shared/state/ledger';
 import {
-  headObject,
+  bufferedRead,
+  type FirstRead,
   type IdentifiedVersion,
   identifyVersion,
-  type ObjectHead,
+  type OpenedVersion,
+  openVersion,
   sha256OfObject,
 } from '../shared/upload/s3-source';
 import { uploadPlan } from '../shared/upload/upload-plan';
@@ -144,9 +146,11 @@ export async function deliverObject(
   }
   // The identity of the version comes from the object (a notification without a version id, as
   // emulators send, is matched to its version): a multipart upload announced twice is one delivery.
+  const signal = AbortSignal.timeout(Math.max(1, Math.floor(invocation.deadline() - Date.now())));
+  const checksum = deps.vendors.adapters(match.route.vendor)?.needsSha256 ?? false;
   let identified: IdentifiedVersion;
   try {
-    identified = await identifyVersion(deps.s3, event);
+    identified = await identifyVersion(deps.s3, event, { checksum, signal });
   } catch (error) {
     const detail = {
       code: errorCodeOf(error),
@@ -166,6 +170,29 @@ export async function deliverObject(
     } else await deps.ledger.deferDispatch(notified, detail);
     throw error;
   }
+  // Reading the object may have opened it: its body is the upload's first read, or let go on any other path.
+  try {
+    await deliverIdentified(deps, { event, match, identified, ctx, invocation, signal, parentLog });
+  } finally {
+    identified.opened?.dispose();
+  }
+}
+
+interface IdentifiedDelivery {
+  readonly event: ObjectCreated;
+  readonly match: NonNullable<ReturnType<RouteMatcher['match']>>;
+  readonly identified: IdentifiedVersion;
+  readonly ctx: RecordContext;
+  readonly invocation: InvocationInfo;
+  /** Aborts at the invocation's deadline. */
+  readonly signal: AbortSignal;
+  readonly parentLog: CoreLogger;
+}
+
+/** Delivers an identified object version: breaker, lease, checks, presign, stream, completion. */
+async function deliverIdentified(deps: DispatchDeps, i: IdentifiedDelivery): Promise<void> {
+  const { event, match, identified, ctx, invocation, parentLog } = i;
+  const vendor = match.route.vendor;
   const object: ObjectRef = identified.object;
   const deliveryId = deliveryIdOf(object);
   let log = parentLog.with({
@@ -195,7 +222,7 @@ export async function deliverObject(
 
   const { route, segments } = match;
   // A notification may omit the size; the head checks it again before any vendor call.
-  if (event.size === 0 || identified.head?.size === 0)
+  if (event.size === 0 || identified.opened?.head.size === 0)
     return failEarly(new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)'));
 
   try {
@@ -284,7 +311,8 @@ export async function deliverObject(
   try {
     await deliverLeased(deps, {
       object,
-      head: identified.head,
+      opened: identified.opened,
+      signal: i.signal,
       route,
       segments,
       attempt,
@@ -325,8 +353,10 @@ export async function deliverObject(
 
 interface LeasedDelivery {
   readonly object: ObjectRef;
-  /** The object's head, when identifying the version already read it. */
-  readonly head: ObjectHead | undefined;
+  /** The version opened while identifying it (head and paused body), if it was. */
+  readonly opened: OpenedVersion | undefined;
+  /** Aborts at the invocation's deadline. */
+  readonly signal: AbortSignal;
   readonly route: NonNullable<ReturnType<RouteMatcher['match']>>['route'];
   readonly segments: Readonly<Record<string, string>>;
   readonly attempt: number;
@@ -338,12 +368,39 @@ interface LeasedDelivery {
   readonly decidedBy: string;
 }
 
-async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<void> {
-  const { object, route, log, invocation } = d;
-  const key = deliveryKeyOf(object);
-  const signal = AbortSignal.timeout(Math.max(1, Math.floor(invocation.deadline() - Date.now())));
+/**
+ * Small objects a vendor wants hashed are read once: hashed into memory, then uploaded from it (one
+ * GET instead of two). Bounds the memory of one delivery.
+ */
+const HASH_IN_MEMORY_MAX_BYTES = 8 * 1024 * 1024;
 
-  const head = d.head ?? (await headObject(deps.s3, object));
+async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<void> {
+  const { object } = d;
+  // GetObject in place of a head (when identifying the version did not already open it): its body is
+  // the upload's first read. Unversioned buckets pin reads to the notified ETag (a replaced object fails).
+  const opened =
+    d.opened ??
+    (await openVersion(
+      deps.s3,
+      {
+        bucket: object.bucket,
+        key: object.key,
+        versionId: object.versionId,
+        eTag: object.versionId ? undefined : object.eTag || undefined,
+      },
+      { checksum: deps.vendors.adapters(d.route.vendor)?.needsSha256 ?? false, signal: d.signal },
+    ));
+  try {
+    await uploadOpened(deps, d, opened);
+  } finally {
+    opened.dispose();
+  }
+}
+
+async function uploadOpened(deps: DispatchDeps, d: LeasedDelivery, opened: OpenedVersion): Promise<void> {
+  const { object, route, log, invocation, signal } = d;
+  const key = deliveryKeyOf(object);
+  const { head } = opened;
   if (head.size === 0) throw new PermanentError(ErrorCode.EMPTY_FILE, 'the object is empty (0 bytes)');
   // Identity fields stay as identified: they are the ledger key.
   const versioned: ObjectRef = {
@@ -366,10 +423,21 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
   );
   adapter.checkFile(file, ctx.options);
 
+  let first: FirstRead = opened;
   if (adapter.needsSha256) {
     const started = Date.now();
-    const sha256Base64 =
-      head.sha256Base64 ?? (await sha256OfObject(deps.s3, source, signal, deps.stallMs, head.size));
+    let sha256Base64 = head.sha256Base64;
+    if (sha256Base64 === undefined) {
+      const hashed = await sha256OfObject(deps.s3, source, {
+        signal,
+        stallMs: deps.stallMs,
+        size: head.size,
+        first: opened,
+        keep: head.size <= HASH_IN_MEMORY_MAX_BYTES,
+      });
+      sha256Base64 = hashed.sha256Base64;
+      if (hashed.bytes) first = bufferedRead(hashed.bytes);
+    }
     log.debug('sha256 ready', { fromS3Checksum: head.sha256Base64 !== undefined, ms: Date.now() - started });
     file = { ...file, sha256Base64 };
   }
@@ -400,6 +468,7 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
         s3: deps.s3,
         object: source,
         size: head.size,
+        first,
         policy: route,
         partConcurrency: route.partConcurrency,
         signal,

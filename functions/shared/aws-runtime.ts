@@ -238,7 +238,10 @@ export function createSqsHandler(
  * environment; each handler adds its own fields to {@link coreDepsFrom}'s result.
  */
 export interface CoreDeps {
-  /** Plain streaming reads: no response checksum wrapper on the hot path (HeadObject asks for checksums explicitly). */
+  /**
+   * Plain streaming reads: no response checksum wrapper on the hot path (a read for a vendor that wants
+   * the SHA-256 asks for checksums explicitly, and S3's stored checksum is then verified as it streams).
+   */
   readonly s3: S3Client;
   readonly sqs: SQSClient;
   readonly ledger: DeliveryLedger;

@@ -24,8 +24,9 @@ export interface IngestBucketProps {
  */
 export class IngestBucket extends Construct {
   /**
-   * What dispatch calls to read one object version: HeadObject (checksums included) and GetObject,
-   * which S3 authorizes as GetObject, or GetObjectVersion when a version id is given.
+   * What dispatch calls to read one object version: GetObject (its answer is the head; checksum mode
+   * on for vendors that want the SHA-256), which S3 authorizes as GetObject, or GetObjectVersion when a
+   * version id is given.
    */
   public static readonly OBJECT_READ_ACTIONS: readonly string[] = ['s3:GetObject', 's3:GetObjectVersion'];
 

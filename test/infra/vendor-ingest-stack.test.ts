@@ -545,7 +545,7 @@ describe('VendorIngestStack (dev stage)', () => {
       const expected = [
         ...grants(['logs:CreateLogStream', 'logs:PutLogEvents'], [getAtt(id(stack.dispatch.logGroup))]),
         ...grants(
-          // HeadObject and GetObject of a version (functions/shared/upload/s3-source.ts).
+          // GetObject of a version (functions/shared/upload/s3-source.ts).
           ['s3:GetObject', 's3:GetObjectVersion'],
           deployment.routes.map((r) => ({ 'Fn::Join': ['', [getAtt(bucket), `/${r.filterPrefix}*`]] })),
         ),

@@ -99,6 +99,8 @@ export interface FakeVendorOptions {
   readonly defaultPlan?: 'single' | 'multipart' | 'already-present';
   /** The vendor's file rule: a reason to refuse the file, or undefined to take it (default: take all). */
   readonly refuseFile?: (file: FileDescriptor) => string | undefined;
+  /** The vendor wants the file's SHA-256 before it hands out a URL (as Inspect does). */
+  readonly needsSha256?: boolean;
 }
 
 export interface CompleteCall {
@@ -136,6 +138,7 @@ export class FakeVendor {
       secretSchema: FakeSecretSchema,
       optionsSchema: FakeOptionsSchema,
       completionIdempotent: options.completionIdempotent ?? false,
+      ...(options.needsSha256 ? { needsSha256: true } : {}),
       checkFile: (file) => {
         const reason = options.refuseFile?.(file);
         if (reason) throw new FileRejectedError(reason);
@@ -574,17 +577,25 @@ export interface StoredObject {
   readonly contentType: string | undefined;
   /** MD5 hex, unquoted (as S3 notifications carry it). */
   readonly eTag: string;
+  /** Full-object SHA-256 held by S3 (base64), if any. */
+  readonly sha256Base64?: string | undefined;
 }
 
 /**
  * Objects served by a mocked S3Client: HeadObject and GetObject (with `Range` and `If-Match`) answer
  * from an in-memory map, bodies as SDK streams (`sdkStreamMixin`). A missing key is `NoSuchKey`.
- * Call {@link install} after each `reset()` of the mock.
+ * Call {@link install} after each `reset()` of the mock. {@link openBodies} lists bodies handed out
+ * and neither read to the end nor destroyed (a leaked socket, against S3).
  */
 export class FakeS3Objects {
   private readonly objects = new Map<string, StoredObject>();
   /** Bodies handed out by GetObject, so a test can check none was left open. */
   readonly bodies: Readable[] = [];
+
+  /** Bodies handed out and still open: neither read to the end nor destroyed. */
+  openBodies(): Readable[] {
+    return this.bodies.filter((body) => !body.destroyed && !body.readableEnded);
+  }
 
   constructor(private readonly s3Mock: AwsClientStub<S3Client>) {}
 
@@ -593,8 +604,10 @@ export class FakeS3Objects {
     body: Buffer,
     contentType: string | undefined = 'text/csv',
     bucket = TEST_BUCKET,
+    /** A full-object SHA-256 S3 holds for it (base64), answered when checksum mode is on. */
+    sha256Base64?: string,
   ): StoredObject {
-    const stored = { body, contentType, eTag: createHash('md5').update(body).digest('hex') };
+    const stored = { body, contentType, eTag: createHash('md5').update(body).digest('hex'), sha256Base64 };
     this.objects.set(`${bucket}/${key}`, stored);
     return stored;
   }
@@ -637,7 +650,15 @@ export class FakeS3Objects {
       const bytes = range ? stored.body.subarray(Number(range[1]), Number(range[2]) + 1) : stored.body;
       const body = Readable.from([bytes], { objectMode: false });
       this.bodies.push(body);
-      return { Body: sdkStreamMixin(body), ContentLength: bytes.length, ETag: `"${stored.eTag}"` };
+      return {
+        Body: sdkStreamMixin(body),
+        ContentLength: bytes.length,
+        ETag: `"${stored.eTag}"`,
+        ContentType: stored.contentType,
+        ...(input.ChecksumMode === 'ENABLED' && stored.sha256Base64 && !range
+          ? { ChecksumSHA256: stored.sha256Base64, ChecksumType: 'FULL_OBJECT' as const }
+          : {}),
+      };
     });
     return this;
   }

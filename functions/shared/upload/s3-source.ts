@@ -1,7 +1,8 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import {
   GetObjectCommand,
-  HeadObjectCommand,
+  type GetObjectCommandOutput,
+  type HeadObjectCommandOutput,
   ListObjectVersionsCommand,
   type ListObjectVersionsCommandOutput,
   type S3Client,
@@ -65,30 +66,22 @@ export function classifyS3Error(error: unknown, what: string): Error {
   return new RetryableError(ErrorCode.NETWORK, `${what}: ${name}`, { cause: error });
 }
 
-/** HeadObject with checksum mode on: size, ETag, stored Content-Type and, when present, the SHA-256. */
-export async function headObject(s3: S3Client, object: ObjectVersion): Promise<ObjectHead> {
-  try {
-    const head = await s3.send(
-      new HeadObjectCommand({
-        Bucket: object.bucket,
-        Key: object.key,
-        VersionId: object.versionId,
-        ChecksumMode: 'ENABLED',
-        ...ifMatch(object),
-      }),
-    );
-    const checksum = head.ChecksumSHA256;
-    const fullObject = checksum !== undefined && !checksum.includes('-') && head.ChecksumType !== 'COMPOSITE';
-    return {
-      size: head.ContentLength ?? 0,
-      eTag: head.ETag ?? object.eTag ?? '',
-      contentType: head.ContentType,
-      sha256Base64: fullObject ? checksum : undefined,
-      versionId: head.VersionId ?? object.versionId,
-    };
-  } catch (error) {
-    throw classifyS3Error(error, `head s3://${object.bucket}/${object.key}`);
-  }
+type HeadFields = Pick<
+  HeadObjectCommandOutput,
+  'ContentLength' | 'ETag' | 'ContentType' | 'ChecksumSHA256' | 'ChecksumType' | 'VersionId'
+>;
+
+/** The head of a HeadObject or GetObject answer (checksum mode on: the SHA-256 when S3 stores one). */
+function headOf(out: HeadFields, object: ObjectVersion): ObjectHead {
+  const checksum = out.ChecksumSHA256;
+  const fullObject = checksum !== undefined && !checksum.includes('-') && out.ChecksumType !== 'COMPOSITE';
+  return {
+    size: out.ContentLength ?? 0,
+    eTag: out.ETag ?? object.eTag ?? '',
+    contentType: out.ContentType,
+    sha256Base64: fullObject ? checksum : undefined,
+    versionId: out.VersionId ?? object.versionId,
+  };
 }
 
 export interface OpenedObject {
@@ -134,21 +127,127 @@ export async function openObject(
   }
 }
 
-/** One streaming pass over the object computing its SHA-256 (base64 of the raw digest). */
+/**
+ * Bytes read ahead of need and handed over once: the first read of an upload takes them instead of
+ * opening the object again. Whoever holds one calls `dispose` on every path (an unconsumed S3 body
+ * holds its socket); `dispose` after `take` does nothing.
+ */
+export interface FirstRead {
+  /** The whole object as a stream, once; undefined when already taken, disposed or gone stale. */
+  take(): OpenedObject | undefined;
+  dispose(): void;
+}
+
+/** An object version opened with one GetObject: its answer is the head, its body the first read. */
+export interface OpenedVersion extends FirstRead {
+  readonly head: ObjectHead;
+}
+
+/**
+ * A paused body is used only this soon after it was opened: past that, S3 may have given up on a
+ * reader that does not read, and the upload opens the object again (one more GET, never a failure).
+ */
+export const OPENED_FRESH_MS = 10_000;
+
+/**
+ * Opens the object with GetObject in place of HeadObject: the answer's headers carry everything a head
+ * would (size, ETag, Content-Type, version, and with `checksum` the stored SHA-256), and its body, left
+ * paused, becomes the upload's first read. One call where a head and a read took two.
+ */
+export async function openVersion(
+  s3: S3Client,
+  object: ObjectVersion,
+  options: { readonly checksum?: boolean; readonly signal?: AbortSignal; readonly now?: () => number } = {},
+): Promise<OpenedVersion> {
+  const now = options.now ?? Date.now;
+  let out: GetObjectCommandOutput;
+  try {
+    out = await s3.send(
+      new GetObjectCommand({
+        Bucket: object.bucket,
+        Key: object.key,
+        VersionId: object.versionId,
+        ...(options.checksum ? { ChecksumMode: 'ENABLED' as const } : {}),
+        ...ifMatch(object),
+      }),
+      { abortSignal: options.signal },
+    );
+  } catch (error) {
+    throw classifyS3Error(error, `get s3://${object.bucket}/${object.key}`);
+  }
+  const head = headOf(out, object);
+  let body = out.Body as Readable | undefined;
+  const openedAt = now();
+  const dispose = () => {
+    body?.destroy();
+    body = undefined;
+  };
+  return {
+    head,
+    take() {
+      const taken = body;
+      body = undefined;
+      if (!taken) return undefined;
+      if (now() - openedAt > OPENED_FRESH_MS) {
+        taken.destroy();
+        return undefined;
+      }
+      return { body: taken, length: head.size };
+    },
+    dispose,
+  };
+}
+
+/** Small bytes held in memory (read once to hash them), served as the upload's first read. */
+export function bufferedRead(bytes: Buffer): FirstRead {
+  let held: Buffer | undefined = bytes;
+  return {
+    take() {
+      const taken = held;
+      held = undefined;
+      return taken
+        ? { body: Readable.from([taken], { objectMode: false }), length: taken.length }
+        : undefined;
+    },
+    dispose() {
+      held = undefined;
+    },
+  };
+}
+
+export interface HashOptions {
+  readonly signal?: AbortSignal | undefined;
+  readonly stallMs?: number | undefined;
+  /** The object's size, when known: a large one is hashed on a worker thread while it is read. */
+  readonly size?: number;
+  /** Bytes already opened (a GetObject that stood in for the head): read instead of a new GetObject. */
+  readonly first?: FirstRead | undefined;
+  /** Keep the bytes read (a small object, hashed and uploaded from one read). */
+  readonly keep?: boolean;
+}
+
+export interface HashedObject {
+  /** SHA-256 of the object, base64 of the raw digest. */
+  readonly sha256Base64: string;
+  /** The bytes, when asked to keep them. */
+  readonly bytes?: Buffer;
+}
+
+/** One streaming pass over the object computing its SHA-256; optionally keeping the (small) bytes. */
 export async function sha256OfObject(
   s3: S3Client,
   object: ObjectVersion,
-  signal?: AbortSignal,
-  stallMs?: number,
-  /** The object's size, when known: a large one is hashed on a worker thread while it is read. */
-  size = 0,
-): Promise<string> {
-  const { body } = await openObject(s3, object, undefined, signal);
+  options: HashOptions = {},
+): Promise<HashedObject> {
+  const { stallMs, size = 0 } = options;
+  const { body } = options.first?.take() ?? (await openObject(s3, object, undefined, options.signal));
   const hash = streamHasher(size);
+  const kept: Buffer[] = [];
   const watch = watchStall(stallMs, () => body.destroy(new Error(`no bytes for ${stallMs} ms`)));
   try {
     for await (const chunk of body) {
       watch.progress();
+      if (options.keep) kept.push(chunk as Buffer);
       const wait = hash.update(chunk as Buffer);
       if (wait) await wait;
     }
@@ -161,7 +260,12 @@ export async function sha256OfObject(
   } finally {
     watch.stop();
   }
-  return hash.digest();
+  const sha256Base64 = await hash.digest();
+  if (!options.keep) return { sha256Base64 };
+  const bytes = Buffer.concat(kept);
+  if (size > 0 && bytes.length !== size)
+    throw new RetryableError(ErrorCode.NETWORK, `read ${bytes.length} bytes of the object, expected ${size}`);
+  return { sha256Base64, bytes };
 }
 
 /** What an S3 notification says about the object it announces. */
@@ -174,7 +278,7 @@ export interface NotifiedObject {
   readonly sequencer?: string | undefined;
 }
 
-/** The object version a notification is about, and its head when reading it told us. */
+/** The object version a notification is about, and the opened object when identifying it read it. */
 export interface IdentifiedVersion {
   readonly object: {
     bucket: string;
@@ -184,10 +288,18 @@ export interface IdentifiedVersion {
     size: number;
     sequencer?: string;
   };
-  readonly head: ObjectHead | undefined;
+  /** The version opened (its head and paused body) when the notification did not name it; else undefined. */
+  readonly opened: OpenedVersion | undefined;
 }
 
 const unquote = (eTag: string) => eTag.replaceAll('"', '');
+
+/** The opened version when it is the one wanted; else its body is let go. */
+function keepIf(wanted: boolean, opened: OpenedVersion): OpenedVersion | undefined {
+  if (wanted) return opened;
+  opened.dispose();
+  return undefined;
+}
 
 /**
  * The identity of the object version a notification announces, taken from the object, never from a
@@ -196,7 +308,11 @@ const unquote = (eTag: string) => eTag.replaceAll('"', '');
  * notified, else the newest version with that ETag. On an unversioned bucket the identity is the
  * ETag, the size and the event's sequencer.
  */
-export async function identifyVersion(s3: S3Client, notified: NotifiedObject): Promise<IdentifiedVersion> {
+export async function identifyVersion(
+  s3: S3Client,
+  notified: NotifiedObject,
+  options: { readonly checksum?: boolean; readonly signal?: AbortSignal } = {},
+): Promise<IdentifiedVersion> {
   const base = { bucket: notified.bucket, key: notified.key };
   if (notified.versionId) {
     return {
@@ -207,10 +323,12 @@ export async function identifyVersion(s3: S3Client, notified: NotifiedObject): P
         size: notified.size ?? 0,
         ...(notified.sequencer ? { sequencer: notified.sequencer } : {}),
       },
-      head: undefined,
+      opened: undefined,
     };
   }
-  const head = await headObject(s3, base);
+  // The current version's GetObject stands in for a head: its body is the upload's first read.
+  const opened = await openVersion(s3, base, options);
+  const { head } = opened;
   const current = unquote(head.eTag);
   const versioned = head.versionId !== undefined && head.versionId !== 'null';
   if (!versioned) {
@@ -222,15 +340,16 @@ export async function identifyVersion(s3: S3Client, notified: NotifiedObject): P
         size: notified.size ?? head.size,
         ...(notified.sequencer ? { sequencer: notified.sequencer } : {}),
       },
-      head: eTag === current ? head : undefined,
+      opened: keepIf(eTag === current, opened),
     };
   }
   if (!notified.eTag || unquote(notified.eTag) === current) {
     return {
       object: { ...base, versionId: head.versionId as string, eTag: current, size: head.size },
-      head,
+      opened,
     };
   }
+  opened.dispose();
   // Overwritten since the notification: find the notified bytes among the key's versions.
   const wanted = unquote(notified.eTag);
   let keyMarker: string | undefined;
@@ -255,7 +374,7 @@ export async function identifyVersion(s3: S3Client, notified: NotifiedObject): P
     if (match?.VersionId) {
       return {
         object: { ...base, versionId: match.VersionId, eTag: wanted, size: match.Size ?? notified.size ?? 0 },
-        head: undefined,
+        opened: undefined,
       };
     }
     if (!out.IsTruncated) break;

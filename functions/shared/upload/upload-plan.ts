@@ -5,15 +5,17 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import type { UploadedPart, UploadPart, UploadPlan, UploadResult, UploadTarget } from '../../vendors/types';
 import { ErrorCode, isRetryable, PermanentError, RetryableError, UploadUrlExpiredError } from '../errors';
 import { unsignedUrl } from '../redact';
-import { type ObjectVersion, openObject } from './s3-source';
+import { type FirstRead, type ObjectVersion, openObject } from './s3-source';
 import { streamPut } from './stream-put';
 import { assertSafeUploadTarget, type UploadGuardPolicy } from './url-guard';
 
 export interface UploadOptions {
   readonly s3: S3Client;
   readonly object: ObjectVersion;
-  /** Object size in bytes (from HeadObject). */
+  /** Object size in bytes (from the object's head). */
   readonly size: number;
+  /** The object already opened (or read): a single upload's first try streams it instead of a new GET. */
+  readonly first?: FirstRead | undefined;
   readonly policy: UploadGuardPolicy;
   /** Parallel part uploads for multipart plans. */
   readonly partConcurrency: number;
@@ -57,7 +59,9 @@ async function putRange(
         `upload URL for ${unsignedUrl(target.url)} expired before the upload started`,
       );
     }
-    const source = await openObject(options.s3, options.object, range, options.signal);
+    const source =
+      (range === undefined ? options.first?.take() : undefined) ??
+      (await openObject(options.s3, options.object, range, options.signal));
     let sentHere = 0;
     let body: Readable = source.body;
     if (onBytes) {
@@ -116,6 +120,8 @@ export async function uploadPlan(
     return { kind: 'single', url: unsignedUrl(plan.target.url), signedUrl: plan.target.url, eTag };
   }
 
+  // Parts are ranged reads: bytes opened ahead for a single upload are not used.
+  options.first?.dispose();
   const parts: readonly UploadPart[] = [...plan.parts].sort((a, b) => a.partNumber - b.partNumber);
   checkPartsCoverObject(parts, options.size);
   const urls = parts.map((part) => assertSafeUploadTarget(part.target.url, options.policy));

@@ -319,7 +319,7 @@ describe('dispatchMessage with notifications that leave out optional fields', ()
   }
 
   // S3EventRecord makes eTag optional; the ledger key is taken from the notification, but the
-  // completion message carries the ETag from HeadObject, so the completion looks up another key.
+  // completion message carries the ETag S3 answered, so the completion looks up another key.
   it('lets the completion find the delivery of an unversioned object notified without an ETag', async () => {
     const w = h.world();
     const key = uniqueKey();
@@ -341,7 +341,7 @@ describe('dispatchMessage with notifications that leave out optional fields', ()
     expect(versions.map((v) => v.state)).toEqual([DeliveryState.COMPLETED]);
   });
 
-  // S3EventRecord makes size optional; the HeadObject that follows knows the real size.
+  // S3EventRecord makes size optional; the GetObject that follows knows the real size.
   it('delivers a non-empty object notified without a size', async () => {
     const w = h.world();
     const key = uniqueKey();
@@ -350,7 +350,8 @@ describe('dispatchMessage with notifications that leave out optional fields', ()
 
     await w.run(s3NotificationRecord([{ key, eTag: stored.eTag, versionId: 'v1' }]));
 
-    expect(h.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(1);
+    expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(h.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
     expect(h.target.requests).toEqual([expect.objectContaining({ bytes: data.length })]);
   });
 });

@@ -17,7 +17,7 @@ import {
   TEST_BUCKET,
   testBytes,
 } from '../../support/fakes';
-import { PREFIX, ROUTE_ID, rejectionOf, uniqueKey, useDispatchHarness } from './harness';
+import { firstReceive, PREFIX, ROUTE_ID, rejectionOf, uniqueKey, useDispatchHarness } from './harness';
 
 const h = useDispatchHarness();
 
@@ -102,7 +102,7 @@ describe('dispatchMessage delivering a file', () => {
     const notified = { key, size: data.length, eTag: stored.eTag, versionId: 'v-7' };
     await w.run(s3NotificationRecord([notified]));
 
-    await w.run(s3NotificationRecord([notified]));
+    await w.run(s3NotificationRecord([notified]), { ...firstReceive, messageId: 'message-2' });
     // While a completion worker holds the version, a duplicate comes back when its lease ends.
     await w.ledger.beginCompletion(deliveryKeyOf({ ...notified, bucket: TEST_BUCKET }), {
       owner: 'completion',
@@ -137,7 +137,9 @@ describe('dispatchMessage delivering a file', () => {
 
     await w.run(record);
 
-    expect(h.s3Mock.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.Key)).toEqual([first, second]);
+    // One GetObject per file stands in for a head and is the upload's read: no HeadObject.
+    expect(h.s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.Key)).toEqual([first, second]);
+    expect(h.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
     expect(h.target.requests.map((r) => [r.bytes, r.sha256]).sort()).toEqual(
       [
         [a.length, sha256Hex(a)],
@@ -302,7 +304,7 @@ describe('dispatchMessage refusing a file', () => {
     expect(h.target.requests).toHaveLength(0);
   });
 
-  it('fails permanently with OBJECT_NOT_FOUND when HeadObject answers NoSuchKey', async () => {
+  it('fails permanently with OBJECT_NOT_FOUND when GetObject answers NoSuchKey', async () => {
     const w = h.world();
     const key = uniqueKey('gone.csv');
     const object = { bucket: TEST_BUCKET, key, versionId: 'v1', eTag: 'e1' };
@@ -326,12 +328,12 @@ describe('dispatchMessage refusing a file', () => {
     const error = await rejectionOf(w.run(s3NotificationRecord([{ ...object, size: 11 }])));
 
     expectPermanent(error, ErrorCode.OBJECT_CHANGED);
-    // The identity head names no version (unversioned) and another ETag: the pinned read finds it changed.
-    const pinned = h.s3Mock.commandCalls(HeadObjectCommand).map((c) => c.args[0].input.IfMatch);
+    // The identity read names no version (unversioned) and another ETag: the pinned read finds it changed.
+    const pinned = h.s3Mock.commandCalls(GetObjectCommand).map((c) => c.args[0].input.IfMatch);
     expect(pinned).toContain(`"${object.eTag}"`);
   });
 
-  it('refuses an upload URL on a host outside the allow-list before reading a byte of the object', async () => {
+  it('refuses an upload URL on a host outside the allow-list before sending a byte of the object', async () => {
     const w = h.world();
     const key = uniqueKey();
     const data = testBytes(500);
@@ -345,7 +347,9 @@ describe('dispatchMessage refusing a file', () => {
 
     expectPermanent(error, ErrorCode.UNSAFE_UPLOAD_TARGET);
     expect([(error as Error).message, ...w.log.lines].join('\n')).not.toContain(FAKE_SIGNATURE);
-    expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(0);
+    // The one GetObject (the object's head) was let go unread.
+    expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(w.objects.bodies.map((b) => [b.destroyed, b.readableEnded])).toEqual([[true, false]]);
     expect(h.target.requests).toHaveLength(0);
     expect(h.sentBodies()).toHaveLength(0);
     expect(await w.ledger.get(deliveryKeyOf(object))).toMatchObject({
@@ -416,5 +420,101 @@ describe('dispatchMessage and the route secret', () => {
     expect(w.log.lines.length).toBeGreaterThan(0);
     expect(seen).not.toContain(DISTINCTIVE);
     expect(seen).not.toContain('shrt');
+  });
+});
+
+describe('dispatchMessage reading the object', () => {
+  const sha256Base64 = (data: Buffer) => Buffer.from(sha256Hex(data), 'hex').toString('base64');
+
+  it('reads the object once: the GetObject that identifies the version is the upload, no HeadObject', async () => {
+    const w = h.world();
+    const key = uniqueKey();
+    const data = testBytes(40_000, 7);
+    const stored = w.objects.put(key, data);
+
+    // No version id in the notification (as moto sends): the read identifies the version too.
+    await w.run(s3NotificationRecord([{ key, size: data.length, eTag: stored.eTag, sequencer: '0B' }]));
+
+    expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(h.s3Mock.commandCalls(HeadObjectCommand)).toHaveLength(0);
+    expect(h.target.requests).toEqual([
+      expect.objectContaining({ bytes: data.length, sha256: sha256Hex(data), outcome: 'stored' }),
+    ]);
+  });
+
+  it('lets the opened body go when the version is already handled (a duplicate notification)', async () => {
+    const w = h.world({ completeInline: true });
+    const key = uniqueKey();
+    const data = testBytes(2000, 8);
+    const stored = w.objects.put(key, data);
+    const notified = { key, size: data.length, eTag: stored.eTag, sequencer: '0C' };
+    await w.run(s3NotificationRecord([notified]));
+
+    await w.run(s3NotificationRecord([notified]), { ...firstReceive, messageId: 'message-2' });
+
+    // The second GetObject named the version and was destroyed unread (the harness checks none is open).
+    expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(2);
+    expect(h.target.requests).toHaveLength(1);
+    expect(w.metrics.total(MetricName.DuplicateNotifications)).toBe(1);
+  });
+
+  it('hashes a small file for a vendor that wants its SHA-256 and uploads it from the same read', async () => {
+    const w = h.world({ needsSha256: true });
+    const key = uniqueKey();
+    const data = testBytes(300_000, 9);
+    const stored = w.objects.put(key, data);
+
+    await w.run(s3NotificationRecord([{ key, size: data.length, eTag: stored.eTag, versionId: 'v1' }]));
+
+    expect(w.vendor.presigns[0]?.sha256Base64).toBe(sha256Base64(data));
+    expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(1);
+    expect(h.target.requests).toEqual([
+      expect.objectContaining({ bytes: data.length, sha256: sha256Hex(data), outcome: 'stored' }),
+    ]);
+  });
+
+  it('hashes a file above 8 MiB in a pass of its own, then streams it with a second read', async () => {
+    const w = h.world({ needsSha256: true });
+    const key = uniqueKey();
+    const data = testBytes(8 * 1024 * 1024 + 1, 10);
+    const stored = w.objects.put(key, data);
+
+    await w.run(s3NotificationRecord([{ key, size: data.length, eTag: stored.eTag, versionId: 'v1' }]));
+
+    expect(w.vendor.presigns[0]?.sha256Base64).toBe(sha256Base64(data));
+    expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(2);
+    expect(h.target.requests).toEqual([
+      expect.objectContaining({ bytes: data.length, sha256: sha256Hex(data) }),
+    ]);
+  });
+
+  it('takes the SHA-256 S3 holds (checksum mode on) without a hashing pass', async () => {
+    const w = h.world({ needsSha256: true });
+    const key = uniqueKey();
+    const data = testBytes(5000, 11);
+    // A value no hash of these bytes gives: the vendor can only have it from S3's answer.
+    const held = Buffer.alloc(32, 7).toString('base64');
+    const stored = w.objects.put(key, data, 'image/jpeg', TEST_BUCKET, held);
+
+    await w.run(s3NotificationRecord([{ key, size: data.length, eTag: stored.eTag, versionId: 'v1' }]));
+
+    expect(w.vendor.presigns[0]?.sha256Base64).toBe(held);
+    const gets = h.s3Mock.commandCalls(GetObjectCommand);
+    expect(gets).toHaveLength(1);
+    expect(gets[0]?.args[0].input.ChecksumMode).toBe('ENABLED');
+    expect(h.target.requests).toEqual([
+      expect.objectContaining({ bytes: data.length, sha256: sha256Hex(data) }),
+    ]);
+  });
+
+  it('asks S3 for no checksum for a vendor that does not hash (no validation cost on the upload)', async () => {
+    const w = h.world();
+    const key = uniqueKey();
+    const data = testBytes(5000, 12);
+    const stored = w.objects.put(key, data);
+
+    await w.run(s3NotificationRecord([{ key, size: data.length, eTag: stored.eTag, versionId: 'v1' }]));
+
+    expect(h.s3Mock.commandCalls(GetObjectCommand)[0]?.args[0].input.ChecksumMode).toBeUndefined();
   });
 });

@@ -2,7 +2,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, expect } from 'vitest';
 import { LedgerAdmin } from '../../../cli/ledger-admin';
 import { type DispatchDeps, dispatchMessage } from '../../../functions/dispatch/dispatch';
 import type { InvocationInfo } from '../../../functions/shared/invocation';
@@ -79,6 +79,13 @@ export function useDispatchHarness() {
     s3Mock.restore();
     sqsMock.restore();
   });
+  // Every GetObject body a dispatch opened is read to its end or destroyed, on every path.
+  const opened: FakeS3Objects[] = [];
+  afterEach(() => {
+    const open = opened.flatMap((objects) => objects.openBodies());
+    opened.length = 0;
+    expect(open, 'GetObject bodies left open (a leaked socket against S3)').toHaveLength(0);
+  });
   beforeEach(() => {
     s3Mock.reset();
     sqsMock.reset();
@@ -104,6 +111,7 @@ export function useDispatchHarness() {
       secrets: { [SECRET_ID]: fakeSecret(API_KEY) },
     });
     const objects = new FakeS3Objects(s3Mock).install();
+    opened.push(objects);
     const clock = testClock();
     const ledger = new DeliveryLedger({ doc: moto.aws.doc, tableName: shared.tableName, now: clock.now });
     const admin = new LedgerAdmin({ doc: moto.aws.doc, tableName: shared.tableName, now: clock.now });

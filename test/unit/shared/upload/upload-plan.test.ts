@@ -10,6 +10,7 @@ import {
   UnsafeUploadTargetError,
   UploadUrlExpiredError,
 } from '../../../../functions/shared/errors';
+import { bufferedRead } from '../../../../functions/shared/upload/s3-source';
 import { type UploadOptions, uploadPlan } from '../../../../functions/shared/upload/upload-plan';
 import type { UploadPart, UploadTarget } from '../../../../functions/vendors/types';
 import { startUploadTarget, type UploadTargetServer } from '../../../support/upload-target';
@@ -128,6 +129,48 @@ describe('uploadPlan', () => {
     });
     expect(getObjectCalls()[0]?.args[0].input.Range).toBeUndefined();
     expect(bodies.every((b) => b.destroyed)).toBe(true);
+  });
+
+  it('streams bytes already opened on the first try, and reads the object again for a retry', async () => {
+    const data = bytesOf(300_000, 3);
+    const bodies = serveObject(data);
+    const { path, plan } = singlePlan();
+    target.failNext(1, 'status-500');
+    const first = bufferedRead(data);
+
+    const result = await uploadPlan(plan, options(data.length, { first }));
+
+    expect(result.eTag).toBe(`"${md5Hex(data)}"`);
+    expect(target.requests.map((r) => [r.path, r.status])).toEqual([
+      [path, 500],
+      [path, 200],
+    ]);
+    expect(target.requests[1]?.sha256).toBe(sha256Hex(data));
+    // The first try streamed the bytes handed over; only the retry asked S3.
+    expect(getObjectCalls()).toHaveLength(1);
+    expect(first.take()).toBeUndefined();
+    expect(bodies.every((b) => b.destroyed)).toBe(true);
+  });
+
+  it('lets bytes opened for a single upload go when the plan is multipart (parts are ranged reads)', async () => {
+    const data = bytesOf(600_000, 4);
+    serveObject(data);
+    const { plan } = multipartPlan(data.length, 256 * 1024);
+    const opened = readableOf(data);
+    let disposed = 0;
+    const first = {
+      take: () => ({ body: opened, length: data.length }),
+      dispose: () => {
+        disposed++;
+        opened.destroy();
+      },
+    };
+
+    await uploadPlan(plan, options(data.length, { first }));
+
+    expect(disposed).toBe(1);
+    expect(opened.destroyed).toBe(true);
+    expect(getObjectCalls().map((c) => c.args[0].input.Range)).toHaveLength(3);
   });
 
   it('delivers a multipart plan byte-exact, each part from its own ranged GetObject', async () => {
