@@ -1,19 +1,16 @@
-import { createWriteStream } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
-import { contentStream } from '../lib/content';
 import type { BenchContext } from '../lib/context';
 import type { BenchObject, TransferFixture } from '../lib/fixture';
 import { type Measured, measured, progress, type RunRecord, runRecord } from '../lib/measured';
 import { presignGet } from '../lib/presign-get';
 import { memoryOf, resetPeakRss } from '../lib/proc';
+import { startRangeStub } from '../lib/range-stub';
 import { pct, sm, table } from '../lib/render';
 import { median, round } from '../lib/stats';
 import type { TargetResult } from '../lib/targets';
 import { GB, MB, mbPerSecond, sizeLabel } from '../lib/units';
-import { runWorker, startServerWorker } from '../lib/workers';
-import type { RangeServerInput, S3Access, UploadWorkerInput, UploadWorkerOutput } from '../workers/protocol';
+import { runWorker } from '../lib/workers';
+import type { S3Access, UploadWorkerInput, UploadWorkerOutput } from '../workers/protocol';
 import { runPipelineSingle, transferTimeoutMs } from './upload';
 
 export const PARALLELISM = [1, 2, 4] as const;
@@ -146,32 +143,6 @@ async function runMultipart(
   // complete-multipart checks every part's ETag, the order and the 5 MB minimum; complete checks fileSize.
   await fixture.complete(plan, { kind: 'multipart', url: '', parts: output.parts ?? [] });
   return output;
-}
-
-/** The object written to a temp file and served by the range stub. */
-async function startRangeStub(
-  ctx: BenchContext,
-  object: BenchObject,
-): Promise<{ s3: S3Access; stop(): Promise<void> }> {
-  const file = path.join(ctx.tmpDir, `range-${sizeLabel(object.size)}.bin`);
-  await pipeline(contentStream(object.size), createWriteStream(file));
-  const input: RangeServerInput = {
-    file,
-    bucket: object.bucket,
-    key: object.key,
-    eTag: object.eTag,
-    contentType: 'text/csv',
-  };
-  const server = await startServerWorker(ctx.workers.file('range-server'), input);
-  return {
-    s3: {
-      endpoint: `http://127.0.0.1:${server.port}`,
-      region: 'ap-south-1',
-      accessKeyId: 'local',
-      secretAccessKey: 'local',
-    },
-    stop: () => server.stop(),
-  };
 }
 
 /**

@@ -20,6 +20,8 @@ export interface StreamHasher {
 export const OVERLAP_MIN_BYTES = 16 * 1024 * 1024;
 /** Bytes handed over and not yet hashed before the reader waits (bounds memory per hashing job). */
 const MAX_IN_FLIGHT_BYTES = 16 * 1024 * 1024;
+/** Bytes gathered on the reading thread before they are handed over in one message. */
+const BLOCK_BYTES = 2 * 1024 * 1024;
 
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
@@ -30,7 +32,8 @@ parentPort.on('message', (m) => {
     let hash = jobs.get(m.id);
     if (!hash) { hash = createHash('sha256'); jobs.set(m.id, hash); }
     hash.update(new Uint8Array(m.buffer, 0, m.length));
-    parentPort.postMessage({ type: 'hashed', id: m.id, bytes: m.length });
+    // The block goes back to be filled again: no fresh memory (and its page faults) per block.
+    parentPort.postMessage({ type: 'hashed', id: m.id, bytes: m.length, buffer: m.buffer }, [m.buffer]);
   } else if (m.type === 'end') {
     const hash = jobs.get(m.id) ?? createHash('sha256');
     jobs.delete(m.id);
@@ -52,29 +55,34 @@ interface Job {
  * One worker per process, shared by every hashing job. It keeps the process alive only while a job is
  * open (a pending digest must hold the event loop, or Node would exit under it), never when idle.
  */
-let shared: { worker: Worker; jobs: Map<number, Job>; nextId: number } | undefined;
+let shared: { worker: Worker; jobs: Map<number, Job>; nextId: number; free: ArrayBuffer[] } | undefined;
 
 function sharedWorker(): NonNullable<typeof shared> {
   if (shared) return shared;
   const worker = new Worker(WORKER_SOURCE, { eval: true });
   worker.unref();
   const jobs = new Map<number, Job>();
-  worker.on('message', (m: { type: string; id: number; bytes?: number; digest?: string }) => {
-    const job = jobs.get(m.id);
-    if (!job) return;
-    if (m.type === 'hashed') {
-      job.inFlight -= m.bytes ?? 0;
-      if (job.inFlight <= MAX_IN_FLIGHT_BYTES / 2 && job.drained) {
-        const drained = job.drained;
-        job.drained = undefined;
-        drained();
+  const free: ArrayBuffer[] = [];
+  worker.on(
+    'message',
+    (m: { type: string; id: number; bytes?: number; digest?: string; buffer?: ArrayBuffer }) => {
+      if (m.buffer && free.length < MAX_IN_FLIGHT_BYTES / BLOCK_BYTES) free.push(m.buffer);
+      const job = jobs.get(m.id);
+      if (!job) return;
+      if (m.type === 'hashed') {
+        job.inFlight -= m.bytes ?? 0;
+        if (job.inFlight <= MAX_IN_FLIGHT_BYTES / 2 && job.drained) {
+          const drained = job.drained;
+          job.drained = undefined;
+          drained();
+        }
+      } else if (m.type === 'digest') {
+        jobs.delete(m.id);
+        if (jobs.size === 0) worker.unref();
+        job.done?.(m.digest ?? '');
       }
-    } else if (m.type === 'digest') {
-      jobs.delete(m.id);
-      if (jobs.size === 0) worker.unref();
-      job.done?.(m.digest ?? '');
-    }
-  });
+    },
+  );
   const failAll = (error: unknown) => {
     shared = undefined;
     for (const job of jobs.values()) {
@@ -89,7 +97,7 @@ function sharedWorker(): NonNullable<typeof shared> {
     if (jobs.size > 0) failAll(new Error(`hash worker exited with ${code}`));
     shared = undefined;
   });
-  shared = { worker, jobs, nextId: 1 };
+  shared = { worker, jobs, nextId: 1, free };
   return shared;
 }
 
@@ -105,9 +113,6 @@ function inlineHasher(): StreamHasher {
   };
 }
 
-/** Bytes gathered on the reading thread before they are handed over in one message. */
-const BLOCK_BYTES = 2 * 1024 * 1024;
-
 function workerHasher(): StreamHasher {
   const pool = sharedWorker();
   const id = pool.nextId++;
@@ -116,7 +121,11 @@ function workerHasher(): StreamHasher {
   pool.worker.ref();
   // Socket chunks are small views into pooled memory: they are copied into blocks the worker then owns
   // outright (one message per 2 MB instead of one per chunk).
-  let block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+  const nextBlock = () => {
+    const reused = pool.free.pop();
+    return reused ? Buffer.from(reused) : Buffer.allocUnsafeSlow(BLOCK_BYTES);
+  };
+  let block = nextBlock();
   let filled = 0;
   const handOver = () => {
     if (filled === 0) return;
@@ -124,7 +133,7 @@ function workerHasher(): StreamHasher {
     const length = filled;
     job.inFlight += length;
     pool.worker.postMessage({ type: 'chunk', id, buffer, length }, [buffer as ArrayBuffer]);
-    block = Buffer.allocUnsafeSlow(BLOCK_BYTES);
+    block = nextBlock();
     filled = 0;
   };
   return {
