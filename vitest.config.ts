@@ -8,6 +8,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     globalSetup: ['test/support/global-setup.ts'],
+    // Only e2e runs on vmForks; vitest sizes that pool from the root options, not the project's.
+    poolOptions: { vmForks: { singleFork: true } },
     projects: [
       {
         extends: true,
@@ -52,7 +54,6 @@ export default defineConfig({
           // pools side by side but a forks pool's single-fork group only after its other files: on the
           // forks pool with the rest, e2e started 199 s into a 642 s run; beside it, the rest overlaps.
           pool: 'vmForks',
-          poolOptions: { vmForks: { singleFork: true } },
         },
       },
     ],
