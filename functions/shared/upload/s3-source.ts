@@ -89,6 +89,34 @@ export interface OpenedObject {
   readonly length: number;
 }
 
+/** One GetObject (a byte range, checksum mode), its failures mapped to the taxonomy. */
+async function getObject(
+  s3: S3Client,
+  object: ObjectVersion,
+  options: {
+    readonly range?: { start: number; end: number } | undefined;
+    readonly checksum?: boolean | undefined;
+    readonly signal?: AbortSignal | undefined;
+  },
+): Promise<GetObjectCommandOutput> {
+  const { range } = options;
+  try {
+    return await s3.send(
+      new GetObjectCommand({
+        Bucket: object.bucket,
+        Key: object.key,
+        VersionId: object.versionId,
+        ...ifMatch(object),
+        ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
+        ...(options.checksum ? { ChecksumMode: 'ENABLED' as const } : {}),
+      }),
+      { abortSignal: options.signal },
+    );
+  } catch (error) {
+    throw classifyS3Error(error, `get s3://${object.bucket}/${object.key}`);
+  }
+}
+
 /**
  * Opens the object (or an inclusive byte range of it) as a stream. The caller owns the stream and
  * must consume or destroy it on every path.
@@ -99,32 +127,18 @@ export async function openObject(
   range?: { start: number; end: number },
   signal?: AbortSignal,
 ): Promise<OpenedObject> {
-  try {
-    const out = await s3.send(
-      new GetObjectCommand({
-        Bucket: object.bucket,
-        Key: object.key,
-        VersionId: object.versionId,
-        ...ifMatch(object),
-        ...(range ? { Range: `bytes=${range.start}-${range.end}` } : {}),
-      }),
-      { abortSignal: signal },
+  const out = await getObject(s3, object, { range, signal });
+  const body = out.Body as Readable | undefined;
+  if (!body) throw new RetryableError(ErrorCode.NETWORK, 'GetObject returned no body');
+  const expected = range ? range.end - range.start + 1 : out.ContentLength;
+  if (out.ContentLength !== undefined && expected !== undefined && out.ContentLength !== expected) {
+    body.destroy();
+    throw new RetryableError(
+      ErrorCode.NETWORK,
+      `GetObject returned ${out.ContentLength} bytes, expected ${expected}`,
     );
-    const body = out.Body as Readable | undefined;
-    if (!body) throw new RetryableError(ErrorCode.NETWORK, 'GetObject returned no body');
-    const expected = range ? range.end - range.start + 1 : out.ContentLength;
-    if (out.ContentLength !== undefined && expected !== undefined && out.ContentLength !== expected) {
-      body.destroy();
-      throw new RetryableError(
-        ErrorCode.NETWORK,
-        `GetObject returned ${out.ContentLength} bytes, expected ${expected}`,
-      );
-    }
-    return { body, length: out.ContentLength ?? expected ?? 0 };
-  } catch (error) {
-    if (error instanceof RetryableError || error instanceof PermanentError) throw error;
-    throw classifyS3Error(error, `get s3://${object.bucket}/${object.key}`);
   }
+  return { body, length: out.ContentLength ?? expected ?? 0 };
 }
 
 /**
@@ -160,21 +174,7 @@ export async function openVersion(
   options: { readonly checksum?: boolean; readonly signal?: AbortSignal; readonly now?: () => number } = {},
 ): Promise<OpenedVersion> {
   const now = options.now ?? Date.now;
-  let out: GetObjectCommandOutput;
-  try {
-    out = await s3.send(
-      new GetObjectCommand({
-        Bucket: object.bucket,
-        Key: object.key,
-        VersionId: object.versionId,
-        ...(options.checksum ? { ChecksumMode: 'ENABLED' as const } : {}),
-        ...ifMatch(object),
-      }),
-      { abortSignal: options.signal },
-    );
-  } catch (error) {
-    throw classifyS3Error(error, `get s3://${object.bucket}/${object.key}`);
-  }
+  const out = await getObject(s3, object, options);
   const head = headOf(out, object);
   let body = out.Body as Readable | undefined;
   const openedAt = now();
