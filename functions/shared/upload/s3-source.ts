@@ -178,6 +178,13 @@ export async function openVersion(
   const head = headOf(out, object);
   let body = out.Body as Readable | undefined;
   const openedAt = now();
+  // While it waits nobody reads it: a reset, or the deadline's abort, must not become an uncaught
+  // 'error' (the SDK's checksum-validating wrapper re-emits its socket's errors). Whoever takes it
+  // listens for its own; a body that died waiting is not handed over.
+  let failed = false;
+  body?.on('error', () => {
+    failed = true;
+  });
   const dispose = () => {
     body?.destroy();
     body = undefined;
@@ -188,7 +195,7 @@ export async function openVersion(
       const taken = body;
       body = undefined;
       if (!taken) return undefined;
-      if (now() - openedAt > OPENED_FRESH_MS) {
+      if (failed || taken.destroyed || taken.errored || now() - openedAt > OPENED_FRESH_MS) {
         taken.destroy();
         return undefined;
       }
@@ -240,8 +247,14 @@ export async function sha256OfObject(
   options: HashOptions = {},
 ): Promise<HashedObject> {
   const { stallMs, size = 0 } = options;
-  const { body } = options.first?.take() ?? (await openObject(s3, object, undefined, options.signal));
   const hash = streamHasher(size);
+  let body: Readable;
+  try {
+    body = (options.first?.take() ?? (await openObject(s3, object, undefined, options.signal))).body;
+  } catch (error) {
+    hash.abort();
+    throw error;
+  }
   const kept: Buffer[] = [];
   const watch = watchStall(stallMs, () => body.destroy(new Error(`no bytes for ${stallMs} ms`)));
   try {

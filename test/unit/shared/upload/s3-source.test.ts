@@ -153,3 +153,19 @@ describe('sha256OfObject', () => {
     expect(error).toMatchObject({ code: ErrorCode.NETWORK, retryable: true });
   });
 });
+
+describe('openVersion while its body waits', () => {
+  beforeEach(() => s3Mock.reset());
+
+  it('survives the body failing while nobody reads it, and does not hand the dead body over', async () => {
+    const bodies = serve(bytesOf(200_000, 8));
+    const opened = await openVersion(s3, OBJECT);
+
+    // A reset, or the deadline's abort: with no listener of its own this would be an uncaught error.
+    bodies[0]?.destroy(new Error('socket hang up'));
+    await new Promise((resolve) => setImmediate(resolve));
+
+    expect(opened.take()).toBeUndefined();
+    opened.dispose();
+  });
+});
