@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode, PipelineError } from '../../../functions/shared/errors';
+import { ErrorCode, PipelineError, RetryableError } from '../../../functions/shared/errors';
 import { CompletionMessageV1Schema } from '../../../functions/shared/messages';
 import { MetricName } from '../../../functions/shared/observability';
 import { DeliveryState, deliveryKeyOf } from '../../../functions/shared/state/ledger';
@@ -17,7 +17,15 @@ import {
   TEST_BUCKET,
   testBytes,
 } from '../../support/fakes';
-import { firstReceive, PREFIX, ROUTE_ID, rejectionOf, uniqueKey, useDispatchHarness } from './harness';
+import {
+  firstReceive,
+  PREFIX,
+  ROUTE_ID,
+  rejectionOf,
+  SECRET_ID,
+  uniqueKey,
+  useDispatchHarness,
+} from './harness';
 
 const h = useDispatchHarness();
 
@@ -456,6 +464,56 @@ describe('dispatchMessage reading the object', () => {
     expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(2);
     expect(h.target.requests).toHaveLength(1);
     expect(w.metrics.total(MetricName.DuplicateNotifications)).toBe(1);
+  });
+
+  // Without a version id in the notification (moto, unversioned buckets) the object is opened before
+  // the lease: every path that ends without uploading must let that body go (the harness fails a test
+  // that leaves one open).
+  it.each([
+    ['the vendor refuses the file', 'FILE_REJECTED'],
+    ['the vendor already holds the bytes', 'DUPLICATE'],
+    ['the version was uploaded and its completion message is sent again', 'RESENT'],
+    ['another worker holds the version', 'LEASE_HELD'],
+    ['the vendor account waits behind an open breaker', 'VENDOR_DOWN'],
+  ] as const)('lets the opened body go unread when %s', async (_case, outcome) => {
+    const w = h.world({
+      name: `fake-${outcome.toLowerCase()}`,
+      refuseFile: outcome === 'FILE_REJECTED' ? () => 'takes nothing today' : undefined,
+    });
+    const key = uniqueKey();
+    const data = testBytes(300_000, 13);
+    const stored = w.objects.put(key, data);
+    const notified = { key, size: data.length, eTag: stored.eTag, sequencer: '0D' };
+    const ledgerKey = deliveryKeyOf({ bucket: TEST_BUCKET, ...notified });
+    const route = { vendor: w.vendor.name, secretId: SECRET_ID };
+    if (outcome === 'DUPLICATE') w.vendor.planNext('already-present');
+    if (outcome === 'RESENT' || outcome === 'LEASE_HELD') await w.run(s3NotificationRecord([notified]));
+    if (outcome === 'LEASE_HELD')
+      await w.ledger.beginCompletion(ledgerKey, {
+        owner: 'completion',
+        leaseMs: 60_000,
+        retryAmbiguous: false,
+        redrive: false,
+      });
+    if (outcome === 'VENDOR_DOWN')
+      await w.deps.guard.record(route, new RetryableError(ErrorCode.TOKEN_BUDGET_EXHAUSTED, 'spent'), w.log);
+    const uploadsBefore = h.target.requests.length;
+    const getsBefore = h.s3Mock.commandCalls(GetObjectCommand).length;
+
+    const error = await w
+      .run(s3NotificationRecord([notified]), { ...firstReceive, messageId: 'message-2' })
+      .catch((e: unknown) => e);
+
+    if (outcome === 'FILE_REJECTED' || outcome === 'LEASE_HELD' || outcome === 'VENDOR_DOWN')
+      expect(error).toMatchObject({ code: outcome });
+    else expect(error).toBeUndefined();
+    if (outcome === 'DUPLICATE')
+      expect(await w.ledger.get(ledgerKey)).toMatchObject({ state: DeliveryState.DUPLICATE });
+    if (outcome === 'RESENT') expect(h.sentBodies()).toHaveLength(2);
+    expect(h.s3Mock.commandCalls(GetObjectCommand)).toHaveLength(getsBefore + 1);
+    expect(h.target.requests).toHaveLength(uploadsBefore);
+    expect(w.objects.openBodies()).toHaveLength(0);
+    expect(w.objects.bodies.at(-1)?.readableEnded).toBe(false);
   });
 
   it('hashes a small file for a vendor that wants its SHA-256 and uploads it from the same read', async () => {
