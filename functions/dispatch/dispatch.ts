@@ -147,10 +147,9 @@ export async function deliverObject(
   // The identity of the version comes from the object (a notification without a version id, as
   // emulators send, is matched to its version): a multipart upload announced twice is one delivery.
   const signal = AbortSignal.timeout(Math.max(1, Math.floor(invocation.deadline() - Date.now())));
-  const checksum = deps.vendors.adapters(match.route.vendor)?.needsSha256 ?? false;
   let identified: IdentifiedVersion;
   try {
-    identified = await identifyVersion(deps.s3, event, { checksum, signal });
+    identified = await identifyVersion(deps.s3, event, { checksum: wantsSha256(deps, match.route), signal });
   } catch (error) {
     const detail = {
       code: errorCodeOf(error),
@@ -368,6 +367,11 @@ interface LeasedDelivery {
   readonly decidedBy: string;
 }
 
+/** The route's vendor wants the file's SHA-256: its reads ask S3 for the stored checksum. */
+function wantsSha256(deps: DispatchDeps, route: { readonly vendor: string }): boolean {
+  return deps.vendors.adapters(route.vendor)?.needsSha256 ?? false;
+}
+
 /**
  * Small objects a vendor wants hashed are read once: hashed into memory, then uploaded from it (one
  * GET instead of two). Bounds the memory of one delivery.
@@ -388,7 +392,7 @@ async function deliverLeased(deps: DispatchDeps, d: LeasedDelivery): Promise<voi
         versionId: object.versionId,
         eTag: object.versionId ? undefined : object.eTag || undefined,
       },
-      { checksum: deps.vendors.adapters(d.route.vendor)?.needsSha256 ?? false, signal: d.signal },
+      { checksum: wantsSha256(deps, d.route), signal: d.signal },
     ));
   try {
     await uploadOpened(deps, d, opened);
