@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { AnyVendorAdapter } from '../../vendors/types';
+import { PARSE_ONCE } from '../env';
 import { RouteConfigError } from '../errors';
 import { filterPrefixOf, segmentsOf } from './match';
 import {
@@ -32,7 +33,7 @@ export function isLoopbackHost(hostname: string): boolean {
  */
 function optionProblems(route: Route, adapter: AnyVendorAdapter): string[] {
   const segments = new Set(segmentsOf(route.prefix));
-  const result = adapter.optionsSchema.safeParse(route.options);
+  const result = adapter.optionsSchema.safeParse(route.options, PARSE_ONCE);
   if (result.success) return [];
   const issues = result.error.issues.filter(
     (issue) => !(issue.path.length > 0 && segments.has(String(issue.path[0]))),
@@ -150,7 +151,7 @@ export function checkRouteSet(
 
 /** Turns a resolved-routes document (as compiled into the bundle) into routes the functions use. */
 export function routesFromDocument(raw: unknown): ResolvedRoute[] {
-  const doc = ResolvedRoutesSchema.safeParse(raw);
+  const doc = ResolvedRoutesSchema.safeParse(raw, PARSE_ONCE);
   if (!doc.success) throw new RouteConfigError(formatIssues('resolved routes', doc.error.issues));
   return doc.data.routes.map((r) => resolveOne(r, doc.data.stage, doc.data.allowLoopbackHttp));
 }

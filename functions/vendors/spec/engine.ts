@@ -1,3 +1,4 @@
+import { PARSE_ONCE } from '../../shared/env';
 import {
   AmbiguousOutcomeError,
   ErrorCode,
@@ -140,7 +141,7 @@ export function adapterFromSpec<TSecret, TOptions>(
     checkFile: checkFileHook,
     ...data
   } = written;
-  const parsed = VendorSpecDataSchema.safeParse(data);
+  const parsed = VendorSpecDataSchema.safeParse(data, PARSE_ONCE);
   // Inside a deployed function the spec was checked when the very same code was synthesized; the
   // template walk is skipped there to keep it off the cold start (the shape is still parsed).
   const deep = process.env.AWS_LAMBDA_FUNCTION_NAME === undefined;
