@@ -278,7 +278,11 @@ export interface PipelineErrorOptions {
   readonly waitingFor?: string | undefined;
 }
 
-/** Base class: `retryable` (from the table) is the only thing the queue boundary needs to decide. */
+/**
+ * Base class: `retryable` (from the table) is the only thing the queue boundary needs to decide.
+ * Every concrete class states its `name`: the deployed bundles are minified without keeping class
+ * names (esbuild keepNames costs cold-start time), so `new.target.name` would log a mangled name.
+ */
 export abstract class PipelineError extends Error {
   readonly code: ErrorCode;
   readonly vendorCode: string | undefined;
@@ -288,7 +292,6 @@ export abstract class PipelineError extends Error {
 
   constructor(code: ErrorCode, message: string, options: PipelineErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = new.target.name;
     this.code = code;
     this.vendorCode = options.vendorCode;
     this.status = options.status;
@@ -303,6 +306,8 @@ export abstract class PipelineError extends Error {
 
 /** Worth trying again later: network, 5xx, 429, timeouts, expired URLs, a lease held by another worker. */
 export class RetryableError extends PipelineError {
+  override readonly name: string = 'RetryableError';
+
   constructor(code: RetryableCode, message: string, options: PipelineErrorOptions = {}) {
     super(code, message, options);
   }
@@ -310,6 +315,8 @@ export class RetryableError extends PipelineError {
 
 /** Trying again cannot help: bad input, unknown route, a vendor's 4xx rejection, a missing object. */
 export class PermanentError extends PipelineError {
+  override readonly name: string = 'PermanentError';
+
   constructor(code: PermanentCode, message: string, options: PipelineErrorOptions = {}) {
     super(code, message, options);
   }
@@ -328,6 +335,8 @@ export function pipelineError(
 
 /** The vendor answered 429 or an equivalent quota error. */
 export class ThrottledError extends RetryableError {
+  override readonly name: string = 'ThrottledError';
+
   constructor(message: string, options: PipelineErrorOptions = {}) {
     super(ErrorCode.VENDOR_THROTTLED, message, options);
   }
@@ -335,6 +344,8 @@ export class ThrottledError extends RetryableError {
 
 /** A presigned URL the vendor handed out has expired (S3 403 `AccessDenied` "Request has expired"). */
 export class UploadUrlExpiredError extends RetryableError {
+  override readonly name: string = 'UploadUrlExpiredError';
+
   constructor(message: string, options: PipelineErrorOptions = {}) {
     super(ErrorCode.UPLOAD_URL_EXPIRED, message, options);
   }
@@ -342,6 +353,8 @@ export class UploadUrlExpiredError extends RetryableError {
 
 /** The work would not finish before the Lambda's remaining time runs out, or a call timed out. */
 export class TimeoutError extends RetryableError {
+  override readonly name: string = 'TimeoutError';
+
   constructor(message: string, options: PipelineErrorOptions = {}) {
     super(ErrorCode.TIMEOUT, message, options);
   }
@@ -349,6 +362,8 @@ export class TimeoutError extends RetryableError {
 
 /** The route matched no key prefix. */
 export class NoRouteError extends PermanentError {
+  override readonly name: string = 'NoRouteError';
+
   constructor(message: string) {
     super(ErrorCode.NO_ROUTE, message);
   }
@@ -356,6 +371,8 @@ export class NoRouteError extends PermanentError {
 
 /** A file breaks a vendor's file-type rule (extension, MIME type, size). The message names the rule. */
 export class FileRejectedError extends PermanentError {
+  override readonly name: string = 'FileRejectedError';
+
   constructor(message: string, options: PipelineErrorOptions = {}) {
     super(ErrorCode.FILE_REJECTED, message, options);
   }
@@ -363,6 +380,8 @@ export class FileRejectedError extends PermanentError {
 
 /** An upload URL failed the safety check (scheme, host allow-list) before any byte was sent. */
 export class UnsafeUploadTargetError extends PermanentError {
+  override readonly name: string = 'UnsafeUploadTargetError';
+
   constructor(message: string) {
     super(ErrorCode.UNSAFE_UPLOAD_TARGET, message);
   }
@@ -370,6 +389,8 @@ export class UnsafeUploadTargetError extends PermanentError {
 
 /** The route's secret does not exist. */
 export class SecretNotFoundError extends PermanentError {
+  override readonly name: string = 'SecretNotFoundError';
+
   constructor(
     readonly secretId: string,
     cause?: unknown,
@@ -380,6 +401,8 @@ export class SecretNotFoundError extends PermanentError {
 
 /** Lost a lease between reading and writing: another worker took over. */
 export class LeaseLostError extends RetryableError {
+  override readonly name: string = 'LeaseLostError';
+
   constructor(what: string) {
     super(ErrorCode.LEASE_LOST, `lease lost while ${what}: another worker took over this delivery`);
   }
@@ -390,6 +413,8 @@ export class LeaseLostError extends RetryableError {
  * without an idempotency key it is unknown whether the vendor acted on it.
  */
 export class AmbiguousOutcomeError extends RetryableError {
+  override readonly name: string = 'AmbiguousOutcomeError';
+
   constructor(message: string, options: PipelineErrorOptions = {}) {
     super(ErrorCode.VENDOR_UNREACHABLE, message, options);
   }

@@ -477,7 +477,7 @@ describe('VendorIngestStack (dev stage)', () => {
         ).toBe(true);
         expect(code).toMatch(/export\s*\{[^}]*\bas handler\b[^}]*\}/);
         expect(code).not.toMatch(/\bmodule\.exports\s*=/);
-        // The SDK is bundled (class names survive minification), not imported from the runtime.
+        // The SDK is bundled (its clients name themselves in strings), not imported from the runtime.
         expect(code).toContain('SQSClient');
         expect(code).toContain('DynamoDBClient');
         expect(code).toContain('SecretsManagerClient');

@@ -83,6 +83,8 @@ function parseBody(text: string, contentType: string): unknown {
 
 /** How one attempt ended without an answer. */
 class TransportFailure extends Error {
+  override readonly name: string = 'TransportFailure';
+
   constructor(
     override readonly cause: unknown,
     /** The request may have reached the server. */

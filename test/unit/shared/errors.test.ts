@@ -13,6 +13,7 @@ import {
   PermanentError,
   pipelineError,
   RetryableError,
+  RouteConfigError,
   SecretNotFoundError,
   ThrottledError,
   TimeoutError,
@@ -93,6 +94,30 @@ describe('PipelineError', () => {
     expect(error).toBeInstanceOf(RetryableError);
     expect(error.name).toBe('ThrottledError');
     expect(error.code).toBe(ErrorCode.VENDOR_THROTTLED);
+  });
+
+  it('names every class itself, so a minified bundle still logs the class name', () => {
+    // Prepare: one instance of each concrete class (the bundles drop class names when minified).
+    const errors: Array<[string, Error]> = [
+      ['RetryableError', new RetryableError(ErrorCode.NETWORK, 'x')],
+      ['PermanentError', new PermanentError(ErrorCode.MALFORMED_MESSAGE, 'x')],
+      ['ThrottledError', new ThrottledError('x')],
+      ['UploadUrlExpiredError', new UploadUrlExpiredError('x')],
+      ['TimeoutError', new TimeoutError('x')],
+      ['NoRouteError', new NoRouteError('x')],
+      ['FileRejectedError', new FileRejectedError('x')],
+      ['UnsafeUploadTargetError', new UnsafeUploadTargetError('x')],
+      ['SecretNotFoundError', new SecretNotFoundError('s')],
+      ['LeaseLostError', new LeaseLostError('x')],
+      ['AmbiguousOutcomeError', new AmbiguousOutcomeError('x')],
+      ['RouteConfigError', new RouteConfigError(['x'])],
+    ];
+
+    // Assess: the stated name, an own property (not inherited from a minified prototype chain).
+    for (const [name, error] of errors) {
+      expect(error.name, name).toBe(name);
+      expect(Object.hasOwn(error, 'name'), name).toBe(true);
+    }
   });
 });
 
