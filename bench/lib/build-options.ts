@@ -1,5 +1,7 @@
 import type { BuildOptions } from 'esbuild';
-import { PIPELINE_BUNDLING } from '../../lib/constructs/pipeline-function';
+import path from 'node:path';
+import { PROJECT_ROOT } from '../../lib/config/stage-config';
+import { PIPELINE_ALIASES, PIPELINE_BUNDLING } from '../../lib/constructs/pipeline-function';
 
 /**
  * esbuild options equal to the stack's bundling of the functions (lib/constructs/pipeline-function.ts
@@ -19,6 +21,9 @@ export function pipelineBuildOptions(): BuildOptions {
     keepNames: b.keepNames ?? false,
     sourcemap: b.sourceMap ? 'linked' : false,
     sourcesContent: b.sourcesContent ?? true,
+    alias: Object.fromEntries(
+      Object.entries(PIPELINE_ALIASES).map(([module, file]) => [module, path.join(PROJECT_ROOT, file)]),
+    ),
     logLevel: 'warning',
   };
 }

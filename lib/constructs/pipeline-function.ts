@@ -8,11 +8,14 @@ import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { logGroupProps } from '../secure-defaults';
+import { TRIM_SOURCE_MAP_SCRIPT } from './trim-source-map';
 
 /**
  * How both functions are bundled: locally with the project's esbuild (no Docker), as an ES module,
  * minified, with source maps, and with the AWS SDK inside the bundle so the code that runs is the
- * code that was tested, not whatever SDK version the runtime happens to ship.
+ * code that was tested, not whatever SDK version the runtime happens to ship. After esbuild, the
+ * source map is cut to the project’s own code (trim-source-map.ts): Node decodes the whole map
+ * at start-up under --enable-source-maps.
  */
 export const PIPELINE_BUNDLING: BundlingOptions = {
   forceDockerBundling: false,
@@ -34,6 +37,15 @@ export const PIPELINE_BUNDLING: BundlingOptions = {
   bundleAwsSDK: true,
   externalModules: [],
   logLevel: LogLevel.WARNING,
+};
+
+/**
+ * Modules the bundles take from another file (esbuild `alias`), paths from the project root:
+ * node:http through `process.getBuiltinModule`, not an ES-module import (see the file for why).
+ */
+export const PIPELINE_ALIASES: Readonly<Record<string, string>> = {
+  http: 'functions/shared/node-http.cjs',
+  'node:http': 'functions/shared/node-http.cjs',
 };
 
 /** Lambda runtime of both functions; matches the project's Node pin (package.json engines). */
@@ -103,13 +115,24 @@ export class PipelineFunction extends Construct {
       logGroup: this.logGroup,
       bundling: {
         ...PIPELINE_BUNDLING,
+        esbuildArgs: Object.fromEntries(
+          Object.entries(PIPELINE_ALIASES).map(([module, file]) => [
+            `--alias:${module}`,
+            join(props.projectRoot, file),
+          ]),
+        ),
         commandHooks: {
           beforeBundling: () => [],
           beforeInstall: () => [],
-          afterBundling: (_inputDir, outputDir) =>
-            Object.entries(props.packagedFiles ?? {}).map(
+          afterBundling: (_inputDir, outputDir) => [
+            // The Node running the synth (22, the project's pin) runs the TypeScript directly.
+            [process.execPath, TRIM_SOURCE_MAP_SCRIPT, join(outputDir, 'index.mjs.map')]
+              .map(shellQuote)
+              .join(' '),
+            ...Object.entries(props.packagedFiles ?? {}).map(
               ([name, source]) => `cp ${shellQuote(source)} ${shellQuote(join(outputDir, name))}`,
             ),
+          ],
         },
       },
     });

@@ -1,4 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
+import { SourceMap, type SourceMapPayload } from 'node:module';
 import { join } from 'node:path';
 import { type CfnElement, Validations } from 'aws-cdk-lib';
 import { Match, type Template } from 'aws-cdk-lib/assertions';
@@ -484,6 +485,31 @@ describe('VendorIngestStack (dev stage)', () => {
         expect(code).not.toMatch(/(?:from\s*|require\(|import\()["']@aws-sdk\/(?:client|lib)-/);
         expect(code).toMatch(/sourceMappingURL=index\.mjs\.map\s*$/);
         expect(existsSync(join(dir, 'index.mjs.map'))).toBe(true);
+      }
+    });
+
+    it('keep the cold start lean: node:http without an ES-module facade, a source map of our code only', () => {
+      for (const fn of [stack.dispatch, stack.completion]) {
+        // Prepare
+        const dir = packageDirOf(fn);
+        const code = readFileSync(join(dir, 'index.mjs'), 'utf8');
+        const raw = JSON.parse(readFileSync(join(dir, 'index.mjs.map'), 'utf8')) as SourceMapPayload;
+        const map = new SourceMap(raw);
+        const at = (text: string) => {
+          const index = code.indexOf(text);
+          expect(index, text).toBeGreaterThan(-1);
+          const before = code.slice(0, index);
+          const line = before.split('\n').length - 1;
+          return map.findEntry(line, index - (before.lastIndexOf('\n') + 1)) as { originalSource?: string };
+        };
+
+        // Assess: node:http comes through the alias, never an ES import (whose facade loads undici).
+        expect(code).not.toMatch(/from\s*["'](?:node:)?http["']/);
+        expect(code).toContain('getBuiltinModule("node:http")');
+        // Our code is mapped; the SDK's is explicitly unmapped, though still listed in `sources`.
+        expect(at('lease lost while').originalSource).toMatch(/functions\/shared\/errors\.ts$/);
+        expect(at('differs from SQSClient resolved endpoint').originalSource).toBeUndefined();
+        expect(raw.sources.some((source) => source.includes('node_modules/@aws-sdk/client-sqs/'))).toBe(true);
       }
     });
   });
