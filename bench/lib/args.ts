@@ -78,7 +78,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions | 'help' | { re
     only: only.size > 0 ? only : new Set(SECTIONS),
     quick,
     files: files ?? (quick ? 50 : 200),
-    imports: 10,
+    imports: 20,
     cpuProf,
   };
 }

@@ -72,23 +72,25 @@ export function profileIn(dir: string): string | undefined {
 
 /**
  * Self time per package and per function of a V8 CPU profile. Frames of `bundle` are mapped back to
- * their original sources through its source map, so a minified bundle still names zod, the SDK or
- * our own files.
+ * their original sources through its source map (`map`, default the bundle's own `.map`), so a
+ * minified bundle still names zod, the SDK or our own files.
  */
 export function summarizeProfile(
   name: string,
   /** A `.cpuprofile` file, or its JSON text. */
   profileFile: string,
-  bundle: string,
+  bundle: string | { readonly file: string; readonly map: string },
   window?: ProfileWindow,
   top = 12,
 ): ProfileSummary {
+  const bundleFile = typeof bundle === 'string' ? bundle : bundle.file;
+  const mapFile = typeof bundle === 'string' ? `${bundle}.map` : bundle.map;
   const text = profileFile.startsWith('{') ? profileFile : readFileSync(profileFile, 'utf8');
   const profile = JSON.parse(text) as CpuProfile;
-  const bundleUrl = pathToFileURL(bundle).href;
+  const bundleUrl = pathToFileURL(bundleFile).href;
   let lookup: SourceLookup | undefined;
   try {
-    lookup = loadSourceMap(`${bundle}.map`);
+    lookup = loadSourceMap(mapFile);
   } catch {
     lookup = undefined;
   }

@@ -2,10 +2,11 @@ import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
+import { PROJECT_ROOT } from '../../lib/config/stage-config';
+import { trimSourceMapFile } from '../../lib/constructs/trim-source-map';
 import { StackOutput } from '../../lib/stack-outputs';
 import { type DeployedFunction, loadDeployedFunction } from '../../local/lambda-service';
-import { PROJECT_ROOT } from '../../local/pipeline';
-import { pipelineBuildOptions } from '../lib/build-options';
+import { pipelineBuildOptions, rebuildFunction } from '../lib/build-options';
 import type { BenchContext } from '../lib/context';
 import { progress } from '../lib/measured';
 import { type ProfileSummary, profileIn, summarizeProfile } from '../lib/profile';
@@ -17,8 +18,8 @@ import { childEnv, runWorker } from '../lib/workers';
 import type { ImportWorkerInput, ImportWorkerOutput } from '../workers/protocol';
 import { PROFILE_DIR } from './profiles';
 
-/** The two functions and their handler sources (for the metafile build only). */
-const FUNCTION_ENTRIES = {
+/** The two functions and their handler sources (rebuilt for a metafile and a full source map). */
+export const FUNCTION_ENTRIES = {
   dispatch: { output: StackOutput.DispatchFunctionName, entry: 'functions/dispatch/handler.ts' },
   completion: { output: StackOutput.CompletionFunctionName, entry: 'functions/completion/handler.ts' },
 } as const;
@@ -43,6 +44,12 @@ export interface FunctionColdStart {
   readonly initMs: Summary;
   /** The same without --enable-source-maps, to show what the flag costs at start-up. */
   readonly initNoSourceMapsMs: Summary;
+  /**
+   * `import()` of the SDK clients and Powertools alone (bench/fixtures/sdk-floor.ts, bundled the same
+   * way), alternating with this function's imports: the part of its init that is not ours. Absent in
+   * results from before it was measured.
+   */
+  readonly sdkFloorMs?: Summary;
   readonly rssAfterInitMb: number;
   /** `@aws-sdk/client-*` packages in the bundle. */
   readonly sdkClients: readonly string[];
@@ -95,6 +102,17 @@ function packageBytes(metafile: Metafile | undefined): Array<{ name: string; byt
     .map(([pkg, n]) => ({ name: pkg, bytes: n, pct: round((n / output.bytes) * 100) }));
 }
 
+/** The SDK-and-Powertools floor bundled as the stack bundles a function (map trimmed alike). */
+async function buildSdkFloor(outFile: string): Promise<string> {
+  await build({
+    ...pipelineBuildOptions(),
+    entryPoints: [path.join(PROJECT_ROOT, 'bench/fixtures/sdk-floor.ts')],
+    outfile: outFile,
+  });
+  trimSourceMapFile(`${outFile}.map`);
+  return outFile;
+}
+
 /** A deployed function's own environment plus what Lambda's runtime adds, AWS pointed at moto. */
 function functionEnv(
   fn: DeployedFunction,
@@ -116,17 +134,6 @@ function functionEnv(
   });
 }
 
-/** A metafile of the same build the stack makes (what each package contributes to the bundle). */
-async function metafileOf(name: FunctionName, outDir: string): Promise<Metafile> {
-  const result = await build({
-    ...pipelineBuildOptions(),
-    entryPoints: [path.join(PROJECT_ROOT, FUNCTION_ENTRIES[name].entry)],
-    outfile: path.join(outDir, `${name}.mjs`),
-    metafile: true,
-  });
-  return result.metafile;
-}
-
 /**
  * Cold-start proxy per function: the deployed bundle's size and what is in it (the package the
  * stack deployed onto the bench's moto, downloaded as the local pipeline does), and the median time
@@ -137,6 +144,7 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
   const fixture = await ctx.fixture();
   const outDir = path.join(ctx.tmpDir, 'bundles');
   const functions: FunctionColdStart[] = [];
+  const floorBundle = await buildSdkFloor(path.join(outDir, 'sdk-floor', 'index.mjs'));
   for (const name of Object.keys(FUNCTION_ENTRIES) as FunctionName[]) {
     progress(`coldstart: downloading the deployed ${name} package`);
     const fn = await loadDeployedFunction(
@@ -145,25 +153,36 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
       outDir,
     );
     const bundle = { file: fn.handlerFile, bytes: statSync(fn.handlerFile).size };
-    const metafile = await metafileOf(name, path.join(outDir, 'metafile'));
+    // The same build again: its metafile (what each package adds) and a source map of everything.
+    const rebuilt = await rebuildFunction(
+      FUNCTION_ENTRIES[name].entry,
+      path.join(outDir, 'rebuilt', `${name}.mjs`),
+      bundle.file,
+    );
+    if (!rebuilt.fullMap) progress(`coldstart ${name}: the rebuilt bundle differs from the deployed one`);
     const mapFile = `${bundle.file}.map`;
     const { clients, nested } = clientsOf(mapFile);
     const expected = EXPECTED_CLIENTS[name];
     const withMaps: ImportWorkerOutput[] = [];
     const withoutMaps: ImportWorkerOutput[] = [];
+    const floor: ImportWorkerOutput[] = [];
+    const kinds = ['deployed', 'no source maps', 'sdk floor'] as const;
     for (let i = 0; i < ctx.options.imports; i++) {
-      for (const sourceMaps of i % 2 === 0 ? [true, false] : [false, true]) {
+      // Rotated order, so a slow moment of the machine falls on each kind alike.
+      for (const kind of [...kinds.slice(i % 3), ...kinds.slice(0, i % 3)]) {
         const out = await runWorker<ImportWorkerInput, ImportWorkerOutput>(
           ctx.workers.file('import-worker'),
-          { bundle: bundle.file },
+          { bundle: kind === 'sdk floor' ? floorBundle : bundle.file },
           {
             timeoutMs: 30_000,
-            env: functionEnv(fn, fixture.clients.region, fixture.moto.endpoint, sourceMaps),
+            env: functionEnv(fn, fixture.clients.region, fixture.moto.endpoint, kind !== 'no source maps'),
           },
         );
         if (!out.ok || !out.exportsHandler)
-          throw new Error(`importing ${name} failed: ${out.error ?? 'no handler export'}`);
-        (sourceMaps ? withMaps : withoutMaps).push(out);
+          throw new Error(
+            `importing ${kind === 'sdk floor' ? 'the SDK floor' : name} failed: ${out.error ?? 'no handler export'}`,
+          );
+        (kind === 'deployed' ? withMaps : kind === 'no source maps' ? withoutMaps : floor).push(out);
       }
     }
     let profile: ProfileSummary | undefined;
@@ -183,10 +202,15 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
       if (file) {
         mkdirSync(PROFILE_DIR, { recursive: true });
         copyFileSync(file, path.join(PROFILE_DIR, `import-${name}.cpuprofile`));
-        profile = summarizeProfile(`import ${name}`, file, bundle.file, {
-          fromUs: profiled.importStartUs,
-          toUs: profiled.importEndUs,
-        });
+        profile = summarizeProfile(
+          `import ${name}`,
+          file,
+          { file: bundle.file, map: rebuilt.fullMap ?? mapFile },
+          {
+            fromUs: profiled.importStartUs,
+            toUs: profiled.importEndUs,
+          },
+        );
       }
     }
     const initMs = summarize(withMaps.map((o) => o.importMs));
@@ -201,12 +225,13 @@ export async function coldStartSection(ctx: BenchContext): Promise<ColdStartSect
       gzipBytes: gzipSync(readFileSync(bundle.file)).length,
       initMs: roundSummary(initMs),
       initNoSourceMapsMs: roundSummary(initNoSourceMapsMs),
+      sdkFloorMs: roundSummary(summarize(floor.map((o) => o.importMs))),
       rssAfterInitMb: round(summarize(withMaps.map((o) => o.rssMb)).median),
       sdkClients: clients,
       unexpectedClients: clients.filter((c) => !expected.includes(c)),
       missingClients: expected.filter((c) => !clients.includes(c)),
       nestedClients: nested,
-      topPackages: packageBytes(metafile),
+      topPackages: packageBytes(rebuilt.metafile),
       profile,
     });
   }
@@ -232,7 +257,7 @@ export function coldStartTargets(r: ColdStartSectionResult | undefined): TargetR
       id: `init-${fn.name}`,
       target: `Module init ≤ 100 ms median (${fn.name})`,
       status: fn.initMs.median <= 100 ? 'met' : 'missed',
-      detail: `${fn.initMs.median} ms median of ${fn.initMs.n} (range ${fn.initMs.min}–${fn.initMs.max}); ${fn.initNoSourceMapsMs.median} ms without --enable-source-maps`,
+      detail: `${fn.initMs.median} ms median of ${fn.initMs.n} (range ${fn.initMs.min}–${fn.initMs.max}); ${fn.initNoSourceMapsMs.median} ms without --enable-source-maps${fn.sdkFloorMs ? `; the SDK clients and Powertools alone ${fn.sdkFloorMs.median} ms` : ''}`,
     });
   }
   if (!r) {
@@ -279,6 +304,7 @@ export function renderColdStart(r: ColdStartSectionResult | undefined): string[]
         'Source map',
         'Init ms (deployed env)',
         'Init ms without source maps',
+        'SDK + Powertools alone ms',
         'RSS after init MB',
         'SDK clients',
         'Largest parts of the bundle',
@@ -290,6 +316,9 @@ export function renderColdStart(r: ColdStartSectionResult | undefined): string[]
         kb(f.sourceMapBytes),
         `${f.initMs.median.toFixed(1)} (${f.initMs.min.toFixed(0)}–${f.initMs.max.toFixed(0)})`,
         `${f.initNoSourceMapsMs.median.toFixed(1)} (${f.initNoSourceMapsMs.min.toFixed(0)}–${f.initNoSourceMapsMs.max.toFixed(0)})`,
+        f.sdkFloorMs
+          ? `${f.sdkFloorMs.median.toFixed(1)} (${f.sdkFloorMs.min.toFixed(0)}–${f.sdkFloorMs.max.toFixed(0)})`
+          : '',
         f.rssAfterInitMb.toFixed(0),
         f.sdkClients.join(', '),
         f.topPackages

@@ -16,6 +16,7 @@ import {
   type OperationTiming,
   startAwsTimingProxy,
 } from '../lib/aws-proxy';
+import { rebuildFunction } from '../lib/build-options';
 import type { BenchContext } from '../lib/context';
 import { loadNow } from '../lib/machine';
 import { progress } from '../lib/measured';
@@ -24,6 +25,7 @@ import { type ProfileSummary, summarizeProfile } from '../lib/profile';
 import { fixed, pct, table } from '../lib/render';
 import { percentile, round } from '../lib/stats';
 import type { TargetResult } from '../lib/targets';
+import { FUNCTION_ENTRIES } from './coldstart';
 import { PROFILE_DIR } from './profiles';
 
 /** One route of config/routes.json and a body its vendor accepts (unique per file: Inspect dedupes by hash). */
@@ -377,7 +379,15 @@ export async function overheadSection(ctx: BenchContext): Promise<OverheadSectio
     if (profileText && bundle) {
       mkdirSync(PROFILE_DIR, { recursive: true });
       writeFileSync(path.join(PROFILE_DIR, 'dispatch-sandbox.cpuprofile'), profileText);
-      dispatchProfile = summarizeProfile('dispatch sandbox during the burst', profileText, bundle);
+      const rebuilt = await rebuildFunction(
+        FUNCTION_ENTRIES.dispatch.entry,
+        path.join(ctx.tmpDir, 'rebuilt', 'dispatch.mjs'),
+        bundle,
+      );
+      dispatchProfile = summarizeProfile('dispatch sandbox during the burst', profileText, {
+        file: bundle,
+        map: rebuilt.fullMap ?? `${bundle}.map`,
+      });
     }
     const functionInvokes = [...events.invokes];
 
