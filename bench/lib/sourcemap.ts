@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { decodeSegment } from '../../lib/constructs/trim-source-map';
 
 /** Which original source produced a position of a bundle: enough to attribute profile samples. */
 export interface SourceLookup {
@@ -8,33 +9,11 @@ export interface SourceLookup {
   readonly sources: readonly string[];
 }
 
-const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-const DIGIT = new Map([...BASE64].map((c, i) => [c, i]));
-
-/** Decodes one base64 VLQ segment into its numbers. */
-function decodeSegment(segment: string): number[] {
-  const values: number[] = [];
-  let value = 0;
-  let shift = 0;
-  for (const char of segment) {
-    const digit = DIGIT.get(char);
-    if (digit === undefined) throw new Error(`bad VLQ digit "${char}"`);
-    value += (digit & 31) << shift;
-    if (digit & 32) {
-      shift += 5;
-    } else {
-      values.push(value & 1 ? -(value >>> 1) : value >>> 1);
-      value = 0;
-      shift = 0;
-    }
-  }
-  return values;
-}
-
 /** Reads a source map (v3, no index maps — what esbuild writes) into a generated-position lookup. */
 export function loadSourceMap(file: string): SourceLookup {
   const map = JSON.parse(readFileSync(file, 'utf8')) as { sources: string[]; mappings: string };
-  // Per generated line: [generated column, source index] pairs in column order.
+  // Per generated line: [generated column, source index] pairs in column order; -1 marks a segment
+  // that maps nowhere (the deployed maps mark dependency code so: lib/constructs/trim-source-map.ts).
   const lines: Array<Array<[number, number]>> = [];
   let source = 0;
   for (const lineText of map.mappings.split(';')) {
@@ -47,6 +26,8 @@ export function loadSourceMap(file: string): SourceLookup {
         if (ds !== undefined) {
           source += ds;
           segments.push([column, source]);
+        } else {
+          segments.push([column, -1]);
         }
       }
     }
@@ -72,7 +53,7 @@ export function loadSourceMap(file: string): SourceLookup {
       }
       // Left of the line's first mapping: code esbuild wrote itself (its module wrappers), no source.
       const hit = found === -1 ? undefined : segments[found];
-      return hit === undefined ? undefined : map.sources[hit[1]];
+      return hit === undefined || hit[1] === -1 ? undefined : map.sources[hit[1]];
     },
   };
 }

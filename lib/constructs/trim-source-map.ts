@@ -26,7 +26,8 @@ export interface RawSourceMap {
 const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
 const DIGIT = new Map([...BASE64].map((char, i) => [char, i]));
 
-function decodeSegment(text: string): number[] {
+/** The numbers of one base64-VLQ mapping segment (one to five fields). */
+export function decodeSegment(text: string): number[] {
   const values: number[] = [];
   let value = 0;
   let shift = 0;
