@@ -125,8 +125,14 @@ export class PipelineFunction extends Construct {
           beforeBundling: () => [],
           beforeInstall: () => [],
           afterBundling: (_inputDir, outputDir) => [
-            // The Node running the synth (22, the project's pin) runs the TypeScript directly.
-            [process.execPath, TRIM_SOURCE_MAP_SCRIPT, join(outputDir, 'index.mjs.map')]
+            // The Node running the synth (22, the project's pin) runs the TypeScript directly; the
+            // flag is a no-op from 22.18, where type stripping is on by default, and needed before.
+            [
+              process.execPath,
+              '--experimental-strip-types',
+              TRIM_SOURCE_MAP_SCRIPT,
+              join(outputDir, 'index.mjs.map'),
+            ]
               .map(shellQuote)
               .join(' '),
             ...Object.entries(props.packagedFiles ?? {}).map(

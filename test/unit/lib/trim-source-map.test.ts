@@ -137,7 +137,7 @@ describe('trimSourceMap', () => {
 
   it('runs as the bundling hook runs it, and Node still maps the project frames of a stack', () => {
     // Act: the hook's command (the script under Node's type stripping), then the bundle with source maps.
-    execFileSync(process.execPath, [TRIM_SOURCE_MAP_SCRIPT, fixture.map]);
+    execFileSync(process.execPath, ['--experimental-strip-types', TRIM_SOURCE_MAP_SCRIPT, fixture.map]);
     const stack = execFileSync(process.execPath, ['--enable-source-maps', fixture.bundle], {
       encoding: 'utf8',
     });
