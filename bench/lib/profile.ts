@@ -111,7 +111,11 @@ export function summarizeProfile(
     else if (url === bundleUrl && lookup) {
       const source = lookup.sourceAt(lineNumber, columnNumber);
       where =
-        source === undefined ? '(esbuild runtime: __commonJS/__esm module wrappers)' : packageOf(source);
+        source === null
+          ? '(unmapped: dependency code under a trimmed map)'
+          : source === undefined
+            ? '(esbuild runtime: __commonJS/__esm module wrappers)'
+            : packageOf(source);
     } else where = url.startsWith('file:') ? path.basename(url) : url;
     byPackage.set(where, (byPackage.get(where) ?? 0) + ms);
     const fn = `${functionName || '(anonymous)'} [${where}]`;

@@ -4,8 +4,12 @@ import { decodeSegment } from '../../lib/constructs/trim-source-map';
 
 /** Which original source produced a position of a bundle: enough to attribute profile samples. */
 export interface SourceLookup {
-  /** The source file at a 0-based generated line and column, or undefined when unmapped. */
-  sourceAt(line: number, column: number): string | undefined;
+  /**
+   * The source file at a 0-based generated line and column; null where the map says "unmapped" (the
+   * deployed maps say so of dependency code), undefined where it has no mapping at all (esbuild's own
+   * module wrappers, left of a line's first mapping).
+   */
+  sourceAt(line: number, column: number): string | null | undefined;
   readonly sources: readonly string[];
 }
 
@@ -53,7 +57,8 @@ export function loadSourceMap(file: string): SourceLookup {
       }
       // Left of the line's first mapping: code esbuild wrote itself (its module wrappers), no source.
       const hit = found === -1 ? undefined : segments[found];
-      return hit === undefined || hit[1] === -1 ? undefined : map.sources[hit[1]];
+      if (hit === undefined) return undefined;
+      return hit[1] === -1 ? null : map.sources[hit[1]];
     },
   };
 }

@@ -125,8 +125,8 @@ export class PipelineFunction extends Construct {
           beforeBundling: () => [],
           beforeInstall: () => [],
           afterBundling: (_inputDir, outputDir) => [
-            // The Node running the synth (22, the project's pin) runs the TypeScript directly; the
-            // flag is a no-op from 22.18, where type stripping is on by default, and needed before.
+            // The Node running the synth (the project pins 22.23) runs the TypeScript directly. The
+            // flag exists from Node 22.6 and is a no-op from 22.18, where type stripping is on by default.
             [
               process.execPath,
               '--experimental-strip-types',

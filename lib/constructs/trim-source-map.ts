@@ -129,6 +129,10 @@ export function trimSourceMap(map: RawSourceMap, keep: (source: string) => boole
     }
     return out.join(',');
   });
+  // Node 22's parser misreads a one-field segment that ends the whole string (as zero deltas from
+  // the last mapped position); an empty last line after it reads correctly.
+  const lastSegment = lines.at(-1)?.split(',').at(-1);
+  if (lastSegment && decodeSegment(lastSegment).length === 1) lines.push('');
   return {
     ...map,
     ...(map.sourcesContent ? { sourcesContent: map.sourcesContent.map((c, i) => (kept[i] ? c : null)) } : {}),

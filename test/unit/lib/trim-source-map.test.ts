@@ -122,6 +122,26 @@ describe('trimSourceMap', () => {
     expect(trimmed.mappings.length).toBeLessThan(full.mappings.length);
   });
 
+  it('keeps dependency code unmapped when it ends the bundle (Node misreads a final one-field segment)', () => {
+    // Prepare: a project position, then dependency code to the end of the only line.
+    const map: RawSourceMap = {
+      version: 3,
+      sources: ['app.ts', 'node_modules/dep/index.js'],
+      names: [],
+      mappings: 'AAKA,KCAA',
+    };
+
+    // Act
+    const trimmed = trimSourceMap(map, isProjectSource);
+    const entry = new SourceMap(trimmed as unknown as SourceMapPayload).findEntry(0, 7) as {
+      originalSource?: string;
+    };
+
+    // Assess
+    expect(trimmed.mappings).toBe('AAKA,K;');
+    expect(entry.originalSource).toBeUndefined();
+  });
+
   it('leaves a map of project code only as it was', () => {
     // Act: trimming twice changes nothing the second time.
     const again = trimSourceMap(trimmed, isProjectSource);
